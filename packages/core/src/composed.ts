@@ -1,0 +1,445 @@
+import { EncouragingLossError } from './errors.js';
+import {
+  type EncouragingLossOptions,
+  REFERENCE_CLAMP,
+  type ResolvedEncouragingLossOptions,
+  type ResolvedSigmoidEncouragingLossOptions,
+  resolveOptions,
+  resolveSigmoidOptions,
+  type SigmoidEncouragingLossOptions,
+} from './options.js';
+import type { TensorOps } from './tensor-ops.js';
+
+/** How the second argument is to be read by the functions of {@link createEncouragingLoss}. */
+export type TargetType = 'indices' | 'probabilities';
+
+/** Options of the generic functions: the loss options plus how to read the targets. */
+export interface GenericEncouragingLossOptions extends EncouragingLossOptions {
+  /**
+   * `'indices'` (default): integer class indices of the batch shape `[...B]`.
+   * `'probabilities'`: soft targets q `[...B, K]` (Σ_k q_k is whatever is given; no ignore handling).
+   */
+  targetType?: TargetType;
+}
+
+/** Loss and the gradient of the reduced loss with respect to the input (the gradient of the sum for `'none'`). */
+export interface LossWithGrad<T> {
+  loss: T;
+  grad: T;
+}
+
+/** The loss and the two parts it is made of, reduced alike: `loss = crossEntropy + bonusWeight · bonus`. */
+export interface LossComponents<T> {
+  loss: T;
+  /** Σ_k q_k · (−log p_k), reduced like the loss: the NLL to log and to compute perplexity from. */
+  crossEntropy: T;
+  /** Σ_k q_k · b(p_k), reduced like the loss (≤ 0). */
+  bonus: T;
+}
+
+/** The Encouraging Loss functions bound to one backend. */
+export interface EncouragingLossFunctions<T> {
+  /** The reduced loss: `[]` for `'mean'`/`'sum'`, the batch shape `[...B]` for `'none'`. */
+  encouragingLoss(logits: T, targets: T, options?: GenericEncouragingLossOptions): T;
+  /** The loss and its exact closed-form gradient with respect to `logits` (shape `[...B, K]`). */
+  encouragingLossWithGrad(logits: T, targets: T, options?: GenericEncouragingLossOptions): LossWithGrad<T>;
+  /** The loss with its cross-entropy and bonus parts, for logging. */
+  encouragingLossComponents(logits: T, targets: T, options?: GenericEncouragingLossOptions): LossComponents<T>;
+  /** The multi-label (sigmoid) variant; targets are 0/1 (or `ignoreIndex`) of the logits' shape. */
+  sigmoidEncouragingLoss(logits: T, targets: T, options?: SigmoidEncouragingLossOptions): T;
+  /** The multi-label variant with its gradient with respect to `logits`. */
+  sigmoidEncouragingLossWithGrad(logits: T, targets: T, options?: SigmoidEncouragingLossOptions): LossWithGrad<T>;
+}
+
+interface Want {
+  grad: boolean;
+  components: boolean;
+}
+
+interface Computed<T> {
+  loss: T;
+  grad?: T;
+  crossEntropy?: T;
+  bonus?: T;
+}
+
+/**
+ * Binds the Encouraging Loss to a backend. Everything here is the one definition of the math: every adapter
+ * (typed arrays, tfjs, the ONNX graph builder) runs this code over its own {@link TensorOps}.
+ *
+ * @param ops - a `TensorOps` implementation with `specificationVersion: 'v1'`.
+ * @returns the loss functions over the backend's tensors.
+ *
+ * @example
+ * ```ts
+ * const { encouragingLossWithGrad } = createEncouragingLoss(tfjsOps);
+ * const { loss, grad } = encouragingLossWithGrad(logits, targets, { logEnd: 0.5 });
+ * ```
+ */
+export function createEncouragingLoss<T>(ops: TensorOps<T>): EncouragingLossFunctions<T> {
+  if (ops === null || typeof ops !== 'object' || ops.specificationVersion !== 'v1') {
+    throw new EncouragingLossError(
+      'UNSUPPORTED_BACKEND',
+      `createEncouragingLoss needs TensorOps with specificationVersion 'v1', got ${String(
+        (ops as { specificationVersion?: unknown } | null)?.specificationVersion,
+      )}.`,
+    );
+  }
+  const scoped = <R>(fn: () => R): R => (ops.scope ? ops.scope(fn) : fn());
+  const run = (logits: T, targets: T, options: GenericEncouragingLossOptions | undefined, want: Want) => {
+    const resolved = resolveOptions(options);
+    const targetType = options?.targetType ?? 'indices';
+    if (targetType !== 'indices' && targetType !== 'probabilities') {
+      throw new EncouragingLossError(
+        'INVALID_OPTION',
+        `Option targetType must be 'indices' or 'probabilities', got ${JSON.stringify(targetType)}.`,
+      );
+    }
+    return scoped(() => computeEncouragingLoss(ops, logits, targets, resolved, targetType, want));
+  };
+  return {
+    encouragingLoss: (logits, targets, options) =>
+      run(logits, targets, options, { grad: false, components: false }).loss,
+    encouragingLossWithGrad: (logits, targets, options) => {
+      const out = run(logits, targets, options, { grad: true, components: false });
+      return { loss: out.loss, grad: out.grad as T };
+    },
+    encouragingLossComponents: (logits, targets, options) => {
+      const out = run(logits, targets, options, { grad: false, components: true });
+      return { loss: out.loss, crossEntropy: out.crossEntropy as T, bonus: out.bonus as T };
+    },
+    sigmoidEncouragingLoss: (logits, targets, options) => {
+      const resolved = resolveSigmoidOptions(options);
+      return scoped(() => computeSigmoidEncouragingLoss(ops, logits, targets, resolved, false).loss);
+    },
+    sigmoidEncouragingLossWithGrad: (logits, targets, options) => {
+      const resolved = resolveSigmoidOptions(options);
+      const out = scoped(() => computeSigmoidEncouragingLoss(ops, logits, targets, resolved, true));
+      return { loss: out.loss, grad: out.grad as T };
+    },
+  };
+}
+
+/** The smallest normal float32: probabilities are clamped to it before the log so everything stays finite. */
+const SMALLEST_FLOAT32 = 1.1754943508222875e-38;
+
+/** log-softmax along the last axis: the backend's fused op when it has one, else max-shifted log-sum-exp. */
+export function composedLogSoftmax<T>(ops: TensorOps<T>, x: T): T {
+  if (ops.logSoftmax) return ops.logSoftmax(x);
+  if (ops.logSumExp) return ops.sub(x, ops.logSumExp(x));
+  // Shift by the row max so exp never overflows and the largest term is exactly 1.
+  const shifted = ops.sub(x, ops.maxLastAxis(x));
+  return ops.sub(shifted, ops.log(ops.sumLastAxis(ops.exp(shifted))));
+}
+
+/** Composed log-sum-exp along the last axis, kept (`[...B, K] → [...B, 1]`). */
+export function composedLogSumExp<T>(ops: TensorOps<T>, x: T): T {
+  if (ops.logSumExp) return ops.logSumExp(x);
+  const max = ops.maxLastAxis(x);
+  return ops.add(max, ops.log(ops.sumLastAxis(ops.exp(ops.sub(x, max)))));
+}
+
+/** ln(1 + x): the backend's fused op, or log(1 + x) (absolute error ~ machine epsilon). */
+export function composedLog1p<T>(ops: TensorOps<T>, x: T): T {
+  return ops.log1p ? ops.log1p(x) : ops.log(ops.add(ops.scalar(1, x), x));
+}
+
+/** softplus(x) = ln(1 + eˣ), stably: max(x, 0) + log1p(e^−|x|). */
+export function composedSoftplus<T>(ops: TensorOps<T>, x: T): T {
+  return ops.add(
+    ops.maximum(x, ops.scalar(0, x)),
+    composedLog1p(ops, ops.exp(ops.neg(ops.abs(x)))),
+  );
+}
+
+/**
+ * log(1 − p) of the target class, from log-probabilities `logProbs` `[...B, K]`, probabilities `probs` and the
+ * boolean mask `isTarget` `[...B, K]` (one true per row at most). Returns `[...B, 1]`.
+ *
+ * Where p > 1/2, 1 − p = Σ_{j≠y} p_j is summed from the other classes (no cancellation, exact at any margin);
+ * if that sum underflows, log Σ_{j≠y} p_j is bounded below by the largest other log-probability, which is
+ * then used. Elsewhere log1p(−p) is exact.
+ */
+function exactLogOneMinus<T>(ops: TensorOps<T>, logProbs: T, probs: T, isTarget: T, pTarget: T): T {
+  const zero = ops.scalar(0, logProbs);
+  const rest = ops.sumLastAxis(ops.where(isTarget, zero, probs));
+  const largestOther = ops.maxLastAxis(ops.where(isTarget, ops.scalar(-Number.MAX_VALUE, logProbs), logProbs));
+  const safeRest = ops.where(ops.greater(rest, zero), rest, ops.scalar(1, rest));
+  const fromRest = ops.where(ops.greater(rest, zero), ops.log(safeRest), largestOther);
+  const half = ops.scalar(0.5, pTarget);
+  // Clamp the log1p argument so the unselected branch stays finite.
+  const small = composedLog1p(ops, ops.neg(ops.where(ops.greater(pTarget, half), half, pTarget)));
+  return ops.where(ops.greater(pTarget, half), fromRest, small);
+}
+
+function computeEncouragingLoss<T>(
+  ops: TensorOps<T>,
+  input: T,
+  targets: T,
+  options: ResolvedEncouragingLossOptions,
+  targetType: TargetType,
+  want: Want,
+): Computed<T> {
+  const { logEnd, bonusWeight: rho, labelSmoothing, numerics, reduction } = options;
+  const c = (value: number) => ops.scalar(value, input);
+  const one = c(1);
+  const zero = c(0);
+  // s = −b'(p) on the tangent; log(1 − logEnd) its value at logEnd.
+  const tangentSlope = logEnd < 1 ? 1 / (1 - logEnd) : 0;
+  const logOneMinusEnd = logEnd < 1 ? Math.log1p(-logEnd) : 0;
+
+  // Probabilities are taken to log space once; a zero probability is clamped to the smallest float32 normal
+  // so that everything downstream stays finite.
+  const logits =
+    options.input === 'probabilities' ? ops.log(ops.maximum(input, c(SMALLEST_FLOAT32))) : input;
+  const logProbs = composedLogSoftmax(ops, logits);
+  const probs = ops.exp(logProbs);
+
+  // Row masks and weights for integer targets.
+  let rowWeight: T | undefined; // w[y] · [y ≠ ignoreIndex], [...B, 1]
+  let isTarget: T | undefined;
+  if (targetType === 'indices') {
+    isTarget = ops.oneHot(targets, logits);
+    const kept = ops.castLike(
+      ops.logicalNot(ops.equal(targets, ops.intScalar(options.ignoreIndex, targets))),
+      logits,
+    );
+    rowWeight = ops.expandLastAxis(kept);
+    if (options.classWeights) {
+      const weights = ops.vector(options.classWeights, logits);
+      rowWeight = ops.mul(rowWeight, ops.sumLastAxis(ops.where(isTarget, ops.add(weights, zero), zero)));
+    }
+  }
+
+  // 'reference' numerics: log(max(1 − p, 1e-5)) with zero derivative where clamped; 1 − p itself is exact.
+  const logClamp = Math.log(REFERENCE_CLAMP);
+  const clampMask = (logOneMinusP: T, inTangent: T | undefined): T | undefined => {
+    if (numerics !== 'reference') return undefined;
+    const below = ops.greater(c(logClamp), logOneMinusP);
+    return inTangent ? ops.logicalAnd(below, ops.logicalNot(inTangent)) : below;
+  };
+
+  function hardTargetRows(
+    ops: TensorOps<T>,
+    logProbs: T,
+    probs: T,
+    isTarget: T,
+    withGrad: boolean,
+  ): { ce: T; bonus: T; grad?: T } {
+    const logPTarget = ops.sumLastAxis(ops.where(isTarget, logProbs, zero));
+    const pTarget = ops.exp(logPTarget);
+    const logOneMinusP = exactLogOneMinus(ops, logProbs, probs, isTarget, pTarget);
+    const inTangent = logEnd < 1 ? ops.greater(pTarget, c(logEnd)) : undefined;
+    const clamped = clampMask(logOneMinusP, inTangent);
+    const tangent = ops.add(c(logOneMinusEnd), ops.mul(ops.sub(pTarget, c(logEnd)), c(-tangentSlope)));
+    const logBonus = clamped ? ops.where(clamped, c(logClamp), logOneMinusP) : logOneMinusP;
+    const bonus = inTangent ? ops.where(inTangent, tangent, logBonus) : logBonus;
+    const ce = ops.neg(logPTarget);
+    if (!withGrad) return { ce, bonus };
+
+    // ∂ℓ/∂z_j = (p_j − δ_jy) + ρ p_y β (p_j − δ_jy), β = −b'(p_y). Written so nothing overflows:
+    // in the log region β (1 − p_y) = 1 and β p_j = p_j / (1 − p_y) = exp(log p_j − log(1 − p_y)).
+    const oneMinusP = ops.exp(logOneMinusP);
+    let selfTerm = inTangent ? ops.where(inTangent, ops.mul(oneMinusP, c(-tangentSlope)), c(-1)) : c(-1);
+    let otherTerm: T;
+    if (logEnd === 1) {
+      otherTerm = ops.exp(ops.sub(logProbs, logOneMinusP));
+    } else {
+      // 1 − p_y ≥ 1 − logEnd in the log region, so 1/(1 − p_y) is bounded.
+      const beta = ops.where(inTangent!, c(tangentSlope), ops.exp(ops.neg(logOneMinusP)));
+      otherTerm = ops.mul(probs, beta);
+    }
+    if (clamped) {
+      selfTerm = ops.where(clamped, zero, selfTerm);
+      otherTerm = ops.where(clamped, zero, otherTerm);
+    }
+    const ceGrad = ops.where(isTarget, ops.neg(oneMinusP), probs);
+    const bonusGrad = ops.mul(ops.mul(c(rho), pTarget), ops.where(isTarget, selfTerm, otherTerm));
+    return { ce, bonus, grad: ops.add(ceGrad, bonusGrad) };
+  }
+
+  function softTargetRows(
+    ops: TensorOps<T>,
+    logProbs: T,
+    probs: T,
+    targets: T,
+    isTarget: T | undefined,
+    targetType: TargetType,
+    withGrad: boolean,
+  ): { ce: T; bonus: T; grad?: T } {
+    let q: T;
+    if (targetType === 'indices') {
+      const onTarget = ops.castLike(isTarget!, logProbs);
+      q = ops.add(
+        ops.mul(onTarget, c(1 - labelSmoothing)),
+        ops.div(c(labelSmoothing), ops.lastAxisSize(logProbs)),
+      );
+    } else {
+      q = options.classWeights ? ops.mul(targets, ops.vector(options.classWeights, logProbs)) : targets;
+    }
+    const half = c(0.5);
+    // The dominant class (p > 1/2, at most one per row) is where 1 − p cancels; it is handled exactly.
+    const isDominant = ops.greater(probs, half);
+    const pDominant = ops.sumLastAxis(ops.where(isDominant, probs, zero));
+    const logOneMinusDominant = exactLogOneMinus(ops, logProbs, probs, isDominant, pDominant);
+    const small = composedLog1p(ops, ops.neg(ops.where(isDominant, half, probs)));
+    const logOneMinusP = ops.where(isDominant, logOneMinusDominant, small);
+    const inTangent = logEnd < 1 ? ops.greater(probs, c(logEnd)) : undefined;
+    const clamped = clampMask(logOneMinusP, inTangent);
+    const tangent = ops.add(c(logOneMinusEnd), ops.mul(ops.sub(probs, c(logEnd)), c(-tangentSlope)));
+    const logBonus = clamped ? ops.where(clamped, c(logClamp), logOneMinusP) : logOneMinusP;
+    const bonusK = inTangent ? ops.where(inTangent, tangent, logBonus) : logBonus;
+    const positive = ops.greater(q, zero);
+    const ce = ops.sumLastAxis(ops.where(positive, ops.mul(q, ops.neg(logProbs)), zero));
+    const bonus = ops.sumLastAxis(ops.where(positive, ops.mul(q, bonusK), zero));
+    if (!withGrad) return { ce, bonus };
+
+    // β_k p_k = −b'(p_k) p_k, per class; in the log region p/(1 − p) = exp(log p − log(1 − p)).
+    const odds = ops.exp(ops.sub(logProbs, logOneMinusP));
+    let betaP = inTangent ? ops.where(inTangent, ops.mul(probs, c(tangentSlope)), odds) : odds;
+    if (clamped) betaP = ops.where(clamped, zero, betaP);
+    if (options.input !== 'logits') {
+      // Partial derivatives with the inputs independent: ∂ℓ/∂log p_k = −q_k (1 + ρ β_k p_k).
+      const gradLogProbs = ops.neg(ops.mul(q, ops.add(one, ops.mul(c(rho), betaP))));
+      const grad =
+        options.input === 'probabilities'
+          ? ops.div(gradLogProbs, ops.maximum(probs, c(SMALLEST_FLOAT32)))
+          : gradLogProbs;
+      return { ce, bonus, grad };
+    }
+    // ∂ℓ/∂z_j = Q p_j − q_j + ρ (w_j − p_j W) with w_k = −q_k β_k p_k, W = Σ w_k. The dominant class's w_a can
+    // be huge (β_a = 1/(1 − p_a)); its terms are expanded: w_a (δ_aj − p_j) = q_a p_a β_a (p_j − δ_aj).
+    const totalQ = ops.sumLastAxis(q);
+    const wRest = ops.where(isDominant, zero, ops.neg(ops.mul(q, betaP)));
+    const sumWRest = ops.sumLastAxis(wRest);
+    let grad = ops.sub(ops.mul(totalQ, probs), q);
+    grad = ops.add(grad, ops.mul(c(rho), ops.sub(wRest, ops.mul(probs, sumWRest))));
+
+    const qDominant = ops.sumLastAxis(ops.where(isDominant, q, zero));
+    const oneMinusDominant = ops.exp(logOneMinusDominant);
+    const dominantInTangent = logEnd < 1 ? ops.greater(pDominant, c(logEnd)) : undefined;
+    const dominantClamped = clampMask(logOneMinusDominant, dominantInTangent);
+    let selfTerm = dominantInTangent // −β_a (1 − p_a)
+      ? ops.where(dominantInTangent, ops.mul(oneMinusDominant, c(-tangentSlope)), c(-1))
+      : c(-1);
+    let otherTerm: T; // β_a p_j
+    if (logEnd === 1) {
+      otherTerm = ops.exp(ops.sub(logProbs, logOneMinusDominant));
+    } else {
+      const beta = ops.where(dominantInTangent!, c(tangentSlope), ops.exp(ops.neg(logOneMinusDominant)));
+      otherTerm = ops.mul(probs, beta);
+    }
+    if (dominantClamped) {
+      selfTerm = ops.where(dominantClamped, zero, selfTerm);
+      otherTerm = ops.where(dominantClamped, zero, otherTerm);
+    }
+    const dominantGrad = ops.mul(
+      ops.mul(c(rho), ops.mul(qDominant, pDominant)),
+      ops.where(isDominant, selfTerm, otherTerm),
+    );
+    return { ce, bonus, grad: ops.add(grad, dominantGrad) };
+  }
+
+  const hard = targetType === 'indices' && labelSmoothing === 0 && options.input === 'logits';
+  const perRow = hard
+    ? hardTargetRows(ops, logProbs, probs, isTarget!, want.grad)
+    : softTargetRows(ops, logProbs, probs, targets, isTarget, targetType, want.grad);
+
+  // Per-row scale: w[y] · kept for integer targets (smoothed q is zeroed on ignored rows the same way).
+  const scaleRows = (rows: T) => (rowWeight ? ops.mul(rows, rowWeight) : rows);
+  const ceRows = scaleRows(perRow.ce);
+  const bonusRows = scaleRows(perRow.bonus);
+  const lossRows = ops.add(ceRows, ops.mul(c(rho), bonusRows));
+
+  let denominator: T | undefined;
+  if (reduction === 'mean') {
+    const total = rowWeight
+      ? ops.sumAll(rowWeight)
+      : ops.div(ops.sumAll(ops.castLike(ops.equal(logits, logits), logits)), ops.lastAxisSize(logits));
+    // All ignored: Σℓ = 0, so divide by 1 and return 0 with a zero gradient.
+    denominator = ops.where(ops.greater(total, zero), total, one);
+  }
+  const reduce = (rows: T): T => {
+    if (reduction === 'none') return ops.squeezeLastAxis(rows);
+    const sum = ops.sumAll(rows);
+    return denominator ? ops.div(sum, denominator) : sum;
+  };
+
+  const result: Computed<T> = { loss: reduce(lossRows) };
+  if (want.components) {
+    result.crossEntropy = reduce(ceRows);
+    result.bonus = reduce(bonusRows);
+  }
+  if (want.grad) {
+    let gradScale: T | undefined = rowWeight;
+    if (denominator) gradScale = gradScale ? ops.div(gradScale, denominator) : ops.div(one, denominator);
+    result.grad = gradScale ? ops.mul(perRow.grad!, gradScale) : perRow.grad!;
+  }
+  return result;
+}
+
+function computeSigmoidEncouragingLoss<T>(
+  ops: TensorOps<T>,
+  logits: T,
+  targets: T,
+  options: ResolvedSigmoidEncouragingLossOptions,
+  withGrad: boolean,
+): Computed<T> {
+  const { logEnd, bonusWeight: rho, numerics, reduction } = options;
+  const c = (value: number) => ops.scalar(value, logits);
+  const zero = c(0);
+  const one = c(1);
+  const tangentSlope = logEnd < 1 ? 1 / (1 - logEnd) : 0;
+  const logOneMinusEnd = logEnd < 1 ? Math.log1p(-logEnd) : 0;
+
+  const kept = ops.logicalNot(ops.equal(targets, ops.scalar(options.ignoreIndex, targets)));
+  const positive = ops.logicalAnd(kept, ops.greater(targets, ops.scalar(0.5, targets)));
+  // x_t = x for a positive label, −x for a negative one: p_t = σ(x_t), 1 − p_t = σ(−x_t).
+  const signed = ops.where(positive, logits, ops.neg(logits));
+  const crossEntropy = composedSoftplus(ops, ops.neg(signed)); // −log p_t
+  const pTrue = ops.exp(ops.neg(crossEntropy));
+  // log(1 − p_t) = −softplus(x_t): exact with no cancellation at any margin.
+  const logOneMinusP = ops.neg(composedSoftplus(ops, signed));
+  const inTangent = logEnd < 1 ? ops.greater(pTrue, c(logEnd)) : undefined;
+  const logClamp = Math.log(REFERENCE_CLAMP);
+  let clamped: T | undefined;
+  if (numerics === 'reference') {
+    clamped = ops.greater(c(logClamp), logOneMinusP);
+    if (inTangent) clamped = ops.logicalAnd(clamped, ops.logicalNot(inTangent));
+  }
+  const tangent = ops.add(c(logOneMinusEnd), ops.mul(ops.sub(pTrue, c(logEnd)), c(-tangentSlope)));
+  const logBonus = clamped ? ops.where(clamped, c(logClamp), logOneMinusP) : logOneMinusP;
+  const bonus = inTangent ? ops.where(inTangent, tangent, logBonus) : logBonus;
+  const bonusWeight = ops.mul(
+    c(rho),
+    ops.where(positive, c(options.positiveWeight), c(options.negativeWeight)),
+  );
+  const keptFloat = ops.castLike(kept, logits);
+  const elementLoss = ops.mul(keptFloat, ops.add(crossEntropy, ops.mul(bonusWeight, bonus)));
+
+  let denominator: T | undefined;
+  if (reduction === 'mean') {
+    const count = ops.sumAll(keptFloat);
+    denominator = ops.where(ops.greater(count, zero), count, one);
+  }
+  const loss =
+    reduction === 'none'
+      ? elementLoss
+      : denominator
+        ? ops.div(ops.sumAll(elementLoss), denominator)
+        : ops.sumAll(elementLoss);
+  if (!withGrad) return { loss };
+
+  // d/dx_t: −(1 − p_t) from the BCE, ρ w b'(p_t) p_t (1 − p_t) from the bonus: −p_t in the log region,
+  // −s p_t (1 − p_t) on the tangent, 0 where the reference clamp is active. 1 − p_t = σ(−x_t) exactly.
+  const oneMinusP = ops.exp(logOneMinusP);
+  let bonusSlope = ops.neg(pTrue);
+  if (inTangent) {
+    bonusSlope = ops.where(inTangent, ops.mul(ops.mul(pTrue, oneMinusP), c(-tangentSlope)), bonusSlope);
+  }
+  if (clamped) bonusSlope = ops.where(clamped, zero, bonusSlope);
+  const slopeSigned = ops.sub(ops.mul(bonusWeight, bonusSlope), oneMinusP);
+  let grad = ops.mul(keptFloat, ops.where(positive, slopeSigned, ops.neg(slopeSigned)));
+  if (denominator) grad = ops.div(grad, denominator);
+  return { loss, grad };
+}
