@@ -7,4 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'es2022',
+  // vitest and fast-check are the suite's runtime; core is a dependency, never bundled.
+  external: ['vitest', '@encouraging-loss/core'],
 });

@@ -1,4 +1,8 @@
-import type { EncouragingLossOptions, SigmoidEncouragingLossOptions, TensorOps } from '@encouraging-loss/core';
+import type {
+  EncouragingLossOptions,
+  SigmoidEncouragingLossOptions,
+  TensorOps,
+} from '@encouraging-loss/core';
 
 /** A tensor as the suite hands it over and reads it back: row-major values and a shape. */
 export interface ConformanceTensor {

@@ -82,7 +82,12 @@ export function optionGridCases(precision: 'float32' | 'float64'): NamedCase[] {
   targets[2] = -100;
   return optionGrid().map((options) => ({
     name: `options ${describeOptions(options)}`,
-    testCase: { logits: { data: logits, shape }, targets: { data: targets, shape: [6] }, targetType: 'indices', options },
+    testCase: {
+      logits: { data: logits, shape },
+      targets: { data: targets, shape: [6] },
+      targetType: 'indices',
+      options,
+    },
   }));
 }
 
@@ -101,7 +106,12 @@ export function featureCases(precision: 'float32' | 'float64'): NamedCase[] {
   ]) {
     cases.push({
       name: `class weights ${describeOptions(options)}`,
-      testCase: { logits: { data: logits, shape: nk }, targets: { data: targets, shape: [5] }, targetType: 'indices', options },
+      testCase: {
+        logits: { data: logits, shape: nk },
+        targets: { data: targets, shape: [5] },
+        targetType: 'indices',
+        options,
+      },
     });
   }
   const withIgnore = Int32Array.from([0, 7, 1, 7, 2]);
@@ -129,10 +139,19 @@ export function featureCases(precision: 'float32' | 'float64'): NamedCase[] {
   const btv = [2, 3, 7];
   const seqLogits = roundTo(randomLogits(random, btv, 2), precision);
   const seqTargets = Int32Array.from([1, 4, -100, 6, 0, -100]);
-  for (const options of [{ logEnd: 0.5, labelSmoothing: 0.1 }, { logEnd: 1, reduction: 'none' as const }, {}]) {
+  for (const options of [
+    { logEnd: 0.5, labelSmoothing: 0.1 },
+    { logEnd: 1, reduction: 'none' as const },
+    {},
+  ]) {
     cases.push({
       name: `[B, T, V] ${describeOptions(options)}`,
-      testCase: { logits: { data: seqLogits, shape: btv }, targets: { data: seqTargets, shape: [2, 3] }, targetType: 'indices', options },
+      testCase: {
+        logits: { data: seqLogits, shape: btv },
+        targets: { data: seqTargets, shape: [2, 3] },
+        targetType: 'indices',
+        options,
+      },
     });
   }
   // Soft targets (rows summing to 1, one row peaked), with and without class weights.
@@ -145,10 +164,19 @@ export function featureCases(precision: 'float32' | 'float64'): NamedCase[] {
       soft[r * 3 + k] = v / sum;
     });
   }
-  for (const options of [{}, { logEnd: 1, reduction: 'sum' as const }, { classWeights: [1, 2, 0.5], logEnd: 0.5 }]) {
+  for (const options of [
+    {},
+    { logEnd: 1, reduction: 'sum' as const },
+    { classWeights: [1, 2, 0.5], logEnd: 0.5 },
+  ]) {
     cases.push({
       name: `soft targets ${describeOptions(options)}`,
-      testCase: { logits: { data: logits, shape: nk }, targets: { data: soft, shape: nk }, targetType: 'probabilities', options },
+      testCase: {
+        logits: { data: logits, shape: nk },
+        targets: { data: soft, shape: nk },
+        targetType: 'probabilities',
+        options,
+      },
     });
   }
   // Log-probabilities and probabilities as input.
@@ -163,16 +191,32 @@ export function featureCases(precision: 'float32' | 'float64'): NamedCase[] {
       probs[r * 3 + k] = Math.exp(v - lse);
     });
   }
-  for (const options of [{ input: 'logProbs' as const }, { input: 'logProbs' as const, logEnd: 0.5, labelSmoothing: 0.1 }]) {
+  for (const options of [
+    { input: 'logProbs' as const },
+    { input: 'logProbs' as const, logEnd: 0.5, labelSmoothing: 0.1 },
+  ]) {
     cases.push({
       name: `input ${describeOptions(options)}`,
-      testCase: { logits: { data: roundTo(logProbs, precision), shape: nk }, targets: { data: targets, shape: [5] }, targetType: 'indices', options },
+      testCase: {
+        logits: { data: roundTo(logProbs, precision), shape: nk },
+        targets: { data: targets, shape: [5] },
+        targetType: 'indices',
+        options,
+      },
     });
   }
-  for (const options of [{ input: 'probabilities' as const }, { input: 'probabilities' as const, logEnd: 1, reduction: 'sum' as const }]) {
+  for (const options of [
+    { input: 'probabilities' as const },
+    { input: 'probabilities' as const, logEnd: 1, reduction: 'sum' as const },
+  ]) {
     cases.push({
       name: `input ${describeOptions(options)}`,
-      testCase: { logits: { data: roundTo(probs, precision), shape: nk }, targets: { data: targets, shape: [5] }, targetType: 'indices', options },
+      testCase: {
+        logits: { data: roundTo(probs, precision), shape: nk },
+        targets: { data: targets, shape: [5] },
+        targetType: 'indices',
+        options,
+      },
     });
   }
   return cases;

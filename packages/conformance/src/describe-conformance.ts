@@ -28,8 +28,17 @@ function checkShape(actual: ConformanceTensor, expected: readonly number[], what
   expect([...actual.shape], `${what} shape`).toEqual([...expected]);
 }
 
-async function compareToReference(adapter: ConformanceAdapter, testCase: ConformanceCase, tolerance: Tolerance) {
-  const reference = referenceEncouragingLoss(testCase.logits, testCase.targets, testCase.targetType, testCase.options);
+async function compareToReference(
+  adapter: ConformanceAdapter,
+  testCase: ConformanceCase,
+  tolerance: Tolerance,
+) {
+  const reference = referenceEncouragingLoss(
+    testCase.logits,
+    testCase.targets,
+    testCase.targetType,
+    testCase.options,
+  );
   const { loss, grad } = await adapter.lossWithGrad(testCase);
   checkShape(loss, reference.lossShape, 'loss');
   checkShape(grad, testCase.logits.shape, 'grad');
@@ -84,7 +93,8 @@ export function describeConformance<T>(adapter: ConformanceAdapter<T>): void {
 
   const referenceGroup = (title: string, cases: NamedCase[]) =>
     group(title, (test) => {
-      for (const { name, testCase } of cases) test(name, async () => void (await compareToReference(adapter, testCase, tolerance)));
+      for (const { name, testCase } of cases)
+        test(name, async () => void (await compareToReference(adapter, testCase, tolerance)));
     });
 
   describe(`conformance: ${adapter.name}`, () => {
@@ -151,7 +161,9 @@ export function describeConformance<T>(adapter: ConformanceAdapter<T>): void {
             for (let r = 0; r < rows; r++) {
               const row = g.slice(r * K, r * K + K);
               const scale = Math.max(1, ...row.map(Math.abs));
-              expect(Math.abs(row.reduce((a, b) => a + b, 0))).toBeLessThanOrEqual(tolerance.atol * scale * K);
+              expect(Math.abs(row.reduce((a, b) => a + b, 0))).toBeLessThanOrEqual(
+                tolerance.atol * scale * K,
+              );
             }
           }),
           runs,
@@ -160,22 +172,26 @@ export function describeConformance<T>(adapter: ConformanceAdapter<T>): void {
 
       test('shifting a row of logits leaves loss and gradient unchanged', async () => {
         await fc.assert(
-          fc.asyncProperty(arbitraryCase, fc.constantFrom(-7, 3.5, 64), async ({ rows, K, logits, targets, options }, shift) => {
-            const run = (data: number[]) =>
-              adapter.lossWithGrad({
-                logits: { data: roundTo(data, adapter.precision), shape: [rows, K] },
-                targets: { data: targets, shape: [rows] },
-                targetType: 'indices',
-                options,
-              });
-            // Shifts that are exact in float32 too: logits are rounded first, then shifted by a power-of-two multiple.
-            const base = Array.from(roundTo(logits, adapter.precision));
-            const a = await run(base);
-            const b = await run(base.map((v) => v + shift));
-            const relaxed = { rtol: tolerance.rtol * 40, atol: tolerance.atol * 40 };
-            assertAllClose(values(b.loss), values(a.loss), relaxed, 'shifted loss');
-            assertAllClose(values(b.grad), values(a.grad), relaxed, 'shifted grad');
-          }),
+          fc.asyncProperty(
+            arbitraryCase,
+            fc.constantFrom(-7, 3.5, 64),
+            async ({ rows, K, logits, targets, options }, shift) => {
+              const run = (data: number[]) =>
+                adapter.lossWithGrad({
+                  logits: { data: roundTo(data, adapter.precision), shape: [rows, K] },
+                  targets: { data: targets, shape: [rows] },
+                  targetType: 'indices',
+                  options,
+                });
+              // Shifts that are exact in float32 too: logits are rounded first, then shifted by a power-of-two multiple.
+              const base = Array.from(roundTo(logits, adapter.precision));
+              const a = await run(base);
+              const b = await run(base.map((v) => v + shift));
+              const relaxed = { rtol: tolerance.rtol * 40, atol: tolerance.atol * 40 };
+              assertAllClose(values(b.loss), values(a.loss), relaxed, 'shifted loss');
+              assertAllClose(values(b.grad), values(a.grad), relaxed, 'shifted grad');
+            },
+          ),
           runs,
         );
       });
@@ -234,17 +250,31 @@ export function describeConformance<T>(adapter: ConformanceAdapter<T>): void {
         const K = 4;
         const logits = Array.from({ length: 3 * K }, () => 2 * (2 * random() - 1));
         const targets = Int32Array.from([1, 3, 0]);
-        for (const options of [{ logEnd: 1 }, { logEnd: 0.5, labelSmoothing: 0.1 }, { logEnd: 0.75 }] as const) {
-          const base = { targets: { data: targets, shape: [3] }, targetType: 'indices' as const, options: { ...options, reduction: 'sum' as const } };
+        for (const options of [
+          { logEnd: 1 },
+          { logEnd: 0.5, labelSmoothing: 0.1 },
+          { logEnd: 0.75 },
+        ] as const) {
+          const base = {
+            targets: { data: targets, shape: [3] },
+            targetType: 'indices' as const,
+            options: { ...options, reduction: 'sum' as const },
+          };
           const point = Array.from(roundTo(logits, 'float64'));
-          const { grad } = await adapter.lossWithGrad({ ...base, logits: { data: Float64Array.from(point), shape: [3, K] } });
+          const { grad } = await adapter.lossWithGrad({
+            ...base,
+            logits: { data: Float64Array.from(point), shape: [3, K] },
+          });
           // Steps sized for the precision: float32 losses carry ~1e-7 relative noise.
           const h = adapter.precision === 'float64' ? 1e-6 : 1e-2;
           for (let i = 0; i < point.length; i++) {
             const at = async (d: number) => {
               const shifted = point.slice();
               shifted[i] += d;
-              const out = await adapter.lossWithGrad({ ...base, logits: { data: roundTo(shifted, adapter.precision), shape: [3, K] } });
+              const out = await adapter.lossWithGrad({
+                ...base,
+                logits: { data: roundTo(shifted, adapter.precision), shape: [3, K] },
+              });
               return values(out.loss)[0];
             };
             const fd = ((await at(h)) - (await at(-h))) / (2 * h);
@@ -258,9 +288,17 @@ export function describeConformance<T>(adapter: ConformanceAdapter<T>): void {
     if (adapter.components) {
       const components = adapter.components.bind(adapter);
       group('components', (test) => {
-        for (const { name, testCase } of [...featureCases(adapter.precision).slice(0, 6), ...regionCases(adapter.precision).slice(0, 10)]) {
+        for (const { name, testCase } of [
+          ...featureCases(adapter.precision).slice(0, 6),
+          ...regionCases(adapter.precision).slice(0, 10),
+        ]) {
           test(name, async () => {
-            const reference = referenceEncouragingLoss(testCase.logits, testCase.targets, testCase.targetType, testCase.options);
+            const reference = referenceEncouragingLoss(
+              testCase.logits,
+              testCase.targets,
+              testCase.targetType,
+              testCase.options,
+            );
             const out = await components(testCase);
             assertAllClose(values(out.loss), reference.loss, tolerance, 'loss');
             assertAllClose(values(out.crossEntropy), reference.crossEntropy, tolerance, 'crossEntropy');
@@ -275,7 +313,11 @@ export function describeConformance<T>(adapter: ConformanceAdapter<T>): void {
       group('sigmoid', (test) => {
         for (const { name, testCase } of sigmoidCases(adapter.precision)) {
           test(name, async () => {
-            const reference = referenceSigmoidEncouragingLoss(testCase.logits, testCase.targets, testCase.options);
+            const reference = referenceSigmoidEncouragingLoss(
+              testCase.logits,
+              testCase.targets,
+              testCase.options,
+            );
             const { loss, grad } = await sigmoid(testCase);
             checkShape(loss, reference.lossShape, 'loss');
             assertAllClose(values(loss), reference.loss, tolerance, 'loss');
@@ -320,7 +362,12 @@ function describeOverrides<T>(
   const data = Array.from({ length: 21 }, () => 30 * (2 * random() - 1));
   data[5] = 85;
   const scoped = <R>(fn: () => R): R => (ops.scope ? ops.scope(fn) : fn());
-  const compare = async (member: 'log1p' | 'logSumExp' | 'logSoftmax', compute: (o: TensorOps<T>, x: T) => T, input: number[], inputShape: number[]) => {
+  const compare = async (
+    member: 'log1p' | 'logSumExp' | 'logSoftmax',
+    compute: (o: TensorOps<T>, x: T) => T,
+    input: number[],
+    inputShape: number[],
+  ) => {
     const x = harness.fromArray(input, inputShape, 'float');
     const fused = await harness.toArray(scoped(() => compute(ops, x)));
     const composed = await harness.toArray(scoped(() => compute(without(ops, member), x)));

@@ -11,7 +11,14 @@ import Decimal from 'decimal.js';
 
 type D = Decimal;
 
-const HighPrecision = Decimal.clone({ precision: 60, rounding: Decimal.ROUND_HALF_EVEN, toExpNeg: -9e15, toExpPos: 9e15, minE: -9e15, maxE: 9e15 });
+const HighPrecision = Decimal.clone({
+  precision: 60,
+  rounding: Decimal.ROUND_HALF_EVEN,
+  toExpNeg: -9e15,
+  toExpPos: 9e15,
+  minE: -9e15,
+  maxE: 9e15,
+});
 
 /** A Decimal constructor with enough digits that 1 − p keeps ≥ 40 significant digits for margins up to `margin`. */
 function decimalFor(margin: number): typeof Decimal {
@@ -126,7 +133,14 @@ function cacheKey(
   for (const v of [...Array.from(logits.data), ...Array.from(targets.data)]) {
     hash = (Math.imul(hash, 31) + Math.round(v * 1e6) + Math.round((v * 1e12) % 1e6)) | 0;
   }
-  return JSON.stringify([logits.shape, targets.shape, targetType, { ...options, classWeights: options.classWeights && Array.from(options.classWeights) }, hash, logits.data.length]);
+  return JSON.stringify([
+    logits.shape,
+    targets.shape,
+    targetType,
+    { ...options, classWeights: options.classWeights && Array.from(options.classWeights) },
+    hash,
+    logits.data.length,
+  ]);
 }
 
 /** Neumaier-compensated sum: error ~ one ulp of the result, independent of the count. */
@@ -277,7 +291,13 @@ function decimalReference(
     const grad: D[] = [];
     for (let j = 0; j < K; j++) {
       if (o.input === 'logits') {
-        grad.push(totalQ.times(p[j]).minus(q[j]).plus(rho.times(w[j].minus(p[j].times(W)))).times(weight));
+        grad.push(
+          totalQ
+            .times(p[j])
+            .minus(q[j])
+            .plus(rho.times(w[j].minus(p[j].times(W))))
+            .times(weight),
+        );
       } else {
         // Partial derivatives with the inputs independent: ∂ℓ/∂log p_j = −q_j + ρ q_j b'(p_j) p_j.
         const gLog = q[j].neg().plus(rho.times(w[j])).times(weight);
@@ -297,7 +317,12 @@ function decimalReference(
   const reduce = (values: D[]): number[] =>
     o.reduction === 'none'
       ? values.map((v) => v.toNumber())
-      : [values.reduce((a, v) => a.plus(v), new Dec(0)).times(o.reduction === 'mean' ? scale : 1).toNumber()];
+      : [
+          values
+            .reduce((a, v) => a.plus(v), new Dec(0))
+            .times(o.reduction === 'mean' ? scale : 1)
+            .toNumber(),
+        ];
   const gradScale = o.reduction === 'mean' ? scale : new Dec(1);
   return {
     loss: reduce(rowLoss),
@@ -338,7 +363,9 @@ export function referenceSigmoidEncouragingLoss(
     const xt = new Dec(logits.data[i]).times(sign);
     const pt = one.div(one.plus(xt.neg().exp()));
     const b = bonusOf(Dec, pt, o);
-    const weight = new Dec(o.bonusWeight).times(t === 1 ? (options.positiveWeight ?? 1) : (options.negativeWeight ?? 1));
+    const weight = new Dec(o.bonusWeight).times(
+      t === 1 ? (options.positiveWeight ?? 1) : (options.negativeWeight ?? 1),
+    );
     losses.push(pt.ln().neg().plus(weight.times(b.value)));
     // d/dx_t: −(1 − p_t) + w b'(p_t) p_t (1 − p_t)
     const oneMinus = one.minus(pt);
@@ -349,7 +376,12 @@ export function referenceSigmoidEncouragingLoss(
     loss:
       o.reduction === 'none'
         ? losses.map((v) => v.toNumber())
-        : [losses.reduce((a, v) => a.plus(v), new Dec(0)).times(scale).toNumber()],
+        : [
+            losses
+              .reduce((a, v) => a.plus(v), new Dec(0))
+              .times(scale)
+              .toNumber(),
+          ],
     lossShape: o.reduction === 'none' ? [...logits.shape] : [],
     grad: grads.map((g) => g.times(scale).toNumber()),
   };

@@ -21,7 +21,10 @@ export interface BonusScheduleConfig {
 
 function check(name: string, value: number, ok: boolean, expected: string): number {
   if (!Number.isFinite(value) || !ok) {
-    throw new EncouragingLossError('INVALID_OPTION', `bonusSchedule: ${name} must be ${expected}, got ${value}.`);
+    throw new EncouragingLossError(
+      'INVALID_OPTION',
+      `bonusSchedule: ${name} must be ${expected}, got ${value}.`,
+    );
   }
   return value;
 }

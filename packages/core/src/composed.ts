@@ -44,11 +44,19 @@ export interface EncouragingLossFunctions<T> {
   /** The loss and its exact closed-form gradient with respect to `logits` (shape `[...B, K]`). */
   encouragingLossWithGrad(logits: T, targets: T, options?: GenericEncouragingLossOptions): LossWithGrad<T>;
   /** The loss with its cross-entropy and bonus parts, for logging. */
-  encouragingLossComponents(logits: T, targets: T, options?: GenericEncouragingLossOptions): LossComponents<T>;
+  encouragingLossComponents(
+    logits: T,
+    targets: T,
+    options?: GenericEncouragingLossOptions,
+  ): LossComponents<T>;
   /** The multi-label (sigmoid) variant; targets are 0/1 (or `ignoreIndex`) of the logits' shape. */
   sigmoidEncouragingLoss(logits: T, targets: T, options?: SigmoidEncouragingLossOptions): T;
   /** The multi-label variant with its gradient with respect to `logits`. */
-  sigmoidEncouragingLossWithGrad(logits: T, targets: T, options?: SigmoidEncouragingLossOptions): LossWithGrad<T>;
+  sigmoidEncouragingLossWithGrad(
+    logits: T,
+    targets: T,
+    options?: SigmoidEncouragingLossOptions,
+  ): LossWithGrad<T>;
 }
 
 interface Want {
@@ -146,10 +154,7 @@ export function composedLog1p<T>(ops: TensorOps<T>, x: T): T {
 
 /** softplus(x) = ln(1 + eˣ), stably: max(x, 0) + log1p(e^−|x|). */
 export function composedSoftplus<T>(ops: TensorOps<T>, x: T): T {
-  return ops.add(
-    ops.maximum(x, ops.scalar(0, x)),
-    composedLog1p(ops, ops.exp(ops.neg(ops.abs(x)))),
-  );
+  return ops.add(ops.maximum(x, ops.scalar(0, x)), composedLog1p(ops, ops.exp(ops.neg(ops.abs(x)))));
 }
 
 /**
@@ -163,7 +168,9 @@ export function composedSoftplus<T>(ops: TensorOps<T>, x: T): T {
 function exactLogOneMinus<T>(ops: TensorOps<T>, logProbs: T, probs: T, isTarget: T, pTarget: T): T {
   const zero = ops.scalar(0, logProbs);
   const rest = ops.sumLastAxis(ops.where(isTarget, zero, probs));
-  const largestOther = ops.maxLastAxis(ops.where(isTarget, ops.scalar(-Number.MAX_VALUE, logProbs), logProbs));
+  const largestOther = ops.maxLastAxis(
+    ops.where(isTarget, ops.scalar(-Number.MAX_VALUE, logProbs), logProbs),
+  );
   const safeRest = ops.where(ops.greater(rest, zero), rest, ops.scalar(1, rest));
   const fromRest = ops.where(ops.greater(rest, zero), ops.log(safeRest), largestOther);
   const half = ops.scalar(0.5, pTarget);
@@ -190,8 +197,7 @@ function computeEncouragingLoss<T>(
 
   // Probabilities are taken to log space once; a zero probability is clamped to the smallest float32 normal
   // so that everything downstream stays finite.
-  const logits =
-    options.input === 'probabilities' ? ops.log(ops.maximum(input, c(SMALLEST_FLOAT32))) : input;
+  const logits = options.input === 'probabilities' ? ops.log(ops.maximum(input, c(SMALLEST_FLOAT32))) : input;
   const logProbs = composedLogSoftmax(ops, logits);
   const probs = ops.exp(logProbs);
 

@@ -20,9 +20,17 @@ for (const precision of ['float64', 'float32'] as const) {
     lossWithGrad: ({ logits, targets, options }) =>
       encouragingLossWithGrad({ data: float(precision, logits.data), shape: logits.shape }, targets, options),
     components: ({ logits, targets, options }) =>
-      encouragingLossComponents({ data: float(precision, logits.data), shape: logits.shape }, targets, options),
+      encouragingLossComponents(
+        { data: float(precision, logits.data), shape: logits.shape },
+        targets,
+        options,
+      ),
     sigmoidLossWithGrad: ({ logits, targets, options }) =>
-      sigmoidEncouragingLossWithGrad({ data: float(precision, logits.data), shape: logits.shape }, targets, options),
+      sigmoidEncouragingLossWithGrad(
+        { data: float(precision, logits.data), shape: logits.shape },
+        targets,
+        options,
+      ),
   });
 }
 

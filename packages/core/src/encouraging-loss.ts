@@ -75,10 +75,16 @@ function describe(value: unknown): string {
   return (value as object).constructor?.name ?? typeof value;
 }
 
-function checkTensor(input: unknown, name: string): asserts input is { data: ArrayLike<unknown>; shape: number[] } {
+function checkTensor(
+  input: unknown,
+  name: string,
+): asserts input is { data: ArrayLike<unknown>; shape: number[] } {
   const t = input as { data?: unknown; shape?: unknown } | null;
   if (t === null || typeof t !== 'object' || !Array.isArray(t.shape) || t.data === undefined) {
-    throw new EncouragingLossError('INVALID_SHAPE', `${name} must be { data, shape }, got ${describe(input)}.`);
+    throw new EncouragingLossError(
+      'INVALID_SHAPE',
+      `${name} must be { data, shape }, got ${describe(input)}.`,
+    );
   }
   const size = (t.shape as number[]).reduce((a, b) => a * b, 1);
   if ((t.data as ArrayLike<unknown>).length !== size) {
@@ -89,7 +95,11 @@ function checkTensor(input: unknown, name: string): asserts input is { data: Arr
   }
 }
 
-function prepare(logitsInput: LogitsInput, targets: TargetsInput, options: EncouragingLossOptions | undefined): Prepared {
+function prepare(
+  logitsInput: LogitsInput,
+  targets: TargetsInput,
+  options: EncouragingLossOptions | undefined,
+): Prepared {
   checkTensor(logitsInput, 'Logits');
   checkTensor(targets, 'Targets');
   const shape = [...logitsInput.shape];
@@ -116,7 +126,15 @@ function prepare(logitsInput: LogitsInput, targets: TargetsInput, options: Encou
     }
     checkFiniteValues(data64(targets.data)!, targets.shape, 'soft targets');
   }
-  return { logits, shape, classCount, targets, targetType, options: resolved, float32: logits instanceof Float32Array };
+  return {
+    logits,
+    shape,
+    classCount,
+    targets,
+    targetType,
+    options: resolved,
+    float32: logits instanceof Float32Array,
+  };
 }
 
 function data64(data: TargetsInput['data']): FloatArray | undefined {
@@ -136,7 +154,11 @@ function composedInputs(p: Prepared): [ArrayTensor, ArrayTensor] {
   const logits = arrayTensor(p.logits, p.shape, dtype);
   const targets =
     p.targetType === 'indices'
-      ? arrayTensor(Array.from(p.targets.data as ArrayLike<number | bigint>, Number), p.targets.shape, 'int32')
+      ? arrayTensor(
+          Array.from(p.targets.data as ArrayLike<number | bigint>, Number),
+          p.targets.shape,
+          'int32',
+        )
       : arrayTensor(data64(p.targets.data)!, p.targets.shape, dtype);
   return [logits, targets];
 }
@@ -162,7 +184,9 @@ function run(p: Prepared, withGrad: boolean) {
   const [logits, targets] = composedInputs(p);
   const options = { ...p.options, classWeights: p.options.classWeights, targetType: p.targetType };
   const parts = composedTypedArray.encouragingLossComponents(logits, targets, options);
-  const grad = withGrad ? composedTypedArray.encouragingLossWithGrad(logits, targets, options).grad : undefined;
+  const grad = withGrad
+    ? composedTypedArray.encouragingLossWithGrad(logits, targets, options).grad
+    : undefined;
   return {
     loss: toOutput(parts.loss.data, lossShape, p.float32),
     crossEntropy: toOutput(parts.crossEntropy.data, lossShape, p.float32),
@@ -231,10 +255,16 @@ export function encouragingLossComponents<L extends LogitsInput>(
   options?: EncouragingLossOptions,
 ): PlainLossComponents<OutputOf<L>> {
   const out = run(prepare(logits, targets, options), false);
-  return { loss: out.loss, crossEntropy: out.crossEntropy, bonus: out.bonus } as PlainLossComponents<OutputOf<L>>;
+  return { loss: out.loss, crossEntropy: out.crossEntropy, bonus: out.bonus } as PlainLossComponents<
+    OutputOf<L>
+  >;
 }
 
-function prepareSigmoid(logitsInput: LogitsInput, targets: TargetsInput, options?: SigmoidEncouragingLossOptions) {
+function prepareSigmoid(
+  logitsInput: LogitsInput,
+  targets: TargetsInput,
+  options?: SigmoidEncouragingLossOptions,
+) {
   checkTensor(logitsInput, 'Logits');
   checkTensor(targets, 'Targets');
   const resolved = resolveSigmoidOptions(options);
@@ -293,5 +323,8 @@ export function sigmoidEncouragingLossWithGrad(
 ): PlainLossWithGrad {
   const p = prepareSigmoid(logits, targets, options);
   const out = composedTypedArray.sigmoidEncouragingLossWithGrad(p.logits, p.targets, p.resolved);
-  return { loss: toOutput(out.loss.data, [...out.loss.shape], p.float32), grad: toOutput(out.grad.data, p.shape, p.float32) };
+  return {
+    loss: toOutput(out.loss.data, [...out.loss.shape], p.float32),
+    grad: toOutput(out.grad.data, p.shape, p.float32),
+  };
 }

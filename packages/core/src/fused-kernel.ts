@@ -35,13 +35,25 @@ export function fusedEncouragingLoss(
 ): KernelResult {
   const K = classCount;
   const rows = logits.length / K;
-  const { logEnd, bonusWeight: rho, labelSmoothing: eps, ignoreIndex, reduction, classWeights, numerics } = options;
+  const {
+    logEnd,
+    bonusWeight: rho,
+    labelSmoothing: eps,
+    ignoreIndex,
+    reduction,
+    classWeights,
+    numerics,
+  } = options;
   const exact = numerics === 'exact';
   const slope = logEnd < 1 ? 1 / (1 - logEnd) : 0; // s = −b'(p) on the tangent
   const logOneMinusEnd = logEnd < 1 ? Math.log1p(-logEnd) : 0;
   const offTarget = eps / K; // q_k for k ≠ y
   const onTarget = 1 - eps + offTarget;
-  const grad = withGrad ? (logits instanceof Float32Array ? new Float32Array(logits.length) : new Float64Array(logits.length)) : undefined;
+  const grad = withGrad
+    ? logits instanceof Float32Array
+      ? new Float32Array(logits.length)
+      : new Float64Array(logits.length)
+    : undefined;
   const perRow = reduction === 'none';
   const loss = new Float64Array(perRow ? rows : 1);
   const crossEntropy = new Float64Array(perRow ? rows : 1);
@@ -179,7 +191,8 @@ export function fusedEncouragingLoss(
         } else {
           for (let j = 0; j < K; j++) {
             const z = logits[o + j];
-            grad[o + j] = Math.exp(z - max - logTotal) + rho * pTarget * (Math.exp(z - ratioShift) / ratioNorm);
+            grad[o + j] =
+              Math.exp(z - max - logTotal) + rho * pTarget * (Math.exp(z - ratioShift) / ratioNorm);
           }
         }
         grad[o + y] = -Math.exp(logOneMinusDominant) - rho * pTarget;

@@ -85,7 +85,9 @@ function finiteNumber(name: string, value: unknown): number {
 
 function oneOf<V extends string>(name: string, value: unknown, allowed: readonly V[]): V {
   if (!allowed.includes(value as V)) {
-    fail(`Option ${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(value)}.`);
+    fail(
+      `Option ${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(value)}.`,
+    );
   }
   return value as V;
 }
@@ -98,22 +100,35 @@ export function resolveOptions(
   options: EncouragingLossOptions = {},
   classCount?: number,
 ): ResolvedEncouragingLossOptions {
-  if (options === null || typeof options !== 'object') fail(`Options must be an object, got ${String(options)}.`);
+  if (options === null || typeof options !== 'object')
+    fail(`Options must be an object, got ${String(options)}.`);
   const logEnd = finiteNumber('logEnd', options.logEnd ?? DEFAULT_OPTIONS.logEnd);
   if (!(logEnd > 0 && logEnd <= 1)) fail(`Option logEnd must be in (0, 1], got ${logEnd}.`);
   const bonusWeight = finiteNumber('bonusWeight', options.bonusWeight ?? DEFAULT_OPTIONS.bonusWeight);
   if (bonusWeight < 0) fail(`Option bonusWeight must be >= 0, got ${bonusWeight}.`);
-  const labelSmoothing = finiteNumber('labelSmoothing', options.labelSmoothing ?? DEFAULT_OPTIONS.labelSmoothing);
+  const labelSmoothing = finiteNumber(
+    'labelSmoothing',
+    options.labelSmoothing ?? DEFAULT_OPTIONS.labelSmoothing,
+  );
   if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
     fail(`Option labelSmoothing must be in [0, 1), got ${labelSmoothing}.`);
   }
   const ignoreIndex = finiteNumber('ignoreIndex', options.ignoreIndex ?? DEFAULT_OPTIONS.ignoreIndex);
   if (!Number.isInteger(ignoreIndex)) fail(`Option ignoreIndex must be an integer, got ${ignoreIndex}.`);
-  const reduction = oneOf('reduction', options.reduction ?? DEFAULT_OPTIONS.reduction, ['mean', 'sum', 'none']);
+  const reduction = oneOf('reduction', options.reduction ?? DEFAULT_OPTIONS.reduction, [
+    'mean',
+    'sum',
+    'none',
+  ]);
   const numerics = oneOf('numerics', options.numerics ?? DEFAULT_OPTIONS.numerics, ['exact', 'reference']);
-  const input = oneOf('input', options.input ?? DEFAULT_OPTIONS.input, ['logits', 'logProbs', 'probabilities']);
+  const input = oneOf('input', options.input ?? DEFAULT_OPTIONS.input, [
+    'logits',
+    'logProbs',
+    'probabilities',
+  ]);
   const checkFinite = options.checkFinite ?? DEFAULT_OPTIONS.checkFinite;
-  if (typeof checkFinite !== 'boolean') fail(`Option checkFinite must be a boolean, got ${String(checkFinite)}.`);
+  if (typeof checkFinite !== 'boolean')
+    fail(`Option checkFinite must be a boolean, got ${String(checkFinite)}.`);
   let classWeights: Float64Array | undefined;
   if (options.classWeights !== undefined) {
     const raw = options.classWeights;
@@ -125,10 +140,22 @@ export function resolveOptions(
       if (!Number.isFinite(w) || w < 0) fail(`Option classWeights[${k}] must be finite and >= 0, got ${w}.`);
     });
     if (classCount !== undefined && classWeights.length !== classCount) {
-      fail(`Option classWeights has length ${classWeights.length}, expected K = ${classCount} (one per class).`);
+      fail(
+        `Option classWeights has length ${classWeights.length}, expected K = ${classCount} (one per class).`,
+      );
     }
   }
-  return { logEnd, bonusWeight, labelSmoothing, ignoreIndex, reduction, classWeights, numerics, input, checkFinite };
+  return {
+    logEnd,
+    bonusWeight,
+    labelSmoothing,
+    ignoreIndex,
+    reduction,
+    classWeights,
+    numerics,
+    input,
+    checkFinite,
+  };
 }
 
 /** Options of {@link sigmoidEncouragingLoss}: the multi-label variant. */

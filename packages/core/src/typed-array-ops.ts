@@ -25,7 +25,11 @@ function allocate(dtype: ArrayDType, size: number): ArrayTensor['data'] {
 }
 
 /** Makes an {@link ArrayTensor}, copying `values` into a typed array of `dtype`. */
-export function arrayTensor(values: ArrayLike<number>, shape: readonly number[], dtype: ArrayDType): ArrayTensor {
+export function arrayTensor(
+  values: ArrayLike<number>,
+  shape: readonly number[],
+  dtype: ArrayDType,
+): ArrayTensor {
   const data = allocate(dtype, values.length);
   for (let i = 0; i < values.length; i++) data[i] = values[i];
   return { dtype, shape: [...shape], data };
@@ -73,11 +77,7 @@ function broadcastIndex(shape: readonly number[], outShape: readonly number[]): 
   return index;
 }
 
-function mapN(
-  inputs: ArrayTensor[],
-  dtype: ArrayDType,
-  fn: (...values: number[]) => number,
-): ArrayTensor {
+function mapN(inputs: ArrayTensor[], dtype: ArrayDType, fn: (...values: number[]) => number): ArrayTensor {
   const shape = inputs.map((t) => t.shape).reduce(broadcastShape);
   const indices = inputs.map((t) => broadcastIndex(t.shape, shape));
   const data = allocate(dtype, sizeOf(shape));
@@ -90,7 +90,11 @@ function mapN(
 }
 
 const floatOf = (...tensors: ArrayTensor[]): ArrayDType =>
-  tensors.some((t) => t.dtype === 'float64') ? 'float64' : tensors.some((t) => t.dtype === 'float32') ? 'float32' : 'float64';
+  tensors.some((t) => t.dtype === 'float64')
+    ? 'float64'
+    : tensors.some((t) => t.dtype === 'float32')
+      ? 'float32'
+      : 'float64';
 
 function reduceLast(x: ArrayTensor, init: number, step: (acc: number, v: number) => number): ArrayTensor {
   const k = x.shape[x.shape.length - 1];
@@ -114,7 +118,8 @@ export const typedArrayOps: TensorOpsV1<ArrayTensor> = {
   name: 'typed-array',
   scalar: (value, like) => arrayTensor([value], [], like.dtype === 'float32' ? 'float32' : 'float64'),
   intScalar: (value) => arrayTensor([value], [], 'int32'),
-  vector: (values, like) => arrayTensor(values, [values.length], like.dtype === 'float32' ? 'float32' : 'float64'),
+  vector: (values, like) =>
+    arrayTensor(values, [values.length], like.dtype === 'float32' ? 'float32' : 'float64'),
   add: (a, b) => mapN([a, b], floatOf(a, b), (x, y) => x + y),
   sub: (a, b) => mapN([a, b], floatOf(a, b), (x, y) => x - y),
   mul: (a, b) => mapN([a, b], floatOf(a, b), (x, y) => x * y),
@@ -130,8 +135,10 @@ export const typedArrayOps: TensorOpsV1<ArrayTensor> = {
   logicalAnd: (a, b) => mapN([a, b], 'bool', (x, y) => (x && y ? 1 : 0)),
   logicalNot: (x) => mapN([x], 'bool', (v) => (v ? 0 : 1)),
   where: (condition, a, b) => mapN([condition, a, b], floatOf(a, b), (c, x, y) => (c ? x : y)),
-  castLike: (mask, like) => mapN([mask], like.dtype === 'float32' ? 'float32' : 'float64', (v) => (v ? 1 : 0)),
-  maxLastAxis: (x) => reduceLast(x, Number.NEGATIVE_INFINITY, (acc, v) => (v > acc || Number.isNaN(v) ? v : acc)),
+  castLike: (mask, like) =>
+    mapN([mask], like.dtype === 'float32' ? 'float32' : 'float64', (v) => (v ? 1 : 0)),
+  maxLastAxis: (x) =>
+    reduceLast(x, Number.NEGATIVE_INFINITY, (acc, v) => (v > acc || Number.isNaN(v) ? v : acc)),
   sumLastAxis: (x) => reduceLast(x, 0, (acc, v) => acc + v),
   sumAll: (x) => {
     let sum = 0;

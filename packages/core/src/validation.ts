@@ -25,11 +25,17 @@ export function checkShapes(
   targetType: 'indices' | 'probabilities',
 ): number {
   if (logitsShape.length < 1) {
-    throw new EncouragingLossError('INVALID_SHAPE', `Logits must have rank >= 1 ([..., K]), got shape ${show(logitsShape)}.`);
+    throw new EncouragingLossError(
+      'INVALID_SHAPE',
+      `Logits must have rank >= 1 ([..., K]), got shape ${show(logitsShape)}.`,
+    );
   }
   for (const [axis, size] of logitsShape.entries()) {
     if (!Number.isInteger(size) || size < 0) {
-      throw new EncouragingLossError('INVALID_SHAPE', `Logits shape ${show(logitsShape)} has an invalid size ${size} at axis ${axis}.`);
+      throw new EncouragingLossError(
+        'INVALID_SHAPE',
+        `Logits shape ${show(logitsShape)} has an invalid size ${size} at axis ${axis}.`,
+      );
     }
   }
   const classCount = logitsShape[logitsShape.length - 1];
@@ -41,7 +47,8 @@ export function checkShapes(
   }
   const expected = targetType === 'indices' ? logitsShape.slice(0, -1) : logitsShape;
   if (targetsShape.length !== expected.length || targetsShape.some((size, axis) => size !== expected[axis])) {
-    const what = targetType === 'indices' ? 'class indices of the batch shape' : 'soft targets of the logits shape';
+    const what =
+      targetType === 'indices' ? 'class indices of the batch shape' : 'soft targets of the logits shape';
     throw new EncouragingLossError(
       'INVALID_SHAPE',
       `Targets of shape ${show(targetsShape)} do not fit logits of shape ${show(logitsShape)}: expected ${what} ${show(expected)}.`,
@@ -68,7 +75,7 @@ export function checkTargetIndices(
     if (!Number.isInteger(y) || y < 0 || y >= classCount) {
       throw new EncouragingLossError(
         'INVALID_TARGET',
-        `Target ${String(raw)} at index ${i} (coordinates [${coordinatesOf(i, targetsShape)}]) must be an integer class in [0, ${classCount}) or ignoreIndex (${ignoreIndex}).`,
+        `Target ${String(raw)} at index ${i} (coordinates [${coordinatesOf(i, targetsShape).join(', ')}]) must be an integer class in [0, ${classCount}) or ignoreIndex (${ignoreIndex}).`,
       );
     }
   }
@@ -86,12 +93,14 @@ export function checkFiniteValues(
 ): void {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    const bad = !Number.isFinite(v) || ((what === 'probabilities' || what === 'soft targets') && (v < 0 || v > 1));
+    const bad =
+      !Number.isFinite(v) || ((what === 'probabilities' || what === 'soft targets') && (v < 0 || v > 1));
     if (bad) {
-      const expected = what === 'probabilities' || what === 'soft targets' ? 'a finite value in [0, 1]' : 'a finite value';
+      const expected =
+        what === 'probabilities' || what === 'soft targets' ? 'a finite value in [0, 1]' : 'a finite value';
       throw new EncouragingLossError(
         what === 'soft targets' ? 'INVALID_TARGET' : 'NON_FINITE',
-        `${what[0].toUpperCase()}${what.slice(1)} value ${v} at index ${i} (coordinates [${coordinatesOf(i, shape)}]) is not ${expected}.`,
+        `${what[0].toUpperCase()}${what.slice(1)} value ${v} at index ${i} (coordinates [${coordinatesOf(i, shape).join(', ')}]) is not ${expected}.`,
       );
     }
   }

@@ -1,0 +1,261 @@
+import { toBeAllClose } from '@encouraging-loss/conformance';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  arrayTensor,
+  createEncouragingLoss,
+  EncouragingLossError,
+  encouragingLoss,
+  encouragingLossComponents,
+  encouragingLossWithGrad,
+  isEncouragingLossError,
+  sigmoidEncouragingLoss,
+  typedArrayOps,
+} from './index.js';
+
+expect.extend({ toBeAllClose });
+declare module 'vitest' {
+  interface Matchers<T = unknown> {
+    toBeAllClose(expected: ArrayLike<number>, tolerance?: { rtol?: number; atol?: number }): T;
+  }
+}
+
+const logits64 = { data: new Float64Array([2, 0.5, -1, 0.1, 3, 0.2]), shape: [2, 3] };
+const targets = { data: new Int32Array([0, 1]), shape: [2] };
+
+describe('encouragingLoss on plain tensors', () => {
+  it('returns Float64Array for float64 and number[] input, Float32Array for float32', () => {
+    expect(encouragingLoss(logits64, targets).data).toBeInstanceOf(Float64Array);
+    expect(encouragingLoss({ data: Array.from(logits64.data), shape: [2, 3] }, targets).data).toBeInstanceOf(
+      Float64Array,
+    );
+    const f32 = encouragingLossWithGrad({ data: Float32Array.from(logits64.data), shape: [2, 3] }, targets);
+    expect(f32.loss.data).toBeInstanceOf(Float32Array);
+    expect(f32.grad.data).toBeInstanceOf(Float32Array);
+    expect(f32.loss.shape).toEqual([]);
+    expect(Array.from(f32.grad.data)).toBeAllClose(
+      Array.from(encouragingLossWithGrad(logits64, targets).grad.data),
+      { rtol: 1e-6, atol: 1e-7 },
+    );
+  });
+
+  it('accepts int64 targets as BigInt64Array and number[]', () => {
+    const expected = encouragingLoss(logits64, targets).data[0];
+    expect(encouragingLoss(logits64, { data: BigInt64Array.from([0n, 1n]), shape: [2] }).data[0]).toBe(
+      expected,
+    );
+    expect(encouragingLoss(logits64, { data: [0, 1], shape: [2] }).data[0]).toBe(expected);
+  });
+
+  it('EL on two classes is the negative logit margin: −log p + log(1 − p) = −(z_y − z_other)', () => {
+    // p = σ(a) for a = z_y − z_other, so log((1 − p)/p) = −a exactly, at any margin.
+    for (const margin of [0.3, 5, 40, 80, 700, 5000]) {
+      const out = encouragingLossWithGrad(
+        { data: new Float64Array([margin, 0]), shape: [1, 2] },
+        { data: new Int32Array([0]), shape: [1] },
+        { logEnd: 1 },
+      );
+      expect(out.loss.data[0]).toBeCloseTo(-margin, 9);
+      // d(−a)/dz_y = −1, d(−a)/dz_other = +1.
+      expect(Array.from(out.grad.data)).toBeAllClose([-1, 1], { rtol: 1e-12, atol: 1e-15 });
+    }
+  });
+
+  it('EL beyond any float64 exp range: loss = log Σ_{j≠y} e^{z_j} − z_y, grad p_j/(1 − p_y)', () => {
+    const out = encouragingLossWithGrad(
+      { data: new Float64Array([1000, 0, -1]), shape: [1, 3] },
+      { data: new Int32Array([0]), shape: [1] },
+      { logEnd: 1 },
+    );
+    const rest = Math.log(1 + Math.exp(-1));
+    expect(out.loss.data[0]).toBeCloseTo(rest - 1000, 9);
+    expect(Array.from(out.grad.data)).toBeAllClose(
+      [-1, 1 / (1 + Math.exp(-1)), Math.exp(-1) / (1 + Math.exp(-1))],
+      {
+        rtol: 1e-12,
+      },
+    );
+  });
+
+  it("'none' gives the batch shape and the gradient of the sum", () => {
+    const logits = { data: new Float64Array(2 * 3 * 4).map((_, i) => Math.sin(i)), shape: [2, 3, 4] };
+    const seq = { data: new Int32Array([0, 3, -100, 1, 2, 2]), shape: [2, 3] };
+    const none = encouragingLossWithGrad(logits, seq, { reduction: 'none', logEnd: 0.5 });
+    const sum = encouragingLossWithGrad(logits, seq, { reduction: 'sum', logEnd: 0.5 });
+    expect(none.loss.shape).toEqual([2, 3]);
+    expect(none.loss.data[2]).toBe(0);
+    expect(Array.from(none.grad.data)).toEqual(Array.from(sum.grad.data));
+    expect(sum.loss.data[0]).toBeCloseTo(
+      none.loss.data.reduce((a, b) => a + b, 0),
+      12,
+    );
+  });
+
+  it('components add up: loss = crossEntropy + bonusWeight · bonus', () => {
+    for (const options of [{}, { bonusWeight: 2.5, labelSmoothing: 0.1 }, { reduction: 'none' as const }]) {
+      const parts = encouragingLossComponents(logits64, targets, options);
+      const rho = options.bonusWeight ?? 1;
+      const summed = Array.from(parts.crossEntropy.data, (ce, i) => ce + rho * parts.bonus.data[i]);
+      expect(Array.from(parts.loss.data)).toBeAllClose(summed, { rtol: 1e-14 });
+      expect(Math.max(...parts.bonus.data)).toBeLessThanOrEqual(0);
+    }
+  });
+
+  it('the fused kernel and the composed math agree on random inputs (two independent implementations)', () => {
+    const composed = createEncouragingLoss(typedArrayOps);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 2, max: 9 }),
+        fc.double({ min: 0.1, max: 30, noNaN: true }),
+        fc.constantFrom(1, 0.9, 0.75, 0.5, 0.1),
+        fc.constantFrom(0, 0.5, 1, 3),
+        fc.constantFrom(0, 0.05, 0.3),
+        fc.constantFrom('mean', 'sum', 'none'),
+        fc.constantFrom('exact', 'reference'),
+        fc.integer(),
+        (rows, K, scale, logEnd, bonusWeight, labelSmoothing, reduction, numerics, seed) => {
+          let state = seed;
+          const random = () => ((state = (Math.imul(state, 1103515245) + 12345) | 0) >>> 0) / 2 ** 32;
+          const data = Float64Array.from({ length: rows * K }, () => scale * (2 * random() - 1));
+          const ys = Int32Array.from({ length: rows }, () =>
+            random() < 0.15 ? -100 : Math.floor(random() * K),
+          );
+          const options = { logEnd, bonusWeight, labelSmoothing, reduction, numerics } as const;
+          const fused = encouragingLossWithGrad(
+            { data, shape: [rows, K] },
+            { data: ys, shape: [rows] },
+            options,
+          );
+          const reference = composed.encouragingLossWithGrad(
+            arrayTensor(data, [rows, K], 'float64'),
+            arrayTensor(ys, [rows], 'int32'),
+            options,
+          );
+          expect(Array.from(fused.loss.data)).toBeAllClose(Array.from(reference.loss.data), {
+            rtol: 1e-11,
+            atol: 1e-13,
+          });
+          expect(Array.from(fused.grad.data)).toBeAllClose(Array.from(reference.grad.data), {
+            rtol: 1e-10,
+            atol: 1e-13,
+          });
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never gives NaN or Infinity for finite logits, whatever the margin', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 2, maxLength: 8 }),
+        fc.constantFrom(1, 0.75, 0.5),
+        fc.constantFrom(0, 0.1),
+        fc.constantFrom(Float32Array, Float64Array),
+        (row, logEnd, labelSmoothing, Type) => {
+          const K = row.length;
+          for (let y = 0; y < K; y++) {
+            const out = encouragingLossWithGrad(
+              { data: Type.from(row), shape: [1, K] },
+              { data: [y], shape: [1] },
+              { logEnd, labelSmoothing },
+            );
+            for (const v of [...out.loss.data, ...out.grad.data]) expect(Number.isFinite(v)).toBe(true);
+          }
+        },
+      ),
+    );
+  });
+});
+
+describe('errors', () => {
+  const code = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (error) {
+      expect(isEncouragingLossError(error)).toBe(true);
+      expect(error).toBeInstanceOf(EncouragingLossError);
+      return { code: (error as EncouragingLossError).code, message: (error as Error).message };
+    }
+    throw new Error('expected an EncouragingLossError');
+  };
+
+  it.each([
+    [{ logEnd: 0 }, 'logEnd', '0'],
+    [{ logEnd: 1.5 }, 'logEnd', '1.5'],
+    [{ logEnd: Number.NaN }, 'logEnd', 'NaN'],
+    [{ bonusWeight: -1 }, 'bonusWeight', '-1'],
+    [{ labelSmoothing: 1 }, 'labelSmoothing', '1'],
+    [{ ignoreIndex: 1.5 }, 'ignoreIndex', '1.5'],
+    [{ reduction: 'avg' }, 'reduction', 'avg'],
+    [{ numerics: 'fast' }, 'numerics', 'fast'],
+    [{ input: 'scores' }, 'input', 'scores'],
+    [{ checkFinite: 'yes' }, 'checkFinite', 'yes'],
+    [{ classWeights: [1, 2] }, 'classWeights', 'length 2'],
+    [{ classWeights: [1, -2, 1] }, 'classWeights[1]', '-2'],
+  ])('INVALID_OPTION for %j names the option and the value', (options, name, value) => {
+    const error = code(() => encouragingLoss(logits64, targets, options as never));
+    expect(error.code).toBe('INVALID_OPTION');
+    expect(error.message).toContain(name);
+    expect(error.message).toContain(value);
+  });
+
+  it('INVALID_SHAPE for K < 2, mismatched targets and wrong data length', () => {
+    expect(
+      code(() => encouragingLoss({ data: [1, 2], shape: [2, 1] }, { data: [0, 0], shape: [2] })).code,
+    ).toBe('INVALID_SHAPE');
+    const mismatch = code(() => encouragingLoss(logits64, { data: [0, 1, 2], shape: [3] }));
+    expect(mismatch.code).toBe('INVALID_SHAPE');
+    expect(mismatch.message).toContain('[3]');
+    expect(mismatch.message).toContain('[2, 3]');
+    expect(code(() => encouragingLoss({ data: [1, 2, 3], shape: [2, 3] }, targets)).code).toBe(
+      'INVALID_SHAPE',
+    );
+  });
+
+  it('INVALID_DTYPE for integer logits and float class indices', () => {
+    expect(
+      code(() => encouragingLoss({ data: new Int32Array(6) as never, shape: [2, 3] }, targets)).code,
+    ).toBe('INVALID_DTYPE');
+    expect(code(() => encouragingLoss(logits64, { data: new Float32Array([0, 1]), shape: [2] })).code).toBe(
+      'INVALID_DTYPE',
+    );
+  });
+
+  it.each([[3], [-1], [0.5]])('INVALID_TARGET for target %d names its index and coordinates', (bad) => {
+    const seq = { data: new Float64Array(2 * 2 * 3), shape: [2, 2, 3] };
+    const error = code(() => encouragingLoss(seq, { data: [0, 1, 2, bad], shape: [2, 2] }));
+    expect(error.code).toBe('INVALID_TARGET');
+    expect(error.message).toContain(`Target ${bad} at index 3`);
+    expect(error.message).toContain('[1, 1]');
+  });
+
+  it('NON_FINITE names the value and where it is; checkFinite: false skips the scan', () => {
+    const data = new Float64Array([0, 1, 2, 3, Number.POSITIVE_INFINITY, 5]);
+    const error = code(() => encouragingLoss({ data, shape: [2, 3] }, targets));
+    expect(error.code).toBe('NON_FINITE');
+    expect(error.message).toContain('Infinity at index 4');
+    expect(error.message).toContain('[1, 1]');
+    expect(() => encouragingLoss({ data, shape: [2, 3] }, targets, { checkFinite: false })).not.toThrow();
+  });
+
+  it('soft targets must be probabilities', () => {
+    const error = code(() => encouragingLoss(logits64, { data: [0.5, 0.5, 0, 2, -1, 0], shape: [2, 3] }));
+    expect(error.code).toBe('INVALID_TARGET');
+  });
+
+  it('UNSUPPORTED_BACKEND for TensorOps without specificationVersion v1', () => {
+    expect(code(() => createEncouragingLoss({ specificationVersion: 'v0' } as never)).code).toBe(
+      'UNSUPPORTED_BACKEND',
+    );
+  });
+
+  it('sigmoid targets must be 0, 1 or ignoreIndex', () => {
+    const error = code(() =>
+      sigmoidEncouragingLoss({ data: [1, 2], shape: [2] }, { data: [1, 0.5], shape: [2] }),
+    );
+    expect(error.code).toBe('INVALID_TARGET');
+    expect(error.message).toContain('0.5');
+  });
+});
