@@ -15,7 +15,8 @@ import {
 
 expect.extend({ toBeAllClose });
 declare module 'vitest' {
-  interface Matchers<T = unknown> {
+  // biome-ignore lint/suspicious/noExplicitAny: the type parameter must match vitest's own declaration.
+  interface Matchers<T = any> {
     toBeAllClose(expected: ArrayLike<number>, tolerance?: { rtol?: number; atol?: number }): T;
   }
 }
