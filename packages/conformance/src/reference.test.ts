@@ -72,7 +72,9 @@ describe('the high-precision reference', () => {
       logEnd: 0.6,
       reduction: 'sum',
     });
-    reference.grad.forEach((g, i) => expect(Math.abs(g - fd[i])).toBeLessThan(1e-14));
+    reference.grad.forEach((g, i) => {
+      expect(Math.abs(g - fd[i])).toBeLessThan(1e-14);
+    });
   });
 
   it('sigmoid: log(1 − σ(x)) = −softplus(x) and the derivative of −log σ(x) is −(1 − σ(x))', () => {

@@ -53,7 +53,10 @@ const results = [];
 for (const [rows, K] of shapes) {
   for (const Type of [Float32Array, Float64Array]) {
     let seed = 12345;
-    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const random = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
     const data = Type.from({ length: rows * K }, () => 4 * (random() - 0.5));
     const targets = Int32Array.from({ length: rows }, () => Math.floor(random() * K));
     const logits = { data, shape: [rows, K] };

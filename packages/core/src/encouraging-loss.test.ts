@@ -117,7 +117,10 @@ describe('encouragingLoss on plain tensors', () => {
         fc.integer(),
         (rows, K, scale, logEnd, bonusWeight, labelSmoothing, reduction, numerics, seed) => {
           let state = seed;
-          const random = () => ((state = (Math.imul(state, 1103515245) + 12345) | 0) >>> 0) / 2 ** 32;
+          const random = () => {
+            state = (Math.imul(state, 1103515245) + 12345) | 0;
+            return (state >>> 0) / 2 ** 32;
+          };
           const data = Float64Array.from({ length: rows * K }, () => scale * (2 * random() - 1));
           const ys = Int32Array.from({ length: rows }, () =>
             random() < 0.15 ? -100 : Math.floor(random() * K),
