@@ -1,8 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
 // One `vitest run` at the root runs every package's own vitest.config.ts.
+// EL_TEST_REPORT=path adds a JSON report (CI reads its counts).
+const report = process.env.EL_TEST_REPORT;
+
 export default defineConfig({
   test: {
     projects: ['packages/*/vitest.config.ts', 'apps/*/vitest.config.ts', 'examples/*/vitest.config.ts'],
+    ...(report ? { reporters: ['default', 'json'], outputFile: { json: report } } : {}),
   },
 });
