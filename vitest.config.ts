@@ -6,7 +6,13 @@ const report = process.env.EL_TEST_REPORT;
 
 export default defineConfig({
   test: {
-    projects: ['packages/*/vitest.config.ts', 'apps/*/vitest.config.ts', 'examples/*/vitest.config.ts'],
+    projects: [
+      'packages/*/vitest.config.ts',
+      'apps/*/vitest.config.ts',
+      'examples/*/vitest.config.ts',
+      // Browser runs in Debian's Chromium (.ci/run installs it).
+      'packages/*/vitest.browser.config.ts',
+    ],
     ...(report ? { reporters: ['default', 'json'], outputFile: { json: report } } : {}),
   },
 });

@@ -1,0 +1,117 @@
+// pnpm bench: the EL/CEL loss graph fwd+bwd against a cross-entropy fwd+bwd graph recorded by the same builder,
+// both run by onnxruntime-web on the wasm EP (one thread) on the same inputs. Prints medians (min–max), the ratio
+// and each graph's node count, and writes bench/results.json for the root report. Shared machine: read ratios.
+// `node bench/graph.bench.mjs --smoke` is a seconds-long run on a small shape.
+import { writeFileSync } from 'node:fs';
+import { composedLogSoftmax } from '@encouraging-loss/core';
+import * as ort from 'onnxruntime-web';
+import { buildEncouragingLossModel, experimental_modelSummary, GraphBuilder } from '../dist/index.js';
+
+ort.env.wasm.numThreads = 1;
+const smoke = process.argv.includes('--smoke');
+const runs = smoke ? 3 : Number(process.env.BENCH_RUNS ?? 11);
+const shapes = smoke
+  ? [[64, 100]]
+  : [
+      [4096, 1000],
+      [512, 32000],
+    ];
+
+/**
+ * Cross-entropy as PyTorch computes it (mean over kept rows, ignoreIndex −100) and its gradient
+ * (softmax − onehot) · kept / count: the same builder, the same ops (LogSoftmax, Equal(Range) one-hot).
+ */
+function crossEntropyModel() {
+  const builder = new GraphBuilder();
+  const ops = builder.ops;
+  const logits = builder.input('logits', 'float32', 'full');
+  const targets = builder.input('targets', 'int64', 'batch');
+  const logProbs = composedLogSoftmax(ops, logits);
+  const isTarget = ops.oneHot(targets, logits);
+  const kept = ops.expandLastAxis(
+    ops.castLike(ops.logicalNot(ops.equal(targets, ops.intScalar(-100, targets))), logits),
+  );
+  const count = ops.sumAll(kept);
+  const nll = ops.neg(ops.sumLastAxis(ops.where(isTarget, logProbs, ops.scalar(0, logits))));
+  const loss = ops.div(ops.sumAll(ops.mul(nll, kept)), count);
+  const grad = ops.mul(ops.sub(ops.exp(logProbs), ops.castLike(isTarget, logits)), ops.div(kept, count));
+  return builder.toModel(
+    'cross_entropy',
+    [logits, targets],
+    [builder.output(loss, 'loss'), builder.output(grad, 'grad')],
+  );
+}
+
+const models = [
+  { variant: 'CE (baseline)', bytes: crossEntropyModel() },
+  { variant: 'EL (logEnd 1)', bytes: buildEncouragingLossModel({ logEnd: 1 }) },
+  { variant: 'CEL (logEnd 0.75)', bytes: buildEncouragingLossModel({ logEnd: 0.75 }) },
+  {
+    variant: 'CEL 0.75, labelSmoothing 0.1',
+    bytes: buildEncouragingLossModel({ logEnd: 0.75, labelSmoothing: 0.1 }),
+  },
+];
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+const results = [];
+for (const [N, K] of shapes) {
+  let state = 12345;
+  const random = () => {
+    state = (state * 1103515245 + 12345) >>> 0;
+    return state / 2 ** 32;
+  };
+  const logits = new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: N * K }, () => 6 * random() - 3),
+    [N, K],
+  );
+  const targets = new ort.Tensor(
+    'int64',
+    BigInt64Array.from({ length: N }, () => BigInt(Math.floor(random() * K))),
+    [N],
+  );
+  // Round-robin over the graphs so the shared machine's noise falls on all of them alike.
+  const timed = [];
+  for (const { variant, bytes } of models) {
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+    timed.push({ variant, session, times: [], nodes: experimental_modelSummary(bytes).nodeCount });
+  }
+  for (let i = 0; i < runs + 2; i++) {
+    for (const entry of timed) {
+      const start = performance.now();
+      await entry.session.run({ logits, targets });
+      if (i >= 2) entry.times.push(performance.now() - start);
+    }
+  }
+  for (const entry of timed) await entry.session.release();
+  const baseline = median(timed[0].times);
+  for (const { variant, times, nodes } of timed) {
+    const row = {
+      backend: 'onnxruntime-web wasm (1 thread)',
+      shape: [N, K],
+      dtype: 'float32',
+      variant,
+      median: median(times),
+      min: Math.min(...times),
+      max: Math.max(...times),
+      baseline: 'ORT CE graph',
+      baselineMedian: baseline,
+      ratio: median(times) / baseline,
+      nodes,
+    };
+    results.push(row);
+    console.log(
+      `[${N}, ${K}] ${variant.padEnd(30)} ${row.median.toFixed(1).padStart(8)} ms (${row.min.toFixed(1)}–${row.max.toFixed(1)})  ${row.ratio.toFixed(2)}× CE  ${nodes} nodes`,
+    );
+  }
+}
+if (!smoke) {
+  writeFileSync(
+    new URL('./results.json', import.meta.url),
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, runs, results }, null, 2)}\n`,
+  );
+}

@@ -1,0 +1,5 @@
+import { describeConformance } from '@encouraging-loss/conformance';
+import { eagerAdapter, graphAdapter } from './conformance-adapters.js';
+
+describeConformance(graphAdapter);
+describeConformance(eagerAdapter);

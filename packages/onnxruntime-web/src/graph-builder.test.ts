@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { buildEncouragingLossModel } from './build-model.js';
+import { GraphBuilder, type GraphValue } from './graph-builder.js';
+import { decodeModel, experimental_modelSummary } from './onnx-proto.js';
+import { int64, ort } from './test-utils.js';
+
+async function evaluate(
+  builder: GraphBuilder,
+  inputs: Record<string, ort.Tensor>,
+  values: GraphValue[],
+  graphInputs: GraphValue[],
+) {
+  const outputs = values.map((v, i) => builder.output(v, `out${i}`));
+  const session = await ort.InferenceSession.create(builder.toModel('test', graphInputs, outputs));
+  const result = await session.run(inputs);
+  await session.release();
+  return outputs.map((o) => Array.from(result[o.name].data as Float32Array, Number));
+}
+
+describe('GraphBuilder', () => {
+  it('records identical nodes and constants once, folds constants and drops identities', () => {
+    const builder = new GraphBuilder();
+    const { ops } = builder;
+    const x = builder.input('x', 'float32', 'full');
+    expect(ops.exp(x)).toEqual(ops.exp(x));
+    expect(ops.scalar(0.5, x).name).toBe(ops.scalar(0.5, x).name);
+    expect(ops.mul(x, ops.scalar(1, x))).toBe(x);
+    expect(ops.add(ops.scalar(0, x), x)).toBe(x);
+    expect(ops.where(ops.greater(x, ops.scalar(0, x)), x, x)).toBe(x);
+    const folded = ops.mul(ops.scalar(3, x), ops.add(ops.scalar(0.25, x), ops.scalar(0.5, x)));
+    expect(folded.constant).toBe(Math.fround(2.25));
+    expect(builder.nodes.map((n) => n.opType)).toEqual(['Exp', 'Greater']);
+  });
+
+  it('float32 constants beyond the float32 range are clamped, not infinite', () => {
+    const builder = new GraphBuilder();
+    expect(builder.scalar(-Number.MAX_VALUE, 'float32').constant).toBe(-3.4028234663852886e38);
+  });
+
+  it('oneHot: indices outside [0, K) (ignoreIndex −100, K) select no class', async () => {
+    const builder = new GraphBuilder();
+    const { ops } = builder;
+    const logits = builder.input('logits', 'float32', 'full');
+    const targets = builder.input('targets', 'int64', 'batch');
+    const isTarget = ops.oneHot(targets, logits);
+    // As floats (scattered), through a Where against a full tensor (scattered), and as a plain mask.
+    const asFloat = ops.castLike(isTarget, logits);
+    const selected = ops.where(isTarget, ops.scalar(7, logits), logits);
+    const mask = builder.node('Cast', [isTarget], 'float32', 'full', { to: 1 });
+    const [a, b, c] = await evaluate(
+      builder,
+      {
+        logits: new ort.Tensor('float32', new Float32Array(12).fill(-1), [4, 3]),
+        targets: new ort.Tensor('int64', int64([-100, 0, 2, 3]), [4]),
+      },
+      [asFloat, selected, mask],
+      [logits, targets],
+    );
+    expect(a).toEqual([0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0]);
+    expect(c).toEqual(a);
+    expect(b).toEqual([-1, -1, -1, 7, -1, -1, -1, -1, 7, -1, -1, -1]);
+  });
+
+  it('log1p of per-row values keeps full relative precision for tiny arguments', async () => {
+    const builder = new GraphBuilder();
+    const x = builder.input('x', 'float32', 'row');
+    const values = [1e-7, -3e-6, 0.25, -0.5, 2e-30, 0];
+    const [out] = await evaluate(
+      builder,
+      { x: new ort.Tensor('float32', Float32Array.from(values), [values.length, 1]) },
+      [builder.ops.log1p!(x)],
+      [x],
+    );
+    values.forEach((v, i) => {
+      const expected = Math.log1p(Math.fround(v));
+      expect(Math.abs(out[i] - expected)).toBeLessThanOrEqual(2e-7 * Math.abs(expected));
+    });
+  });
+
+  it('sums over the last axis accumulate accurately (ORT float32 ReduceSum alone is off by ~1e-3 at K = 32 000)', async () => {
+    const builder = new GraphBuilder();
+    const x = builder.input('x', 'float32', 'full');
+    const K = 32000;
+    const data = new Float32Array(K).fill(0.1 / K);
+    data[7] = 0.9 + 0.1 / K;
+    const [sum] = await evaluate(
+      builder,
+      { x: new ort.Tensor('float32', data, [1, K]) },
+      [builder.ops.sumLastAxis(x)],
+      [x],
+    );
+    expect(Math.abs(sum[0] - 1)).toBeLessThan(1e-6);
+  });
+});
+
+describe('loss models', () => {
+  it('use only standard ai.onnx operators at the requested opset, and no one-hot mask on the default path', () => {
+    for (const opset of [17, 18, 21]) {
+      const model = decodeModel(buildEncouragingLossModel({ logEnd: 0.75 }, { opset }));
+      expect(model.opsetImport).toEqual([{ domain: '', version: opset }]);
+      expect(model.graph.node!.every((n) => n.domain === '')).toBe(true);
+      const { ops } = experimental_modelSummary(buildEncouragingLossModel({ logEnd: 0.75 }, { opset }));
+      expect(ops.OneHot).toBeUndefined();
+      expect(ops.Range).toBeUndefined(); // the mask is never materialised: gathers and scatters instead
+    }
+  });
+
+  it('declare rank-free inputs and outputs', () => {
+    const model = decodeModel(
+      buildEncouragingLossModel({}, { outputs: ['loss', 'grad', 'perExample', 'components'] }),
+    );
+    expect(
+      model.graph.input!.map((i) => [i.name, i.type!.tensorType!.elemType, i.type!.tensorType!.shape]),
+    ).toEqual([
+      ['logits', 1, null],
+      ['targets', 7, null],
+    ]);
+    expect(model.graph.output!.map((o) => o.name)).toEqual([
+      'loss',
+      'grad',
+      'perExample',
+      'crossEntropy',
+      'bonus',
+    ]);
+  });
+
+  it('reject bad build options', () => {
+    expect(() => buildEncouragingLossModel({ labelSmoothing: 1 })).toThrow(/labelSmoothing/);
+    expect(() => buildEncouragingLossModel({}, { outputs: [] })).toThrow(/outputs/);
+    expect(() => buildEncouragingLossModel({}, { targetsType: 'int16' as 'int32' })).toThrow(/targetsType/);
+    expect(() => buildEncouragingLossModel({}, { opset: 12 })).toThrow(/opset/);
+  });
+});

@@ -1,0 +1,29 @@
+export {
+  type AppendLossOptions,
+  appendEncouragingLoss,
+} from './append-loss.js';
+export {
+  type BuildModelOptions,
+  buildEncouragingLossModel,
+  buildSigmoidEncouragingLossModel,
+  type LossModelOutput,
+  type TargetsType,
+} from './build-model.js';
+export {
+  type EagerLossComponents,
+  type EagerLossWithGrad,
+  encouragingLoss,
+  encouragingLossComponents,
+  encouragingLossWithGrad,
+  sigmoidEncouragingLossWithGrad,
+} from './eager.js';
+export {
+  type Extent,
+  GraphBuilder,
+  type GraphBuilderOptions,
+  type GraphDType,
+  type GraphValue,
+} from './graph-builder.js';
+export { experimental_modelSummary } from './onnx-proto.js';
+export { EncouragingLossSession, type SessionLossWithGrad } from './session.js';
+export type { OrtTensorLike } from './tensor-input.js';

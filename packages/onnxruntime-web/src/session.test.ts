@@ -1,0 +1,182 @@
+import {
+  assertAllClose,
+  referenceEncouragingLoss,
+  roundTo,
+  seededRandom,
+  tolerancesFor,
+} from '@encouraging-loss/conformance';
+import { isEncouragingLossError } from '@encouraging-loss/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EncouragingLossSession } from './session.js';
+import { int64, ort } from './test-utils.js';
+
+const tolerance = tolerancesFor('float32');
+const K = 5;
+const options = { logEnd: 0.75, labelSmoothing: 0 } as const;
+
+function batch(shape: number[], seed: number) {
+  const random = seededRandom(seed);
+  const size = shape.reduce((a, b) => a * b, 1);
+  const logits = roundTo(
+    Array.from({ length: size * K }, () => 4 * (2 * random() - 1)),
+    'float32',
+  );
+  const targets = Int32Array.from({ length: size }, (_, i) =>
+    i % 11 === 3 ? -100 : Math.floor(random() * K),
+  );
+  return { logits, targets };
+}
+
+async function expectError(promise: Promise<unknown>, code: string, message: RegExp) {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isEncouragingLossError(error), String(error)).toBe(true);
+  expect((error as { code: string }).code).toBe(code);
+  expect((error as Error).message).toMatch(message);
+}
+
+describe('EncouragingLossSession', () => {
+  let session: EncouragingLossSession;
+  beforeAll(async () => {
+    session = await EncouragingLossSession.create(options, { executionProviders: ['wasm'] });
+  });
+  afterAll(() => session.release());
+
+  // One session (one graph per targets dtype) for every batch size and for ranks 2 and 3.
+  for (const shape of [[1], [7], [4096], [3, 7], [2, 1]]) {
+    it(`runs batch shape [${shape.join(', ')}] without rebuilding`, async () => {
+      const { logits, targets } = batch(shape, shape.length * 100 + shape[0]);
+      const reference = referenceEncouragingLoss(
+        { data: logits, shape: [...shape, K] },
+        { data: targets, shape },
+        'indices',
+        options,
+      );
+      for (const targetsTensor of [
+        new ort.Tensor('int64', int64(targets), shape),
+        new ort.Tensor('int32', Int32Array.from(targets), shape),
+      ]) {
+        const { loss, grad } = await session.run(
+          new ort.Tensor('float32', Float32Array.from(logits), [...shape, K]),
+          targetsTensor,
+        );
+        expect(loss.dims).toEqual([]);
+        expect(grad.dims).toEqual([...shape, K]);
+        assertAllClose(Array.from(loss.data as Float32Array), reference.loss, tolerance, 'loss');
+        assertAllClose(Array.from(grad.data as Float32Array), reference.grad, tolerance, 'grad');
+      }
+    });
+  }
+
+  it("reduction 'none' keeps the batch shape of any rank", async () => {
+    const none = await EncouragingLossSession.create({ reduction: 'none', logEnd: 1 });
+    for (const shape of [[4], [2, 3]]) {
+      const { logits, targets } = batch(shape, 9);
+      const { loss, grad } = await none.run(
+        new ort.Tensor('float32', Float32Array.from(logits), [...shape, K]),
+        new ort.Tensor('int64', int64(targets), shape),
+      );
+      const reference = referenceEncouragingLoss(
+        { data: logits, shape: [...shape, K] },
+        { data: targets, shape },
+        'indices',
+        { reduction: 'none', logEnd: 1 },
+      );
+      expect(loss.dims).toEqual(shape);
+      assertAllClose(Array.from(loss.data as Float32Array), reference.loss, tolerance, 'loss');
+      assertAllClose(Array.from(grad.data as Float32Array), reference.grad, tolerance, 'grad');
+    }
+    await none.release();
+  });
+
+  it('accepts tensors that are not instances of this copy of ort.Tensor', async () => {
+    const { logits, targets } = batch([3], 4);
+    // Plain { dims, type, data } objects, as another copy of onnxruntime-common would make them.
+    const out = await session.run(
+      { dims: [3, K], type: 'float32', data: Float32Array.from(logits) },
+      { dims: [3], type: 'int64', data: int64(targets) },
+    );
+    const reference = referenceEncouragingLoss(
+      { data: logits, shape: [3, K] },
+      { data: targets, shape: [3] },
+      'indices',
+      options,
+    );
+    assertAllClose(Array.from(out.loss.data as Float32Array), reference.loss, tolerance, 'loss');
+  });
+
+  describe('bad inputs give EncouragingLossError before ORT runs', () => {
+    const logits = new ort.Tensor('float32', new Float32Array(2 * K), [2, K]);
+    const targets = new ort.Tensor('int64', int64([0, 1]), [2]);
+    it('wrong logits dtype', () =>
+      expectError(
+        session.run(new ort.Tensor('float64', new Float64Array(2 * K), [2, K]) as ort.Tensor, targets),
+        'INVALID_DTYPE',
+        /float32.*float64/,
+      ));
+    it('wrong targets dtype', () =>
+      expectError(
+        session.run(logits, new ort.Tensor('float32', new Float32Array(2), [2])),
+        'INVALID_DTYPE',
+        /int64 or int32/,
+      ));
+    it('targets of the wrong rank', () =>
+      expectError(
+        session.run(logits, new ort.Tensor('int64', int64([0, 1]), [1, 2])),
+        'INVALID_SHAPE',
+        /\[1, 2\].*\[2, 5\]/,
+      ));
+    it('targets of the wrong batch size', () =>
+      expectError(
+        session.run(logits, new ort.Tensor('int64', int64([0, 1, 2]), [3])),
+        'INVALID_SHAPE',
+        /\[3\]/,
+      ));
+    it('K = 1', () =>
+      expectError(
+        session.run(new ort.Tensor('float32', new Float32Array(2), [2, 1]), targets),
+        'INVALID_SHAPE',
+        /K >= 2/,
+      ));
+    it('an out-of-range target', () =>
+      expectError(
+        session.run(logits, new ort.Tensor('int64', int64([0, 5]), [2])),
+        'INVALID_TARGET',
+        /Target 5 at index 1/,
+      ));
+    it('a negative target that is not ignoreIndex', () =>
+      expectError(
+        session.run(logits, new ort.Tensor('int32', Int32Array.from([-1, 0]), [2])),
+        'INVALID_TARGET',
+        /Target -1 at index 0/,
+      ));
+    it('a non-finite logit', () => {
+      const data = new Float32Array(2 * K);
+      data[7] = Number.NaN;
+      return expectError(
+        session.run(new ort.Tensor('float32', data, [2, K]), targets),
+        'NON_FINITE',
+        /index 7/,
+      );
+    });
+    it('K not matching classWeights', async () => {
+      const weighted = await EncouragingLossSession.create({ classWeights: [1, 2, 3] });
+      await expectError(
+        weighted.run(logits, targets),
+        'INVALID_OPTION',
+        /classWeights has length 3, expected K = 5/,
+      );
+      await weighted.release();
+    });
+    it('not a tensor', () =>
+      expectError(
+        session.run({ data: [] } as unknown as ort.Tensor, targets),
+        'INVALID_SHAPE',
+        /ort.Tensor/,
+      ));
+    it('a bad option at create', () =>
+      expectError(EncouragingLossSession.create({ logEnd: 1.5 }), 'INVALID_OPTION', /logEnd/));
+  });
+});

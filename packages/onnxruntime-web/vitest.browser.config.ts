@@ -1,0 +1,48 @@
+import { realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { playwright } from '@vitest/browser-playwright';
+import { defineConfig } from 'vitest/config';
+
+// onnxruntime-web's .wasm files, served by vite from the installed package: nothing comes from a CDN.
+const ortDist = realpathSync(
+  join(dirname(fileURLToPath(import.meta.url)), 'node_modules', 'onnxruntime-web', 'dist'),
+);
+
+export default defineConfig({
+  resolve: {
+    alias: {
+      '@encouraging-loss/core': fileURLToPath(new URL('../core/src/index.ts', import.meta.url)),
+      '@encouraging-loss/conformance': fileURLToPath(new URL('../conformance/src/index.ts', import.meta.url)),
+    },
+  },
+  define: { __ORT_WASM_PATHS__: JSON.stringify(`/@fs${ortDist}/`) },
+  server: { fs: { allow: [fileURLToPath(new URL('../..', import.meta.url)), ortDist] } },
+  // ORT's ESM bundle finds its wasm relative to itself; keep it out of vite's dependency pre-bundling.
+  optimizeDeps: { exclude: ['onnxruntime-web'] },
+  test: {
+    name: 'onnxruntime-web (chromium)',
+    include: ['src/**/*.browser.test.ts'],
+    setupFiles: ['src/browser-setup.ts'],
+    testTimeout: 60_000,
+    browser: {
+      enabled: true,
+      headless: true,
+      provider: playwright({
+        launchOptions: {
+          executablePath: '/usr/bin/chromium',
+          args: [
+            '--no-sandbox',
+            '--headless',
+            '--disable-gpu',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+          ],
+        },
+      }),
+      instances: [{ browser: 'chromium' }],
+      screenshotFailures: false,
+    },
+  },
+});
