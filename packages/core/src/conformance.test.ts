@@ -1,5 +1,7 @@
 import { describeConformance } from '@encouraging-loss/conformance';
+import { describe, expect, it } from 'vitest';
 import expectations from '../conformance-expectations.json' with { type: 'json' };
+import { withKernel } from './encouraging-loss.js';
 import {
   type ArrayTensor,
   arrayTensor,
@@ -9,32 +11,51 @@ import {
   sigmoidEncouragingLossWithGrad,
   typedArrayOps,
 } from './index.js';
+import { wasmKernel } from './wasm-kernel.js';
 
 const float = (precision: 'float32' | 'float64', data: Float64Array) =>
   precision === 'float32' ? Float32Array.from(data) : data;
 
-// The fused kernel (the default of encouragingLossWithGrad), in float64 and float32.
-for (const precision of ['float64', 'float32'] as const) {
-  describeConformance({
-    name: `typed-array fused ${precision}`,
-    precision,
-    expectedFailures: expectations[`typed-array fused ${precision}`],
-    lossWithGrad: ({ logits, targets, options }) =>
-      encouragingLossWithGrad({ data: float(precision, logits.data), shape: logits.shape }, targets, options),
-    components: ({ logits, targets, options }) =>
-      encouragingLossComponents(
-        { data: float(precision, logits.data), shape: logits.shape },
-        targets,
-        options,
-      ),
-    sigmoidLossWithGrad: ({ logits, targets, options }) =>
-      sigmoidEncouragingLossWithGrad(
-        { data: float(precision, logits.data), shape: logits.shape },
-        targets,
-        options,
-      ),
-  });
+// The fused kernels in float64 and float32: the default path (WebAssembly SIMD where available, asserted below)
+// and the pure-JS fallback, pinned.
+const kernels = [
+  ['fused', { encouragingLossWithGrad, encouragingLossComponents }],
+  ['fused JS', withKernel('js')],
+] as const;
+for (const [label, api] of kernels) {
+  for (const precision of ['float64', 'float32'] as const) {
+    const name = `typed-array ${label} ${precision}` as const;
+    describeConformance({
+      name,
+      precision,
+      expectedFailures: expectations[name],
+      lossWithGrad: ({ logits, targets, options }) =>
+        api.encouragingLossWithGrad(
+          { data: float(precision, logits.data), shape: logits.shape },
+          targets,
+          options,
+        ),
+      components: ({ logits, targets, options }) =>
+        api.encouragingLossComponents(
+          { data: float(precision, logits.data), shape: logits.shape },
+          targets,
+          options,
+        ),
+      sigmoidLossWithGrad: ({ logits, targets, options }) =>
+        sigmoidEncouragingLossWithGrad(
+          { data: float(precision, logits.data), shape: logits.shape },
+          targets,
+          options,
+        ),
+    });
+  }
 }
+
+describe('fused kernel dispatch', () => {
+  it('runs the WebAssembly SIMD kernel in Node', () => {
+    expect(wasmKernel()).toBeDefined();
+  });
+});
 
 // The composed math over the typed-array TensorOps: the code path every other backend runs.
 const composed = createEncouragingLoss(typedArrayOps);

@@ -10,6 +10,7 @@ import {
 } from './options.js';
 import { type ArrayTensor, arrayTensor, typedArrayOps } from './typed-array-ops.js';
 import { checkFiniteValues, checkShapes, checkTargetIndices } from './validation.js';
+import { wasmEncouragingLoss, wasmKernel } from './wasm-kernel.js';
 
 /** A float tensor on the plain API: row-major values and a shape. */
 export interface FloatTensor<D extends FloatArray = FloatArray> {
@@ -95,10 +96,18 @@ function checkTensor(
   }
 }
 
+/** Which fused kernel runs logits with class indices: `'auto'` prefers WebAssembly SIMD, `'js'` pins the fallback. */
+export type KernelChoice = 'auto' | 'js';
+
+function wasmEligible(targetType: string, options: ResolvedEncouragingLossOptions): boolean {
+  return targetType === 'indices' && options.input === 'logits' && wasmKernel() !== undefined;
+}
+
 function prepare(
   logitsInput: LogitsInput,
   targets: TargetsInput,
   options: EncouragingLossOptions | undefined,
+  kernel: KernelChoice = 'auto',
 ): Prepared {
   checkTensor(logitsInput, 'Logits');
   checkTensor(targets, 'Targets');
@@ -107,7 +116,9 @@ function prepare(
   const classCount = checkShapes(shape, targets.shape, targetType);
   const resolved = resolveOptions(options, classCount);
   const logits = floatData(logitsInput, 'Logits');
-  if (resolved.checkFinite) checkFiniteValues(logits, shape, resolved.input);
+  // The WASM kernel finds non-finite logits in its max pass: the full check runs only if it flags a row.
+  const deferFinite = kernel === 'auto' && wasmEligible(targetType, resolved);
+  if (resolved.checkFinite && !deferFinite) checkFiniteValues(logits, shape, resolved.input);
   if (targetType === 'indices') {
     const data = targets.data;
     if (data instanceof Float32Array || data instanceof Float64Array) {
@@ -163,16 +174,23 @@ function composedInputs(p: Prepared): [ArrayTensor, ArrayTensor] {
   return [logits, targets];
 }
 
-function run(p: Prepared, withGrad: boolean) {
+function run(p: Prepared, withGrad: boolean, kernel: KernelChoice = 'auto') {
   const lossShape = p.options.reduction === 'none' ? p.shape.slice(0, -1) : [];
   if (p.targetType === 'indices' && p.options.input === 'logits') {
-    const out = fusedEncouragingLoss(
+    const args = [
       p.logits,
       p.targets.data as ArrayLike<number | bigint>,
       p.classCount,
       p.options,
       withGrad,
-    );
+    ] as const;
+    const onNonFinite = () => {
+      if (p.options.checkFinite) checkFiniteValues(p.logits, p.shape, p.options.input);
+    };
+    const out =
+      (kernel === 'auto' && wasmEligible(p.targetType, p.options)
+        ? wasmEncouragingLoss(...args, onNonFinite)
+        : undefined) ?? fusedEncouragingLoss(...args);
     return {
       loss: toOutput(out.loss, lossShape, p.float32),
       crossEntropy: toOutput(out.crossEntropy, lossShape, p.float32),
@@ -326,5 +344,32 @@ export function sigmoidEncouragingLossWithGrad(
   return {
     loss: toOutput(out.loss.data, [...out.loss.shape], p.float32),
     grad: toOutput(out.grad.data, p.shape, p.float32),
+  };
+}
+
+/**
+ * The plain API with the fused kernel pinned (internal, not exported from the package index): the conformance
+ * suite runs the pure-JS fallback through it as well as the default.
+ */
+export function withKernel(kernel: KernelChoice) {
+  return {
+    encouragingLossWithGrad<L extends LogitsInput>(
+      logits: L,
+      targets: TargetsInput,
+      options?: EncouragingLossOptions,
+    ): PlainLossWithGrad<OutputOf<L>> {
+      const out = run(prepare(logits, targets, options, kernel), true, kernel);
+      return { loss: out.loss, grad: out.grad! } as PlainLossWithGrad<OutputOf<L>>;
+    },
+    encouragingLossComponents<L extends LogitsInput>(
+      logits: L,
+      targets: TargetsInput,
+      options?: EncouragingLossOptions,
+    ): PlainLossComponents<OutputOf<L>> {
+      const out = run(prepare(logits, targets, options, kernel), false, kernel);
+      return { loss: out.loss, crossEntropy: out.crossEntropy, bonus: out.bonus } as PlainLossComponents<
+        OutputOf<L>
+      >;
+    },
   };
 }
