@@ -1,0 +1,48 @@
+import { realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { playwright } from '@vitest/browser-playwright';
+import { defineConfig } from 'vitest/config';
+
+// tfjs-backend-wasm's .wasm files, served by vite from the installed package: nothing comes from a CDN.
+const wasmDist = realpathSync(
+  join(dirname(fileURLToPath(import.meta.url)), 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist'),
+);
+
+export default defineConfig({
+  resolve: {
+    alias: {
+      '@encouraging-loss/core': fileURLToPath(new URL('../core/src/index.ts', import.meta.url)),
+      '@encouraging-loss/conformance': fileURLToPath(new URL('../conformance/src/index.ts', import.meta.url)),
+    },
+  },
+  define: { __TFJS_WASM_PATH__: JSON.stringify(`/@fs${wasmDist}/`) },
+  server: { fs: { allow: [fileURLToPath(new URL('../..', import.meta.url)), wasmDist] } },
+  test: {
+    name: 'tfjs (chromium)',
+    include: ['src/**/*.browser.test.ts'],
+    testTimeout: 60_000,
+    browser: {
+      enabled: true,
+      headless: true,
+      provider: playwright({
+        launchOptions: {
+          executablePath: '/usr/bin/chromium',
+          args: [
+            '--no-sandbox',
+            '--headless',
+            '--disable-gpu',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+            // WebGL on the CPU (SwiftShader): the webgl backend runs without a GPU.
+            '--use-angle=swiftshader',
+            '--enable-unsafe-swiftshader',
+          ],
+        },
+      }),
+      instances: [{ browser: 'chromium' }],
+      screenshotFailures: false,
+    },
+  },
+});
