@@ -1,4 +1,5 @@
-import { REFERENCE_CLAMP, type ResolvedEncouragingLossOptions } from './options.js';
+import type { ResolvedEncouragingLossOptions } from './options.js';
+import { bonusTerms, NO_DOMINANT } from './row-terms.js';
 
 /** Float buffers the kernel reads and writes. */
 export type FloatArray = Float32Array | Float64Array;
@@ -9,12 +10,6 @@ export interface KernelResult {
   crossEntropy: Float64Array;
   bonus: Float64Array;
   grad: FloatArray | undefined;
-}
-
-/** log1p(−p) for p in [0, 1/2]; a short series below 1e-3 (error < p⁶/6 < 2e-19) saves the log call. */
-function log1pNeg(p: number): number {
-  if (p < 1e-3) return -p * (1 + p * (1 / 2 + p * (1 / 3 + p * (1 / 4 + p * (1 / 5)))));
-  return Math.log1p(-p);
 }
 
 /**
@@ -44,9 +39,8 @@ export function fusedEncouragingLoss(
     classWeights,
     numerics,
   } = options;
-  const exact = numerics === 'exact';
-  const slope = logEnd < 1 ? 1 / (1 - logEnd) : 0; // s = −b'(p) on the tangent
-  const logOneMinusEnd = logEnd < 1 ? Math.log1p(-logEnd) : 0;
+  const terms = bonusTerms(options);
+  const { bonusOf, betaTimes } = terms;
   const offTarget = eps / K; // q_k for k ≠ y
   const onTarget = 1 - eps + offTarget;
   const grad = withGrad
@@ -60,11 +54,6 @@ export function fusedEncouragingLoss(
   const bonus = new Float64Array(perRow ? rows : 1);
   const rowScale = new Float64Array(withGrad ? rows : 0);
   let weightTotal = 0;
-
-  // Bonus b(p) and β p = −b'(p) · p for a non-dominant class (p ≤ 1/2: 1 − p ≥ 1/2 is never clamped).
-  const bonusOf = (p: number): number => (p > logEnd ? logOneMinusEnd - (p - logEnd) * slope : log1pNeg(p));
-  const betaTimes = (p: number): number => (p > logEnd ? slope * p : p / (1 - p));
-  const logClamp = Math.log(REFERENCE_CLAMP);
 
   for (let r = 0; r < rows; r++) {
     const raw = targets[r];
@@ -124,26 +113,12 @@ export function fusedEncouragingLoss(
     const pTarget = Math.exp(logProbTarget);
 
     // The dominant class's bonus and −β_a(1 − p_a) ("self") term, valid for any p_a > 1/2.
-    let dominantBonus = 0;
-    let dominantSelf = 0;
-    let dominantBeta = 0; // β_a, used where it is bounded (tangent, or logEnd < 1)
-    let dominantInLog = false;
-    if (dominant >= 0) {
-      const pa = pArgmax;
-      if (pa > logEnd) {
-        dominantBonus = logOneMinusEnd - (pa - logEnd) * slope;
-        dominantSelf = -slope * Math.exp(logOneMinusDominant);
-        dominantBeta = slope;
-      } else if (!exact && logOneMinusDominant < logClamp) {
-        // 'reference': log(max(1 − p, 1e-5)), zero derivative while clamped.
-        dominantBonus = logClamp;
-      } else {
-        dominantBonus = logOneMinusDominant;
-        dominantSelf = -1;
-        dominantBeta = Math.exp(-logOneMinusDominant);
-        dominantInLog = logEnd === 1;
-      }
-    }
+    const {
+      bonus: dominantBonus,
+      self: dominantSelf,
+      beta: dominantBeta,
+      inLog: dominantInLog,
+    } = dominant >= 0 ? terms.dominant(pArgmax, logOneMinusDominant) : NO_DOMINANT;
 
     let rowCrossEntropy: number;
     let rowBonus: number;
@@ -197,18 +172,10 @@ export function fusedEncouragingLoss(
         }
         grad[o + y] = -Math.exp(logOneMinusDominant) - rho * pTarget;
       } else {
-        let beta: number;
-        let self: number;
-        let oneMinus: number;
-        if (y === dominant) {
-          beta = dominantBeta;
-          self = dominantSelf;
-          oneMinus = Math.exp(logOneMinusDominant);
-        } else {
-          oneMinus = 1 - pTarget; // p_y ≤ 1/2 here: no cancellation
-          beta = pTarget > logEnd ? slope : 1 / oneMinus;
-          self = pTarget > logEnd ? -slope * oneMinus : -1;
-        }
+        const { beta, self, oneMinus } =
+          y === dominant
+            ? { beta: dominantBeta, self: dominantSelf, oneMinus: Math.exp(logOneMinusDominant) }
+            : terms.target(pTarget);
         const coefficient = (1 + rho * pTarget * beta) * invTotal;
         for (let j = 0; j < K; j++) grad[o + j] *= coefficient;
         grad[o + y] = -oneMinus + rho * pTarget * self;

@@ -1,5 +1,6 @@
 import { type FloatArray, fusedEncouragingLoss, type KernelResult } from './fused-kernel.js';
-import { REFERENCE_CLAMP, type ResolvedEncouragingLossOptions } from './options.js';
+import type { ResolvedEncouragingLossOptions } from './options.js';
+import { bonusTerms, NO_DOMINANT } from './row-terms.js';
 import { KERNEL_WASM_BASE64 } from './wasm/kernel-bytes.js';
 
 interface KernelExports {
@@ -106,24 +107,11 @@ export function wasmEncouragingLoss(
   const rows = logits.length / K;
   const float32 = logits instanceof Float32Array;
   const bytesPer = float32 ? 4 : 8;
-  const {
-    logEnd,
-    bonusWeight: rho,
-    labelSmoothing: eps,
-    ignoreIndex,
-    reduction,
-    classWeights,
-    numerics,
-  } = options;
+  const { logEnd, bonusWeight: rho, labelSmoothing: eps, ignoreIndex, reduction, classWeights } = options;
   const offTarget = eps / K;
   const onTarget = 1 - eps + offTarget;
-  const exact = numerics === 'exact';
-  const slope = logEnd < 1 ? 1 / (1 - logEnd) : 0;
-  const logOneMinusEnd = logEnd < 1 ? Math.log1p(-logEnd) : 0;
-  const logClamp = Math.log(REFERENCE_CLAMP);
-  const bonusOf = (p: number): number =>
-    p > logEnd ? logOneMinusEnd - (p - logEnd) * slope : Math.log1p(-p);
-  const betaTimes = (p: number): number => (p > logEnd ? slope * p : p / (1 - p));
+  const terms = bonusTerms(options);
+  const { slope, logOneMinusEnd, bonusOf, betaTimes } = terms;
 
   const chunkRows = Math.max(1, Math.min(rows, Math.floor(CHUNK_BYTES / (K * bytesPer))));
   const dataBytes = chunkRows * K * bytesPer;
@@ -209,25 +197,13 @@ export function wasmEncouragingLoss(
       const logProbTarget = logits[r * K + y] - max - logTotal;
       const pTarget = Math.exp(logProbTarget);
 
-      // The dominant class's bonus and −β_a(1 − p_a) term, as in the JS kernel.
-      let dominantBonus = 0;
-      let dominantSelf = 0;
-      let dominantBeta = 0;
-      let dominantInLog = false;
-      if (dominant >= 0) {
-        if (pArgmax > logEnd) {
-          dominantBonus = logOneMinusEnd - (pArgmax - logEnd) * slope;
-          dominantSelf = -slope * Math.exp(logOneMinusDominant);
-          dominantBeta = slope;
-        } else if (!exact && logOneMinusDominant < logClamp) {
-          dominantBonus = logClamp;
-        } else {
-          dominantBonus = logOneMinusDominant;
-          dominantSelf = -1;
-          dominantBeta = Math.exp(-logOneMinusDominant);
-          dominantInLog = logEnd === 1;
-        }
-      }
+      // The dominant class's bonus and −β_a(1 − p_a) term.
+      const {
+        bonus: dominantBonus,
+        self: dominantSelf,
+        beta: dominantBeta,
+        inLog: dominantInLog,
+      } = dominant >= 0 ? terms.dominant(pArgmax, logOneMinusDominant) : NO_DOMINANT;
       const invTotal = 1 / total;
       const scale = weight / divisor;
       if (eps > 0) {
@@ -288,18 +264,10 @@ export function wasmEncouragingLoss(
         coef[i] = (invTotal + (rho * pTarget) / rest) * scale;
         targetGrad[i] = (-Math.exp(logOneMinusDominant) - rho * pTarget) * scale;
       } else {
-        let beta: number;
-        let self: number;
-        let oneMinus: number;
-        if (y === dominant) {
-          beta = dominantBeta;
-          self = dominantSelf;
-          oneMinus = Math.exp(logOneMinusDominant);
-        } else {
-          oneMinus = 1 - pTarget;
-          beta = pTarget > logEnd ? slope : 1 / oneMinus;
-          self = pTarget > logEnd ? -slope * oneMinus : -1;
-        }
+        const { beta, self, oneMinus } =
+          y === dominant
+            ? { beta: dominantBeta, self: dominantSelf, oneMinus: Math.exp(logOneMinusDominant) }
+            : terms.target(pTarget);
         coef[i] = (1 + rho * pTarget * beta) * invTotal * scale;
         targetGrad[i] = (-oneMinus + rho * pTarget * self) * scale;
       }
