@@ -55,7 +55,7 @@ const COLORS = ['#444444', '#d62728', '#1f77b4', '#2ca02c'];
 /** Two SVG panels (loss and target-logit gradient against p), one polyline per curve, with axes and a legend. */
 export function figureSvg(points: Point[]): string {
   const width = 900;
-  const height = 380;
+  const height = 410;
   const panel = (
     x0: number,
     title: string,
@@ -91,7 +91,7 @@ ${lines}</g>`;
   };
   const legend = CURVES.map(
     (c, i) =>
-      `<rect x="${60 + i * 110}" y="${height - 14}" width="14" height="4" fill="${COLORS[i]}"/><text x="${80 + i * 110}" y="${height - 9}" font-size="12">${c.name}</text>`,
+      `<rect x="${60 + i * 110}" y="${height - 18}" width="14" height="4" fill="${COLORS[i]}"/><text x="${80 + i * 110}" y="${height - 13}" font-size="12">${c.name}</text>`,
   ).join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
