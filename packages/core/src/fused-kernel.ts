@@ -30,15 +30,7 @@ export function fusedEncouragingLoss(
 ): KernelResult {
   const K = classCount;
   const rows = logits.length / K;
-  const {
-    logEnd,
-    bonusWeight: rho,
-    labelSmoothing: eps,
-    ignoreIndex,
-    reduction,
-    classWeights,
-    numerics,
-  } = options;
+  const { bonusWeight: rho, labelSmoothing: eps, ignoreIndex, reduction, classWeights } = options;
   const terms = bonusTerms(options);
   const { bonusOf, betaTimes } = terms;
   const offTarget = eps / K; // q_k for k ≠ y

@@ -1,0 +1,425 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { MarianConfig } from './config.js';
+import { matmul, matmulTransposed } from './matmul.js';
+import type { Rng } from './rng.js';
+import type { NamedTensor } from './safetensors.js';
+
+let nextModelId = 0;
+
+/**
+ * A Marian-style encoder–decoder transformer (post-norm, as HF `MarianMTModel`) over tfjs ops. Parameters are
+ * tfjs variables named exactly as in HF Marian checkpoints (`model.encoder.layers.0.self_attn.q_proj.weight`),
+ * with PyTorch layouts (linear weights `[out, in]`), so `model.safetensors` loads in HF transformers.
+ */
+export class MarianModel {
+  readonly config: MarianConfig;
+  /** Trainable parameters by HF name. */
+  readonly params = new Map<string, tf.Variable>();
+  /** Fixed sinusoidal positions `[max_position_embeddings, d_model]` (Marian layout: sin half, cos half). */
+  readonly positions: tf.Tensor2D;
+
+  constructor(config: MarianConfig, rng: Rng) {
+    this.config = config;
+    // tfjs variable names are global; prefix them so several models can live in one process.
+    const scope = `marian${nextModelId++}/`;
+    const { d_model: d, vocab_size: vocab } = config;
+    const normal = (shape: number[]) => tf.randomNormal(shape, 0, config.init_std, 'float32', rng.seed());
+    const add = (name: string, value: tf.Tensor) =>
+      this.params.set(name, tf.variable(value, true, scope + name));
+    const linear = (prefix: string, out: number, inDim: number) => {
+      add(`${prefix}.weight`, normal([out, inDim]));
+      add(`${prefix}.bias`, tf.zeros([out]));
+    };
+    const norm = (prefix: string) => {
+      add(`${prefix}.weight`, tf.ones([d]));
+      add(`${prefix}.bias`, tf.zeros([d]));
+    };
+    const attention = (prefix: string) => {
+      for (const p of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) linear(`${prefix}.${p}`, d, d);
+    };
+    const shared = normal([vocab, d]);
+    // Zero the padding row, as nn.Embedding(padding_idx) does.
+    const keepRows = tf.reshape(tf.oneHot(tf.tensor1d([config.pad_token_id], 'int32'), vocab, 0, 1), [
+      vocab,
+      1,
+    ]);
+    add('model.shared.weight', tf.mul(shared, keepRows));
+    keepRows.dispose();
+    shared.dispose();
+    add('final_logits_bias', tf.zeros([1, vocab]));
+    for (let i = 0; i < config.encoder_layers; i++) {
+      const p = `model.encoder.layers.${i}`;
+      attention(`${p}.self_attn`);
+      norm(`${p}.self_attn_layer_norm`);
+      linear(`${p}.fc1`, config.encoder_ffn_dim, d);
+      linear(`${p}.fc2`, d, config.encoder_ffn_dim);
+      norm(`${p}.final_layer_norm`);
+    }
+    for (let i = 0; i < config.decoder_layers; i++) {
+      const p = `model.decoder.layers.${i}`;
+      attention(`${p}.self_attn`);
+      norm(`${p}.self_attn_layer_norm`);
+      attention(`${p}.encoder_attn`);
+      norm(`${p}.encoder_attn_layer_norm`);
+      linear(`${p}.fc1`, config.decoder_ffn_dim, d);
+      linear(`${p}.fc2`, d, config.decoder_ffn_dim);
+      norm(`${p}.final_layer_norm`);
+    }
+    this.positions = sinusoidalPositions(config.max_position_embeddings, d);
+  }
+
+  /** Releases every tensor. */
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.positions.dispose();
+  }
+
+  /** Parameters as safetensors entries (plus the fixed positions and the tied copies HF expects). */
+  toNamedTensors(): Map<string, NamedTensor> {
+    const out = new Map<string, NamedTensor>();
+    for (const [name, v] of this.params) {
+      out.set(name, { dtype: 'F32', shape: v.shape, data: v.dataSync() as Float32Array });
+    }
+    const positions = {
+      dtype: 'F32' as const,
+      shape: this.positions.shape,
+      data: this.positions.dataSync() as Float32Array,
+    };
+    out.set('model.encoder.embed_positions.weight', positions);
+    out.set('model.decoder.embed_positions.weight', positions);
+    return out;
+  }
+
+  /** Loads parameters by name; shapes must match. Extra entries (positions, tied copies) are ignored. */
+  loadNamedTensors(tensors: ReadonlyMap<string, NamedTensor>, source: string): void {
+    for (const [name, v] of this.params) {
+      const t = tensors.get(name);
+      if (!t) throw new Error(`${source}: parameter ${name} is missing.`);
+      if (t.shape.join(',') !== v.shape.join(',')) {
+        throw new Error(
+          `${source}: parameter ${name} has shape [${t.shape}], the config needs [${v.shape}].`,
+        );
+      }
+      v.assign(tf.tensor(Float32Array.from(t.data as Float32Array), v.shape));
+    }
+  }
+
+  private p(name: string): tf.Variable {
+    return this.params.get(name)!;
+  }
+
+  private linear(x: tf.Tensor, prefix: string): tf.Tensor {
+    const w = this.p(`${prefix}.weight`);
+    const shape = x.shape;
+    const flat = tf.reshape(x, [-1, shape[shape.length - 1]]);
+    const y = tf.add(matmulTransposed(flat, w), this.p(`${prefix}.bias`));
+    return tf.reshape(y, [...shape.slice(0, -1), w.shape[0]]);
+  }
+
+  private layerNorm(x: tf.Tensor, prefix: string): tf.Tensor {
+    const { mean, variance } = tf.moments(x, -1, true);
+    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5)));
+    return tf.add(tf.mul(normed, this.p(`${prefix}.weight`)), this.p(`${prefix}.bias`));
+  }
+
+  private activation(x: tf.Tensor): tf.Tensor {
+    switch (this.config.activation_function) {
+      case 'relu':
+        return tf.relu(x);
+      case 'gelu':
+        return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2))));
+      default:
+        return tf.mul(x, tf.sigmoid(x));
+    }
+  }
+
+  private dropout(x: tf.Tensor, rate: number, rng: Rng | undefined): tf.Tensor {
+    return rng && rate > 0 ? tf.dropout(x, rate, undefined, rng.seed()) : x;
+  }
+
+  /** Embeds ids `[B, L]` scaled by √d plus positions from `offset`. */
+  private embed(ids: tf.Tensor2D, offset: number): tf.Tensor3D {
+    const [, length] = ids.shape;
+    const scale = this.config.scale_embedding ? Math.sqrt(this.config.d_model) : 1;
+    const tokens = tf.mul(embeddingLookup(this.p('model.shared.weight'), ids), scale);
+    const positions = tf.slice(this.positions, [offset, 0], [length, this.config.d_model]);
+    return tf.add(tokens, positions) as tf.Tensor3D;
+  }
+
+  /** Splits `[B, L, d]` into heads `[B, H, L, d/H]`. */
+  private heads(x: tf.Tensor, count: number): tf.Tensor4D {
+    const [b, l, d] = x.shape;
+    return tf.transpose(tf.reshape(x, [b, l, count, d / count]), [0, 2, 1, 3]);
+  }
+
+  private mergeHeads(x: tf.Tensor): tf.Tensor3D {
+    const [b, h, l, dh] = x.shape;
+    return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b, l, h * dh]);
+  }
+
+  /** Scaled dot-product attention over projected heads; `bias` is added to the scores (masks). */
+  private attend(
+    q: tf.Tensor4D,
+    k: tf.Tensor4D,
+    v: tf.Tensor4D,
+    bias: tf.Tensor | undefined,
+    prefix: string,
+    rng: Rng | undefined,
+  ): tf.Tensor3D {
+    let scores = matmulTransposed(q, k);
+    if (bias) scores = tf.add(scores, bias);
+    const probs = this.dropout(tf.softmax(scores), this.config.attention_dropout, rng);
+    return this.linear(this.mergeHeads(matmul(probs, v)), `${prefix}.out_proj`) as tf.Tensor3D;
+  }
+
+  private query(x: tf.Tensor, prefix: string, count: number): tf.Tensor4D {
+    const headDim = this.config.d_model / count;
+    return this.heads(tf.mul(this.linear(x, `${prefix}.q_proj`), headDim ** -0.5), count);
+  }
+
+  private feedForward(x: tf.Tensor, prefix: string, rng: Rng | undefined): tf.Tensor {
+    const hidden = this.dropout(
+      this.activation(this.linear(x, `${prefix}.fc1`)),
+      this.config.activation_dropout,
+      rng,
+    );
+    return this.linear(hidden, `${prefix}.fc2`);
+  }
+
+  /**
+   * Encodes source ids `[B, S]` (padded with `pad_token_id`) into `[B, S, d]`. Pass `rng` to train (dropout on).
+   */
+  encode(sourceIds: tf.Tensor2D, rng?: Rng): { hidden: tf.Tensor3D; bias: tf.Tensor4D } {
+    const { config } = this;
+    const heads = config.encoder_attention_heads;
+    const bias = paddingBias(sourceIds, config.pad_token_id);
+    let x: tf.Tensor = this.dropout(this.embed(sourceIds, 0), config.dropout, rng);
+    for (let i = 0; i < config.encoder_layers; i++) {
+      const p = `model.encoder.layers.${i}`;
+      const q = this.query(x, `${p}.self_attn`, heads);
+      const k = this.heads(this.linear(x, `${p}.self_attn.k_proj`), heads);
+      const v = this.heads(this.linear(x, `${p}.self_attn.v_proj`), heads);
+      const attended = this.attend(q, k, v, bias, `${p}.self_attn`, rng);
+      x = this.layerNorm(tf.add(x, this.dropout(attended, config.dropout, rng)), `${p}.self_attn_layer_norm`);
+      x = this.layerNorm(
+        tf.add(x, this.dropout(this.feedForward(x, p, rng), config.dropout, rng)),
+        `${p}.final_layer_norm`,
+      );
+    }
+    return { hidden: x as tf.Tensor3D, bias };
+  }
+
+  /**
+   * Teacher-forced decoder: logits `[B, T, V]` for decoder inputs `[B, T]` (shifted right, starting with
+   * `decoder_start_token_id`). Logits use the shared embedding as output projection (tied) plus
+   * `final_logits_bias`.
+   */
+  decode(
+    decoderIds: tf.Tensor2D,
+    encoded: { hidden: tf.Tensor3D; bias: tf.Tensor4D },
+    rng?: Rng,
+  ): tf.Tensor3D {
+    const { config } = this;
+    const heads = config.decoder_attention_heads;
+    const length = decoderIds.shape[1];
+    const causal = causalBias(length);
+    let x: tf.Tensor = this.dropout(this.embed(decoderIds, 0), config.dropout, rng);
+    for (let i = 0; i < config.decoder_layers; i++) {
+      const p = `model.decoder.layers.${i}`;
+      const q = this.query(x, `${p}.self_attn`, heads);
+      const k = this.heads(this.linear(x, `${p}.self_attn.k_proj`), heads);
+      const v = this.heads(this.linear(x, `${p}.self_attn.v_proj`), heads);
+      const selfAttended = this.attend(q, k, v, causal, `${p}.self_attn`, rng);
+      x = this.layerNorm(
+        tf.add(x, this.dropout(selfAttended, config.dropout, rng)),
+        `${p}.self_attn_layer_norm`,
+      );
+      const cq = this.query(x, `${p}.encoder_attn`, heads);
+      const ck = this.heads(this.linear(encoded.hidden, `${p}.encoder_attn.k_proj`), heads);
+      const cv = this.heads(this.linear(encoded.hidden, `${p}.encoder_attn.v_proj`), heads);
+      const crossAttended = this.attend(cq, ck, cv, encoded.bias, `${p}.encoder_attn`, rng);
+      x = this.layerNorm(
+        tf.add(x, this.dropout(crossAttended, config.dropout, rng)),
+        `${p}.encoder_attn_layer_norm`,
+      );
+      x = this.layerNorm(
+        tf.add(x, this.dropout(this.feedForward(x, p, rng), config.dropout, rng)),
+        `${p}.final_layer_norm`,
+      );
+    }
+    return this.project(x) as tf.Tensor3D;
+  }
+
+  /** Hidden states `[..., d]` → logits `[..., V]` through the tied embedding. */
+  private project(x: tf.Tensor): tf.Tensor {
+    const shape = x.shape;
+    const flat = tf.reshape(x, [-1, this.config.d_model]);
+    const logits = tf.add(matmulTransposed(flat, this.p('model.shared.weight')), this.p('final_logits_bias'));
+    return tf.reshape(logits, [...shape.slice(0, -1), this.config.vocab_size]);
+  }
+
+  /**
+   * Starts incremental decoding: precomputes the cross-attention keys and values of every layer for the
+   * encoder output (no dropout). Call {@link step} once per generated token.
+   */
+  startDecoding(encoded: { hidden: tf.Tensor3D; bias: tf.Tensor4D }): DecoderState {
+    const heads = this.config.decoder_attention_heads;
+    const tensors = tf.tidy(() => {
+      const out: tf.Tensor4D[] = [];
+      for (let i = 0; i < this.config.decoder_layers; i++) {
+        const p = `model.decoder.layers.${i}`;
+        out.push(this.heads(this.linear(encoded.hidden, `${p}.encoder_attn.k_proj`), heads));
+        out.push(this.heads(this.linear(encoded.hidden, `${p}.encoder_attn.v_proj`), heads));
+      }
+      return out;
+    });
+    const layers: LayerCache[] = [];
+    for (let i = 0; i < this.config.decoder_layers; i++) {
+      layers.push({ crossKey: tensors[2 * i], crossValue: tensors[2 * i + 1] });
+    }
+    return { layers, bias: tf.clone(encoded.bias), length: 0 };
+  }
+
+  /**
+   * One decoding step: ids `[N]` of the last tokens → logits `[N, V]` of the next, extending the self-attention
+   * cache. The state's tensors are replaced (old ones disposed).
+   */
+  step(state: DecoderState, ids: tf.Tensor1D): tf.Tensor2D {
+    const heads = this.config.decoder_attention_heads;
+    const result = tf.tidy(() => {
+      let x: tf.Tensor = this.embed(tf.reshape(ids, [-1, 1]) as tf.Tensor2D, state.length);
+      const kept: tf.Tensor[] = [];
+      for (let i = 0; i < this.config.decoder_layers; i++) {
+        const p = `model.decoder.layers.${i}`;
+        const cache = state.layers[i];
+        const q = this.query(x, `${p}.self_attn`, heads);
+        let k: tf.Tensor4D = this.heads(this.linear(x, `${p}.self_attn.k_proj`), heads);
+        let v: tf.Tensor4D = this.heads(this.linear(x, `${p}.self_attn.v_proj`), heads);
+        if (cache.selfKey && cache.selfValue) {
+          k = tf.concat([cache.selfKey, k], 2);
+          v = tf.concat([cache.selfValue, v], 2);
+        }
+        kept.push(k, v);
+        x = this.layerNorm(
+          tf.add(x, this.attend(q, k, v, undefined, `${p}.self_attn`, undefined)),
+          `${p}.self_attn_layer_norm`,
+        );
+        const cq = this.query(x, `${p}.encoder_attn`, heads);
+        const crossAttended = this.attend(
+          cq,
+          cache.crossKey,
+          cache.crossValue,
+          state.bias,
+          `${p}.encoder_attn`,
+          undefined,
+        );
+        x = this.layerNorm(tf.add(x, crossAttended), `${p}.encoder_attn_layer_norm`);
+        x = this.layerNorm(tf.add(x, this.feedForward(x, p, undefined)), `${p}.final_layer_norm`);
+      }
+      const logits = tf.reshape(this.project(x), [-1, this.config.vocab_size]) as tf.Tensor2D;
+      return { logits, kept };
+    });
+    state.layers.forEach((cache, i) => {
+      cache.selfKey?.dispose();
+      cache.selfValue?.dispose();
+      cache.selfKey = result.kept[2 * i] as tf.Tensor4D;
+      cache.selfValue = result.kept[2 * i + 1] as tf.Tensor4D;
+    });
+    state.length += 1;
+    return result.logits;
+  }
+}
+
+interface LayerCache {
+  crossKey: tf.Tensor4D;
+  crossValue: tf.Tensor4D;
+  selfKey?: tf.Tensor4D;
+  selfValue?: tf.Tensor4D;
+}
+
+/** Incremental decoding state: per-layer key/value caches, the source padding bias and the step count. */
+export interface DecoderState {
+  layers: LayerCache[];
+  bias: tf.Tensor4D;
+  length: number;
+}
+
+/**
+ * Keeps rows `indices` of the self-attention caches (beam search reordering); disposes the old ones. The
+ * cross-attention keys/values and the padding bias are not touched: beam search only reorders rows within one
+ * sentence's group, whose rows share the same source.
+ */
+export function reorderState(state: DecoderState, indices: readonly number[]): void {
+  // A row copy on the JS side: the wasm backend's Gather walks element by element and took ~40× longer here.
+  const pick = <T extends tf.Tensor>(t: T | undefined): T | undefined => {
+    if (!t) return t;
+    const data = t.dataSync() as Float32Array;
+    const rowSize = data.length / t.shape[0];
+    const out = new Float32Array(data.length);
+    indices.forEach((row, i) => {
+      out.set(data.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize);
+    });
+    t.dispose();
+    return tf.tensor(out, t.shape) as T;
+  };
+  for (const cache of state.layers) {
+    cache.selfKey = pick(cache.selfKey);
+    cache.selfValue = pick(cache.selfValue);
+  }
+}
+
+/** Releases the state's tensors. */
+export function disposeState(state: DecoderState): void {
+  for (const cache of state.layers) {
+    tf.dispose(
+      [cache.crossKey, cache.crossValue, cache.selfKey, cache.selfValue].filter(Boolean) as tf.Tensor[],
+    );
+  }
+  state.bias.dispose();
+}
+
+/** Marian's sinusoidal table: sin of even-index frequencies in the first half, cos in the second. */
+export function sinusoidalPositions(count: number, dim: number): tf.Tensor2D {
+  const table = new Float32Array(count * dim);
+  const half = Math.ceil(dim / 2);
+  for (let pos = 0; pos < count; pos++) {
+    for (let j = 0; j < dim; j += 2) {
+      table[pos * dim + j / 2] = Math.sin(pos / 10000 ** (j / dim));
+      if (j + 1 < dim) table[pos * dim + half + j / 2] = Math.cos(pos / 10000 ** (j / dim));
+    }
+  }
+  return tf.tensor2d(table, [count, dim]);
+}
+
+/** `[B, 1, 1, S]`: 0 for real tokens, −1e9 for padding (added to attention scores). */
+function paddingBias(ids: tf.Tensor2D, padId: number): tf.Tensor4D {
+  const [b, s] = ids.shape;
+  return tf.reshape(tf.mul(tf.cast(tf.equal(ids, padId), 'float32'), -1e9), [b, 1, 1, s]);
+}
+
+/** `[1, 1, T, T]`: −1e9 above the diagonal, so position t sees positions ≤ t only. */
+function causalBias(length: number): tf.Tensor4D {
+  const upper = tf.sub(1, tf.linalg.bandPart(tf.ones([length, length]), -1, 0));
+  return tf.reshape(tf.mul(upper, -1e9), [1, 1, length, length]);
+}
+
+/**
+ * Embedding lookup whose gradient is a matMul with a one-hot matrix instead of `unsortedSegmentSum`, which the
+ * wasm backend lacks (tfjs 4.22): d table = oneHot(ids)ᵀ · dy.
+ */
+export function embeddingLookup(table: tf.Tensor2D | tf.Variable, ids: tf.Tensor2D): tf.Tensor3D {
+  const [b, l] = ids.shape;
+  const vocab = table.shape[0];
+  const lookup = tf.customGrad((...inputs) => {
+    const [weights, flatIds, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    save([flatIds]);
+    return {
+      value: tf.gather(weights, flatIds as tf.Tensor1D),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+        tf.matMul(tf.transpose(tf.oneHot(saved[0] as tf.Tensor1D, vocab)), dy as tf.Tensor2D),
+        tf.zerosLike(saved[0]),
+      ],
+    };
+  });
+  return tf.reshape(lookup(table, tf.reshape(ids, [-1])), [b, l, table.shape[1] as number]) as tf.Tensor3D;
+}

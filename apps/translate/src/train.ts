@@ -1,0 +1,501 @@
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { publishDirectory, writeFileAtomic } from './atomic.js';
+import { type BackendName, initBackend } from './backend.js';
+import { corpusBleu } from './bleu.js';
+import { corpusChrf } from './chrf.js';
+import { makeConfig } from './config.js';
+import { readParallelData, type SentencePair } from './data.js';
+import { padBatch, translateIds } from './decode.js';
+import { invalidInput } from './errors.js';
+import { IGNORE_INDEX, type LossSettings, lossOptions, tokenLoss, tokenLossParts } from './loss.js';
+import { MarianModel } from './model.js';
+import { copyTokenizer, loadWeights, readConfig, saveModel, TOKENIZER_FILES } from './model-folder.js';
+import { Rng } from './rng.js';
+import { type NamedTensor, readSafetensors, writeSafetensors } from './safetensors.js';
+import { loadTokenizer, PAD_ID, type SubwordTokenizer, saveTokenizer, trainBpe } from './tokenizer.js';
+
+/** Options of {@link train}; the CLI flags of `el-translate train`. */
+export interface TrainOptions {
+  train: string;
+  valid?: string;
+  sourceLanguage: string;
+  targetLanguage: string;
+  out: string;
+  /** A trained model folder to fine-tune (its tokenizer and config are reused). */
+  init?: string;
+  /** A folder with tokenizer.json to use instead of training one. */
+  tokenizer?: string;
+  loss: LossSettings;
+  maxSteps: number;
+  /** Target tokens (padding included) per micro-batch. Default 2000. */
+  maxTokens?: number;
+  lr?: number;
+  warmup?: number;
+  schedule?: 'inverse-sqrt' | 'linear';
+  clip?: number;
+  accumulate?: number;
+  seed?: number;
+  config?: string;
+  evalEvery?: number;
+  patience?: number;
+  keepLast?: number;
+  skipBadLines?: boolean;
+  vocabSize?: number;
+  logEvery?: number;
+  /** Valid sentences translated (greedy) for the in-training BLEU. Default 200. */
+  validSentences?: number;
+  backend?: BackendName;
+  /** Print nothing (metrics still go to `metrics.jsonl`). */
+  quiet?: boolean;
+}
+
+/** What {@link train} returns. */
+export interface TrainResult {
+  steps: number;
+  stoppedEarly: boolean;
+  bestBleu: number;
+  /** Non-padding target tokens per second of training (evaluation excluded). */
+  tokensPerSecond: number;
+  trainSeconds: number;
+  resumedFrom: number;
+}
+
+interface Example {
+  source: number[];
+  target: number[];
+}
+
+interface TrainingState {
+  step: number;
+  epoch: number;
+  batchInEpoch: number;
+  rngState: number;
+  bestBleu: number;
+  badEvals: number;
+  trainMs: number;
+  tokens: number;
+}
+
+/** One metrics record of `metrics.jsonl`. */
+export type MetricsRecord =
+  | {
+      type: 'train';
+      step: number;
+      loss: number;
+      nll: number;
+      bonus: number;
+      lr: number;
+      tokensPerSecond: number;
+    }
+  | { type: 'valid'; step: number; nll: number; perplexity: number; bleu: number; chrf: number };
+
+/** Inverse-sqrt (fairseq) or linear-decay learning rate at `step` (1-based). */
+export function learningRate(
+  step: number,
+  peak: number,
+  warmup: number,
+  schedule: string,
+  maxSteps: number,
+): number {
+  const warm = Math.max(1, warmup);
+  if (schedule === 'linear') {
+    if (step <= warm) return (peak * step) / warm;
+    return peak * Math.max(0, (maxSteps - step) / Math.max(1, maxSteps - warm));
+  }
+  return peak * Math.min(step / warm, Math.sqrt(warm / step));
+}
+
+/**
+ * Token-based batches with length bucketing: examples sorted by length (ties shuffled), cut into batches whose
+ * padded size (rows × longest target or source) stays within `maxTokens`, then the batches shuffled.
+ */
+export function makeBatches(examples: readonly Example[], maxTokens: number, rng: Rng): number[][] {
+  const order = rng.shuffle(examples.map((_, i) => i));
+  const length = (i: number) => Math.max(examples[i].source.length, examples[i].target.length);
+  order.sort((a, b) => length(a) - length(b));
+  const batches: number[][] = [];
+  let current: number[] = [];
+  let longest = 0;
+  for (const i of order) {
+    const next = Math.max(longest, length(i));
+    if (current.length > 0 && next * (current.length + 1) > maxTokens) {
+      batches.push(current);
+      current = [];
+      longest = 0;
+    }
+    current.push(i);
+    longest = Math.max(longest, length(i));
+  }
+  if (current.length) batches.push(current);
+  return rng.shuffle(batches);
+}
+
+/** Tensors of one batch: source ids, decoder inputs (start token + target without its last) and labels. */
+function batchTensors(examples: readonly Example[], indices: number[], startId: number) {
+  const sources = indices.map((i) => examples[i].source);
+  const targets = indices.map((i) => examples[i].target);
+  const length = Math.max(...targets.map((t) => t.length));
+  const labels = new Int32Array(indices.length * length).fill(IGNORE_INDEX);
+  const decoderInput = new Int32Array(indices.length * length).fill(PAD_ID);
+  let tokens = 0;
+  targets.forEach((t, r) => {
+    labels.set(t, r * length);
+    decoderInput[r * length] = startId;
+    decoderInput.set(t.slice(0, -1), r * length + 1);
+    tokens += t.length;
+  });
+  return {
+    source: padBatch(sources, PAD_ID),
+    decoderInput: tf.tensor2d(decoderInput, [indices.length, length], 'int32'),
+    labels,
+    tokens,
+  };
+}
+
+function encodePairs(pairs: SentencePair[], tokenizer: SubwordTokenizer, maxLength: number): Example[] {
+  return pairs
+    .map((p) => ({ source: tokenizer.encode(p.source), target: tokenizer.encode(p.target) }))
+    .filter((e) => e.source.length < maxLength && e.target.length < maxLength);
+}
+
+/** Teacher-forced validation NLL per token, and BLEU/chrF of greedy translations of the first `count` pairs. */
+export function validate(
+  model: MarianModel,
+  tokenizer: SubwordTokenizer,
+  pairs: SentencePair[],
+  examples: Example[],
+  count: number,
+  beam = 1,
+): { nll: number; bleu: number; chrf: number } {
+  let nllSum = 0;
+  let tokenSum = 0;
+  const options = lossOptions({ kind: 'ce' });
+  const rng = new Rng(0);
+  for (const batch of makeBatches(examples, 2000, rng)) {
+    const t = batchTensors(examples, batch, model.config.decoder_start_token_id);
+    const logits = tf.tidy(() => model.decode(t.decoderInput, model.encode(t.source)));
+    const shape: [number, number] = [t.labels.length, model.config.vocab_size];
+    const parts = tokenLossParts(logits.dataSync() as Float32Array, shape, t.labels, options);
+    nllSum += parts.nll * parts.tokens;
+    tokenSum += parts.tokens;
+    tf.dispose([logits, t.source, t.decoderInput]);
+  }
+  const subset = pairs.slice(0, count);
+  const hypotheses = translateTexts(
+    model,
+    tokenizer,
+    subset.map((p) => p.source),
+    { beam },
+  );
+  const references = subset.map((p) => p.target);
+  return {
+    nll: nllSum / Math.max(1, tokenSum),
+    bleu: corpusBleu(hypotheses, [references]).score,
+    chrf: corpusChrf(hypotheses, references).score,
+  };
+}
+
+/** Translates sentences in batches of `batchSize`, in input order. */
+export function translateTexts(
+  model: MarianModel,
+  tokenizer: SubwordTokenizer,
+  sentences: string[],
+  options: { beam?: number; batchSize?: number; lengthPenalty?: number } = {},
+): string[] {
+  const batchSize = options.batchSize ?? 64;
+  const out: string[] = [];
+  for (let i = 0; i < sentences.length; i += batchSize) {
+    const ids = sentences
+      .slice(i, i + batchSize)
+      .map((s) => tokenizer.encode(s).slice(0, model.config.max_position_embeddings - 1));
+    const translated = translateIds(model, ids, {
+      beam: options.beam ?? 5,
+      lengthPenalty: options.lengthPenalty,
+    });
+    out.push(...translated.map((t) => tokenizer.decode(t)));
+  }
+  return out;
+}
+
+const STATE_DIR = 'training_state';
+
+function latestCheckpoint(out: string): string | undefined {
+  const pointer = join(out, STATE_DIR, 'latest');
+  if (!existsSync(pointer)) return undefined;
+  const dir = join(out, STATE_DIR, readFileSync(pointer, 'utf8').trim());
+  return existsSync(join(dir, 'state.json')) ? dir : undefined;
+}
+
+function saveCheckpoint(
+  out: string,
+  model: MarianModel,
+  moments: Map<string, { m: tf.Variable; v: tf.Variable }>,
+  state: TrainingState,
+  keepLast: number,
+): void {
+  const root = join(out, STATE_DIR);
+  mkdirSync(root, { recursive: true });
+  const name = `step-${String(state.step).padStart(8, '0')}`;
+  const temporary = join(root, `.tmp-${name}`);
+  rmSync(temporary, { recursive: true, force: true });
+  mkdirSync(temporary);
+  const optimizer = new Map<string, NamedTensor>();
+  for (const [param, { m, v }] of moments) {
+    optimizer.set(`${param}.exp_avg`, { dtype: 'F32', shape: m.shape, data: m.dataSync() as Float32Array });
+    optimizer.set(`${param}.exp_avg_sq`, {
+      dtype: 'F32',
+      shape: v.shape,
+      data: v.dataSync() as Float32Array,
+    });
+  }
+  writeFileAtomic(join(temporary, 'model.safetensors'), writeSafetensors(model.toNamedTensors()));
+  writeFileAtomic(join(temporary, 'optimizer.safetensors'), writeSafetensors(optimizer));
+  writeFileAtomic(join(temporary, 'state.json'), JSON.stringify(state));
+  publishDirectory(temporary, join(root, name));
+  writeFileAtomic(join(root, 'latest'), name);
+  const steps = readdirSync(root)
+    .filter((f) => f.startsWith('step-'))
+    .sort();
+  for (const old of steps.slice(0, Math.max(0, steps.length - keepLast))) {
+    rmSync(join(root, old), { recursive: true, force: true });
+  }
+}
+
+function log(options: TrainOptions, message: string): void {
+  if (!options.quiet) process.stderr.write(`${message}\n`);
+}
+
+/**
+ * Trains (or fine-tunes with `init`) a Marian model, resuming from `out/training_state` when a checkpoint is
+ * there. Writes `out/` as an HF-layout model folder (config.json, model.safetensors of the best valid BLEU,
+ * tokenizer files), `out/metrics.jsonl` and checkpoints.
+ */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  if (!Number.isInteger(options.maxSteps) || options.maxSteps <= 0) {
+    invalidInput(`--max-steps must be a positive integer, got ${options.maxSteps}.`);
+  }
+  const maxTokens = options.maxTokens ?? 2000;
+  const peakLr = options.lr ?? 1e-3;
+  const warmup = options.warmup ?? Math.min(400, Math.ceil(options.maxSteps / 10));
+  const schedule = options.schedule ?? 'inverse-sqrt';
+  const clip = options.clip ?? 1;
+  const accumulate = options.accumulate ?? 1;
+  const seed = options.seed ?? 1;
+  const evalEvery = options.evalEvery ?? Math.max(1, Math.ceil(options.maxSteps / 5));
+  const patience = options.patience ?? 0;
+  const keepLast = options.keepLast ?? 2;
+  const logEvery = options.logEvery ?? 10;
+  const validCount = options.validSentences ?? 200;
+  const lossSetting = lossOptions(options.loss);
+  await initBackend(options.backend ?? 'wasm');
+  mkdirSync(options.out, { recursive: true });
+  const readOptions = {
+    sourceLanguage: options.sourceLanguage,
+    targetLanguage: options.targetLanguage,
+    skipBadLines: options.skipBadLines,
+  };
+  const trainData = readParallelData(options.train, readOptions);
+  const validData = options.valid ? readParallelData(options.valid, readOptions) : undefined;
+  if (trainData.skipped) log(options, `skipped ${trainData.skipped} bad lines in ${options.train}`);
+
+  const resumeDir = latestCheckpoint(options.out);
+  let model: MarianModel;
+  if (resumeDir) {
+    model = new MarianModel(readConfig(options.out), new Rng(seed));
+    loadWeights(model, join(resumeDir, 'model.safetensors'));
+  } else {
+    if (options.init) {
+      copyTokenizer(options.init, options.out);
+      model = new MarianModel(readConfig(options.init), new Rng(seed));
+      loadWeights(model, join(options.init, 'model.safetensors'));
+    } else {
+      if (options.tokenizer) copyTokenizer(options.tokenizer, options.out);
+      else {
+        const bpe = trainBpe(
+          trainData.pairs.flatMap((p) => [p.source, p.target]),
+          { vocabSize: options.vocabSize ?? 1000, alphabet: 'ÄÖÜäöüß' },
+        );
+        saveTokenizer(bpe, options.out);
+      }
+      const vocab = JSON.parse(readFileSync(join(options.out, TOKENIZER_FILES[0]), 'utf8')).model.vocab;
+      model = new MarianModel(
+        makeConfig(Object.keys(vocab).length, options.config ?? 'small'),
+        new Rng(seed),
+      );
+    }
+    saveModel(model, options.out);
+  }
+  const tokenizer = await loadTokenizer(options.out);
+  const maxLength = model.config.max_position_embeddings;
+  const examples = encodePairs(trainData.pairs, tokenizer, maxLength);
+  if (examples.length === 0) invalidInput(`${options.train} has no usable sentence pairs.`);
+  const validExamples = validData ? encodePairs(validData.pairs, tokenizer, maxLength) : [];
+
+  const moments = new Map<string, { m: tf.Variable; v: tf.Variable }>();
+  for (const [name, p] of model.params)
+    moments.set(name, { m: tf.variable(tf.zerosLike(p), false), v: tf.variable(tf.zerosLike(p), false) });
+  let state: TrainingState = {
+    step: 0,
+    epoch: 0,
+    batchInEpoch: 0,
+    rngState: new Rng(seed).state,
+    bestBleu: -1,
+    badEvals: 0,
+    trainMs: 0,
+    tokens: 0,
+  };
+  if (resumeDir) {
+    state = JSON.parse(readFileSync(join(resumeDir, 'state.json'), 'utf8'));
+    const saved = readSafetensors(readFileSync(join(resumeDir, 'optimizer.safetensors')));
+    for (const [name, { m, v }] of moments) {
+      m.assign(tf.tensor(saved.tensors.get(`${name}.exp_avg`)!.data as Float32Array, m.shape));
+      v.assign(tf.tensor(saved.tensors.get(`${name}.exp_avg_sq`)!.data as Float32Array, v.shape));
+    }
+    log(options, `resuming from ${resumeDir} (step ${state.step})`);
+  }
+  const resumedFrom = state.step;
+  const rng = new Rng(0);
+  rng.state = state.rngState;
+  const metricsFile = join(options.out, 'metrics.jsonl');
+  const record = (r: MetricsRecord) => appendFileSync(metricsFile, `${JSON.stringify(r)}\n`);
+  const variables = [...model.params.values()];
+  const hfNames = new Map([...model.params].map(([name, v]) => [v.name, name]));
+  const startId = model.config.decoder_start_token_id;
+  let batches = makeBatches(examples, maxTokens, new Rng(seed * 7919 + state.epoch));
+  let stoppedEarly = false;
+  const tty = process.stderr.isTTY && !options.quiet;
+  const capture: { logits?: Float32Array } = {};
+  let windowTokens = 0;
+  let windowMs = 0;
+
+  const evaluate = () => {
+    if (!validData || validExamples.length === 0) return;
+    const result = validate(model, tokenizer, validData.pairs, validExamples, validCount);
+    record({
+      type: 'valid',
+      step: state.step,
+      nll: result.nll,
+      perplexity: Math.exp(result.nll),
+      bleu: result.bleu,
+      chrf: result.chrf,
+    });
+    if (tty) process.stderr.write('\n');
+    log(
+      options,
+      `step ${state.step}: valid nll ${result.nll.toFixed(3)} bleu ${result.bleu.toFixed(2)} chrF ${result.chrf.toFixed(2)}`,
+    );
+    if (result.bleu > state.bestBleu) {
+      state.bestBleu = result.bleu;
+      state.badEvals = 0;
+      saveModel(model, options.out);
+    } else state.badEvals += 1;
+  };
+
+  while (state.step < options.maxSteps) {
+    const started = performance.now();
+    let stepTokens = 0;
+    let accumulated: Record<string, tf.Tensor> | undefined;
+    let lastLabels: Int32Array | undefined;
+    for (let micro = 0; micro < accumulate; micro++) {
+      if (state.batchInEpoch >= batches.length) {
+        state.epoch += 1;
+        state.batchInEpoch = 0;
+        batches = makeBatches(examples, maxTokens, new Rng(seed * 7919 + state.epoch));
+      }
+      const t = batchTensors(examples, batches[state.batchInEpoch], startId);
+      state.batchInEpoch += 1;
+      const { value, grads } = tf.variableGrads(() => {
+        const logits = model.decode(t.decoderInput, model.encode(t.source, rng), rng);
+        return tokenLoss(
+          tf.reshape(logits, [-1, model.config.vocab_size]) as tf.Tensor2D,
+          t.labels,
+          lossSetting,
+          capture,
+        );
+      }, variables);
+      value.dispose();
+      tf.dispose([t.source, t.decoderInput]);
+      if (!accumulated) accumulated = grads;
+      else {
+        const previous = accumulated;
+        accumulated = Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.add(previous[k], g)]));
+        tf.dispose([...Object.values(previous), ...Object.values(grads)]);
+      }
+      stepTokens += t.tokens;
+      lastLabels = t.labels;
+    }
+    state.step += 1;
+    const lr = learningRate(state.step, peakLr, warmup, schedule, options.maxSteps);
+    tf.tidy(() => {
+      const grads = Object.entries(accumulated!).map(
+        ([k, g]) => [k, accumulate > 1 ? tf.div(g, accumulate) : g] as const,
+      );
+      const norm = tf.sqrt(tf.addN(grads.map(([, g]) => tf.sum(tf.square(g)))));
+      const scale = tf.minimum(1, tf.div(clip, tf.add(norm, 1e-6)));
+      const t = state.step;
+      const correction1 = 1 - 0.9 ** t;
+      const correction2 = 1 - 0.98 ** t;
+      for (const [variableName, raw] of grads) {
+        const name = hfNames.get(variableName)!;
+        const param = model.params.get(name)!;
+        const g = tf.mul(raw, scale);
+        const { m, v } = moments.get(name)!;
+        m.assign(tf.add(tf.mul(m, 0.9), tf.mul(g, 0.1)));
+        v.assign(tf.add(tf.mul(v, 0.98), tf.mul(tf.square(g), 0.02)));
+        const update = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), 1e-9));
+        param.assign(tf.sub(param, tf.mul(update, lr)));
+      }
+    });
+    tf.dispose(Object.values(accumulated!));
+    const elapsed = performance.now() - started;
+    state.trainMs += elapsed;
+    state.tokens += stepTokens;
+    windowTokens += stepTokens;
+    windowMs += elapsed;
+    if (state.step % logEvery === 0 || state.step === options.maxSteps) {
+      const n = lastLabels!.length;
+      const parts = tokenLossParts(capture.logits!, [n, model.config.vocab_size], lastLabels!, lossSetting);
+      const tokensPerSecond = (windowTokens / windowMs) * 1000;
+      record({
+        type: 'train',
+        step: state.step,
+        loss: parts.loss,
+        nll: parts.nll,
+        bonus: parts.bonus,
+        lr,
+        tokensPerSecond,
+      });
+      windowTokens = 0;
+      windowMs = 0;
+      const eta =
+        ((options.maxSteps - state.step) * state.trainMs) / Math.max(1, state.step - resumedFrom) / 1000;
+      const line = `step ${state.step}/${options.maxSteps} loss ${parts.loss.toFixed(3)} nll ${parts.nll.toFixed(3)} bonus ${parts.bonus.toFixed(3)} lr ${lr.toExponential(2)} ${Math.round(tokensPerSecond)} tok/s ETA ${Math.round(eta)}s`;
+      if (tty) process.stderr.write(`\r${line.padEnd(110)}`);
+    }
+    if (state.step % evalEvery === 0 || state.step === options.maxSteps) {
+      evaluate();
+      state.rngState = rng.state;
+      saveCheckpoint(options.out, model, moments, state, keepLast);
+      if (patience > 0 && state.badEvals >= patience) {
+        stoppedEarly = true;
+        log(options, `early stop at step ${state.step}: no valid BLEU gain in ${patience} evaluations`);
+        break;
+      }
+    }
+  }
+  if (tty) process.stderr.write('\n');
+  if (!validData) saveModel(model, options.out);
+  const result: TrainResult = {
+    steps: state.step,
+    stoppedEarly,
+    bestBleu: state.bestBleu,
+    tokensPerSecond: (state.tokens / Math.max(1, state.trainMs)) * 1000,
+    trainSeconds: state.trainMs / 1000,
+    resumedFrom,
+  };
+  for (const { m, v } of moments.values()) tf.dispose([m, v]);
+  model.dispose();
+  return result;
+}

@@ -1,0 +1,22 @@
+import { fileURLToPath } from 'node:url';
+import { build } from 'tsup';
+
+/**
+ * Builds the CLI once for the tests that run it as a child process (SIGKILL/resume, end to end), with core
+ * bundled from its sources so the tests do not depend on a prior `pnpm build`.
+ */
+export default async function setup(): Promise<void> {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  await build({
+    config: fileURLToPath(new URL('../tsup.config.ts', import.meta.url)),
+    entry: [`${root}src/cli.ts`],
+    outDir: `${root}node_modules/.cache/el-translate-test`,
+    clean: true,
+    silent: true,
+    sourcemap: false,
+    noExternal: [/^@tensorflow\//, /^@encouraging-loss\//],
+    esbuildOptions(options) {
+      options.alias = { '@encouraging-loss/core': `${root}../../packages/core/src/index.ts` };
+    },
+  });
+}

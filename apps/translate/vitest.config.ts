@@ -1,0 +1,18 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: {
+    alias: {
+      '@encouraging-loss/core': fileURLToPath(new URL('../../packages/core/src/index.ts', import.meta.url)),
+    },
+  },
+  test: {
+    name: 'translate',
+    include: ['src/**/*.test.ts'],
+    globalSetup: ['test-setup/build-cli.ts'],
+    // tfjs-core's gradient registrations are ESM with extensionless imports: let Vite resolve them.
+    server: { deps: { inline: [/@tensorflow/] } },
+    testTimeout: 60_000,
+  },
+});
