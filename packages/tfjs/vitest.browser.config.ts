@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { playwright } from '@vitest/browser-playwright';
 import { defineConfig } from 'vitest/config';
+import { chromiumLaunchOptions } from '../../vitest.chromium.js';
 
 // tfjs-backend-wasm's .wasm files, served by vite from the installed package: nothing comes from a CDN.
 const wasmDist = realpathSync(
@@ -26,20 +27,8 @@ export default defineConfig({
       enabled: true,
       headless: true,
       provider: playwright({
-        launchOptions: {
-          executablePath: '/usr/bin/chromium',
-          args: [
-            '--no-sandbox',
-            '--headless',
-            '--disable-gpu',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-            // WebGL on the CPU (SwiftShader): the webgl backend runs without a GPU.
-            '--use-angle=swiftshader',
-            '--enable-unsafe-swiftshader',
-          ],
-        },
+        // WebGL on the CPU (SwiftShader): the webgl backend runs without a GPU.
+        launchOptions: chromiumLaunchOptions(['--use-angle=swiftshader', '--enable-unsafe-swiftshader']),
       }),
       instances: [{ browser: 'chromium' }],
       screenshotFailures: false,
