@@ -259,8 +259,7 @@ export function encouragingLossWithGrad<L extends LogitsInput>(
   targets: TargetsInput,
   options?: EncouragingLossOptions,
 ): PlainLossWithGrad<OutputOf<L>> {
-  const out = run(prepare(logits, targets, options), true);
-  return { loss: out.loss, grad: out.grad! } as PlainLossWithGrad<OutputOf<L>>;
+  return defaultKernel.encouragingLossWithGrad(logits, targets, options);
 }
 
 /**
@@ -272,10 +271,7 @@ export function encouragingLossComponents<L extends LogitsInput>(
   targets: TargetsInput,
   options?: EncouragingLossOptions,
 ): PlainLossComponents<OutputOf<L>> {
-  const out = run(prepare(logits, targets, options), false);
-  return { loss: out.loss, crossEntropy: out.crossEntropy, bonus: out.bonus } as PlainLossComponents<
-    OutputOf<L>
-  >;
+  return defaultKernel.encouragingLossComponents(logits, targets, options);
 }
 
 function prepareSigmoid(
@@ -373,3 +369,6 @@ export function withKernel(kernel: KernelChoice) {
     },
   };
 }
+
+/** The default: WebAssembly SIMD where available, the JS kernel otherwise. */
+const defaultKernel = withKernel('auto');
