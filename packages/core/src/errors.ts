@@ -6,6 +6,8 @@
  * - `INVALID_DTYPE`: a tensor has a data type the function does not accept.
  * - `INVALID_TARGET`: a target is not an integer, or lies outside `[0, K)` and is not `ignoreIndex`.
  * - `NON_FINITE`: a logit (or probability) is NaN or ±Infinity.
+ * - `INVALID_DATA`: an input file or record (a data set line, a checkpoint, a model folder) is malformed; the
+ *   message names the file and, where there is one, the line.
  * - `UNSUPPORTED_BACKEND`: a `TensorOps` object does not implement the specification this core expects.
  */
 export type EncouragingLossErrorCode =
@@ -14,6 +16,7 @@ export type EncouragingLossErrorCode =
   | 'INVALID_DTYPE'
   | 'INVALID_TARGET'
   | 'NON_FINITE'
+  | 'INVALID_DATA'
   | 'UNSUPPORTED_BACKEND';
 
 /**
