@@ -5,6 +5,7 @@ export default defineConfig({
   resolve: {
     alias: {
       '@encouraging-loss/core': fileURLToPath(new URL('../../packages/core/src/index.ts', import.meta.url)),
+      '@encouraging-loss/tfjs': fileURLToPath(new URL('../../packages/tfjs/src/index.ts', import.meta.url)),
     },
   },
   test: {

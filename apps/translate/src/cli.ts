@@ -5,15 +5,15 @@ import { runBench } from './bench.js';
 import { corpusBleu } from './bleu.js';
 import { corpusChrf } from './chrf.js';
 import { readParallelData } from './data.js';
-import { runDemo } from './demo.js';
-import { invalidInput } from './errors.js';
+import { parseSeeds, runDemo } from './demo.js';
+import { invalidOption } from './errors.js';
 import type { LossKind } from './loss.js';
 import { loadModelFolder } from './model-folder.js';
 import { train, translateTexts } from './train.js';
 
 const USAGE = `el-translate — fine-tune Marian-style translation models with CE, label-smoothed CE, EL and CEL
 
-  el-translate demo [--quick] [--out runs/demo] [--seed N]
+  el-translate demo [--quick] [--out runs/demo] [--seed N | --seeds 1,2,3]
   el-translate train --train FILE --valid FILE --src en --tgt de --out DIR [--init DIR] [--tokenizer DIR]
                      --loss ce|el|cel [--log-end 0.5] [--bonus-weight 1] [--label-smoothing 0.1]
                      [--max-steps N] [--max-tokens N] [--lr X] [--warmup N] [--schedule inverse-sqrt|linear]
@@ -27,12 +27,12 @@ const USAGE = `el-translate — fine-tune Marian-style translation models with C
 function number(value: string | undefined, name: string, fallback?: number): number | undefined {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isFinite(n)) invalidInput(`--${name} must be a number, got ${value}.`);
+  if (!Number.isFinite(n)) invalidOption(`--${name} must be a number, got ${value}.`);
   return n;
 }
 
 function required(value: string | undefined, name: string): string {
-  if (!value) invalidInput(`--${name} is required.\n\n${USAGE}`);
+  if (!value) invalidOption(`--${name} is required.\n\n${USAGE}`);
   return value;
 }
 
@@ -60,6 +60,7 @@ async function main(argv: string[]): Promise<void> {
       clip: { type: 'string' },
       accumulate: { type: 'string' },
       seed: { type: 'string' },
+      seeds: { type: 'string' },
       config: { type: 'string' },
       'eval-every': { type: 'string' },
       patience: { type: 'string' },
@@ -86,7 +87,7 @@ async function main(argv: string[]): Promise<void> {
       await runDemo({
         quick: values.quick,
         out: values.out ?? 'runs/demo',
-        seed: number(values.seed, 'seed', 1)!,
+        seeds: values.seeds ? parseSeeds(values.seeds) : [number(values.seed, 'seed', 1)!],
       });
       return;
     }
@@ -97,7 +98,7 @@ async function main(argv: string[]): Promise<void> {
     case 'train': {
       const schedule = values.schedule ?? 'inverse-sqrt';
       if (schedule !== 'inverse-sqrt' && schedule !== 'linear') {
-        invalidInput(`--schedule must be inverse-sqrt or linear, got ${schedule}.`);
+        invalidOption(`--schedule must be inverse-sqrt or linear, got ${schedule}.`);
       }
       const result = await train({
         train: required(values.train, 'train'),
@@ -184,11 +185,12 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     default:
-      invalidInput(`Unknown command ${command}.\n\n${USAGE}`);
+      invalidOption(`Unknown command ${command}.\n\n${USAGE}`);
   }
 }
 
-main(process.argv.slice(2)).catch((error: Error) => {
-  process.stderr.write(`el-translate: ${error.message}\n`);
+main(process.argv.slice(2)).catch((error: Error & { code?: string }) => {
+  // The code of an EncouragingLossError (INVALID_OPTION, INVALID_DATA, …) lets scripts tell the cases apart.
+  process.stderr.write(`el-translate: ${error.code ? `[${error.code}] ` : ''}${error.message}\n`);
   process.exitCode = 1;
 });

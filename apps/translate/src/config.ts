@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { invalidInput } from './errors.js';
+import { invalidData, invalidOption } from './errors.js';
 import { EOS_ID, PAD_ID } from './tokenizer.js';
 
 /** The subset of HF `MarianConfig` this app reads and writes (same names, so `config.json` loads in HF). */
@@ -57,8 +57,8 @@ export const PRESETS: Record<'tiny' | 'small', Partial<MarianConfig>> = {
 export function makeConfig(vocabSize: number, preset: string = 'small'): MarianConfig {
   let overrides: Partial<MarianConfig>;
   if (preset === 'tiny' || preset === 'small') overrides = PRESETS[preset];
-  else if (existsSync(preset)) overrides = JSON.parse(readFileSync(preset, 'utf8'));
-  else return invalidInput(`--config must be tiny, small or a JSON file, got ${preset}.`);
+  else if (existsSync(preset)) overrides = readJson(preset) as Partial<MarianConfig>;
+  else return invalidOption(`--config must be tiny, small or a JSON file, got ${preset}.`);
   const config: MarianConfig = {
     model_type: 'marian',
     architectures: ['MarianMTModel'],
@@ -88,12 +88,21 @@ export function makeConfig(vocabSize: number, preset: string = 'small'): MarianC
     ...overrides,
   };
   config.vocab_size = vocabSize;
-  validateConfig(config);
+  validateConfig(config, preset);
   return config;
 }
 
-/** Checks the fields the model relies on. */
-export function validateConfig(config: MarianConfig): void {
+/** Parses a JSON file; a syntax error is `INVALID_DATA` naming the file. */
+export function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    return invalidData(`${file}: not valid JSON (${(error as Error).message}).`);
+  }
+}
+
+/** Checks the fields the model relies on; `source` (the file they came from) prefixes the messages. */
+export function validateConfig(config: MarianConfig, source = 'config'): void {
   const positive = [
     'vocab_size',
     'd_model',
@@ -107,17 +116,19 @@ export function validateConfig(config: MarianConfig): void {
   ] as const;
   for (const key of positive) {
     if (!Number.isInteger(config[key]) || config[key] <= 0) {
-      invalidInput(`config.${key} must be a positive integer, got ${config[key]}.`);
+      invalidData(`${source}: config.${key} must be a positive integer, got ${config[key]}.`);
     }
   }
   for (const key of ['encoder_attention_heads', 'decoder_attention_heads'] as const) {
     if (config.d_model % config[key] !== 0) {
-      invalidInput(`config.d_model (${config.d_model}) must be divisible by config.${key} (${config[key]}).`);
+      invalidData(
+        `${source}: config.d_model (${config.d_model}) must be divisible by config.${key} (${config[key]}).`,
+      );
     }
   }
   if (!['swish', 'relu', 'gelu'].includes(config.activation_function)) {
-    invalidInput(
-      `config.activation_function must be swish, relu or gelu, got ${config.activation_function}.`,
+    invalidData(
+      `${source}: config.activation_function must be swish, relu or gelu, got ${config.activation_function}.`,
     );
   }
 }

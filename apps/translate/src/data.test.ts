@@ -12,10 +12,12 @@ function file(name: string, text: string): string {
   writeFileSync(path, text);
   return path;
 }
+/** The error `fn` throws; data-file errors carry core's `INVALID_DATA` code. */
 function errorOf(fn: () => unknown): Error {
   try {
     fn();
   } catch (error) {
+    expect(isEncouragingLossError(error) && error.code).toBe('INVALID_DATA');
     return error as Error;
   }
   throw new Error('expected a throw');
@@ -37,7 +39,6 @@ describe('TSV', () => {
   test('a line without a tab names file:line', () => {
     const path = file('bad.tsv', 'a\tb\nno tab here\nc\td\n');
     const error = errorOf(() => readParallelData(path, options));
-    expect(isEncouragingLossError(error)).toBe(true);
     expect(error.message).toContain(`${path}:2: expected source<TAB>target (2 fields), got 1`);
   });
 

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { invalidInput } from './errors.js';
+import { invalidData } from './errors.js';
 
 /** One sentence pair. */
 export interface SentencePair {
@@ -41,13 +41,13 @@ export function detectFormat(file: string, options: ReadOptions): DataFormat {
   if (existsSync(`${file}.${options.sourceLanguage}`) && existsSync(`${file}.${options.targetLanguage}`)) {
     return 'parallel';
   }
-  return invalidInput(
+  return invalidData(
     `Cannot tell the format of ${file}: expected .tsv, .jsonl, or parallel files ${file}.${options.sourceLanguage} + ${file}.${options.targetLanguage}.`,
   );
 }
 
 function readLines(file: string): string[] {
-  if (!existsSync(file)) invalidInput(`Data file ${file} does not exist.`);
+  if (!existsSync(file)) invalidData(`Data file ${file} does not exist.`);
   const lines = readFileSync(file, 'utf8').split(/\r?\n/);
   // A final newline ends the last line; it does not start an empty one.
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
@@ -99,7 +99,7 @@ export function readParallelData(file: string, options: ReadOptions): ReadResult
       pairs.push(result);
       return;
     }
-    if (!options.skipBadLines) invalidInput(`${where}: ${result} (use --skip-bad-lines to skip such lines).`);
+    if (!options.skipBadLines) invalidData(`${where}: ${result} (use --skip-bad-lines to skip such lines).`);
     problems.push(`${where}: ${result}`);
   };
   if (format === 'parallel') {
@@ -112,7 +112,7 @@ export function readParallelData(file: string, options: ReadOptions): ReadResult
     const sources = readLines(sourceFile);
     const targets = readLines(targetFile);
     if (sources.length !== targets.length) {
-      invalidInput(
+      invalidData(
         `Parallel files differ in length: ${sourceFile} has ${sources.length} lines, ${targetFile} has ${targets.length}.`,
       );
     }

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { initBackend } from './backend.js';
 import { makeConfig } from './config.js';
 import { padBatch, translateIds } from './decode.js';
-import { MarianModel } from './model.js';
+import { type DecoderState, MarianModel } from './model.js';
 import { Rng } from './rng.js';
 
 const VOCAB = 6; // 0 pad, 1 eos, 2..5 words
@@ -88,9 +88,101 @@ describe('decoding on a tiny random model', () => {
     });
   });
 
+  test('beam 1 is greedy; outputs never contain EOS or padding; early stopping leaves the result unchanged', () => {
+    for (const beam of [1, 3, 5]) {
+      const early = translateIds(model, sources, { beam, maxLength: 8 });
+      expect(translateIds(model, sources, { beam, maxLength: 8, stopEarly: false })).toEqual(early);
+      for (const tokens of early) expect(tokens.filter((t) => t <= 1)).toEqual([]);
+    }
+  });
+
   test('no tensors leak', () => {
     const before = tf.memory().numTensors;
     translateIds(model, sources, { beam: 3, maxLength: 4 });
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+/**
+ * A scripted decoder: at position t, sentence b's next token is `wanted[b][t]` (EOS right after its end, then
+ * word 2) with probability 0.9, whatever came before; EOS elsewhere has probability 1e-4, the rest is spread over the other words. The
+ * state's bias rows hold each row's sentence, so translateIds's reordering and dropping of rows decides which
+ * distribution a row gets.
+ */
+function scriptedModel(wanted: number[][]): MarianModel {
+  const vocab = 6;
+  const config = { ...makeConfig(vocab, 'tiny'), max_position_embeddings: 64 };
+  return {
+    config,
+    encode: (ids: tf.Tensor2D) => {
+      const rows = ids.shape[0];
+      return {
+        hidden: tf.zeros([rows, 1, 1]) as tf.Tensor3D,
+        bias: tf.tensor4d(
+          Array.from({ length: rows }, (_, b) => b),
+          [rows, 1, 1, 1],
+        ),
+      };
+    },
+    startDecoding: (encoded: { bias: tf.Tensor4D }): DecoderState => ({
+      layers: [],
+      bias: tf.clone(encoded.bias),
+      length: 0,
+    }),
+    step: (state: DecoderState, ids: tf.Tensor1D) => {
+      const items = state.bias.dataSync();
+      const logProbs = new Float32Array(ids.shape[0] * vocab);
+      items.forEach((item, row) => {
+        const w = wanted[item];
+        const next = state.length < w.length ? w[state.length] : state.length === w.length ? 1 : 2;
+        const eos = next === 1 ? 0.9 : 1e-4;
+        const rest = (1 - 0.9 - (next === 1 ? 0 : eos)) / (next === 1 ? 4 : 3);
+        for (let v = 0; v < vocab; v++) {
+          const p = v === 0 ? 0 : v === next ? 0.9 : v === 1 ? eos : rest;
+          logProbs[row * vocab + v] = Math.log(p);
+        }
+      });
+      state.length += 1;
+      return tf.tensor2d(logProbs, [ids.shape[0], vocab]);
+    },
+  } as unknown as MarianModel;
+}
+
+describe('stopping', () => {
+  const wanted = [[2, 3, 4], [5], [3, 3, 2, 5, 4, 2, 3], []];
+  const sources = wanted.map(() => [2, 1]);
+
+  test('greedy stops each row at its EOS: rows per step shrink, the batch ends after the longest', () => {
+    const rows: number[] = [];
+    const out = translateIds(scriptedModel(wanted), sources, {
+      beam: 1,
+      maxLength: 30,
+      onStep: (n) => rows.push(n),
+    });
+    expect(out).toEqual(wanted);
+    // Sentence b is live for |wanted[b]| + 1 steps (its words, then EOS).
+    const live = (t: number) => wanted.filter((w) => w.length + 1 > t).length;
+    expect(rows).toEqual(Array.from({ length: 8 }, (_, t) => live(t)));
+  });
+
+  test('beam search stops once no live hypothesis can win, with the same result as decoding to the end', () => {
+    const steps = (stopEarly: boolean) => {
+      const rows: number[] = [];
+      const out = translateIds(scriptedModel(wanted), sources, {
+        beam: 4,
+        maxLength: 30,
+        stopEarly,
+        onStep: (n) => rows.push(n),
+      });
+      return { out, rows };
+    };
+    const early = steps(true);
+    const full = steps(false);
+    expect(early.out).toEqual(wanted);
+    expect(full.out).toEqual(wanted);
+    // Decoding to the end runs the 30-token cap; the exact bound stops right after the longest sentence's EOS.
+    expect(full.rows.length).toBe(30);
+    expect(early.rows.length).toBe(8);
+    expect(early.rows.reduce((a, b) => a + b, 0)).toBeLessThan(full.rows.reduce((a, b) => a + b, 0) / 2);
   });
 });

@@ -6,16 +6,33 @@ import { corpusChrf } from './chrf.js';
 import { formatTsv, type SentencePair } from './data.js';
 import { GENERAL, generateCorpus, IN_DOMAIN } from './demo-data.js';
 import { emojiLabelPairs } from './emoji-data.js';
+import { invalidOption } from './errors.js';
 import type { LossSettings } from './loss.js';
 import { loadModelFolder } from './model-folder.js';
-import { type DemoRow, lineChart, markdownTable, parseMetrics } from './report.js';
+import { aggregateRows, type DemoRow, lineChart, markdownTable, parseMetrics } from './report.js';
 import { train, translateTexts } from './train.js';
+
+const runName = (name: string, seed: number, seeds: number[]) =>
+  seeds.length > 1 ? `ft-${name}-seed${seed}` : `ft-${name}`;
+
+/** Parses `--seeds 1,2,3`: distinct non-negative integers, else `INVALID_OPTION`. */
+export function parseSeeds(value: string): number[] {
+  const seeds = value.split(',').map((part) => (part.trim() === '' ? Number.NaN : Number(part)));
+  if (seeds.some((n) => !Number.isInteger(n) || n < 0) || new Set(seeds).size !== seeds.length) {
+    invalidOption(`--seeds must be distinct non-negative integers separated by commas, got ${value}.`);
+  }
+  return seeds;
+}
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
   quick: boolean;
   out: string;
-  seed: number;
+  /**
+   * Fine-tuning seeds. The data and the base model use the first; each loss is fine-tuned once per seed and the
+   * table reports mean ± sample std when there are several.
+   */
+  seeds: number[];
 }
 
 /** Corpus sizes and step counts of the full and the quick demo. */
@@ -27,24 +44,29 @@ export const DEMO_SIZES = {
     domainValid: 150,
     test: 200,
     baseSteps: 420,
+    baseEvals: 3,
     tuneSteps: 150,
     maxTokens: 1200,
+    baseLr: 2e-3,
     tuneLr: 1.5e-3,
     validSentences: 40,
     tuneEvals: 2,
   },
   quick: {
-    general: 1500,
-    generalValid: 60,
+    general: 1200,
+    generalValid: 40,
     domain: 400,
-    domainValid: 60,
-    test: 60,
-    baseSteps: 150,
-    tuneSteps: 40,
-    maxTokens: 800,
-    tuneLr: 1.5e-3,
-    validSentences: 30,
-    tuneEvals: 2,
+    domainValid: 40,
+    test: 50,
+    baseSteps: 180,
+    baseEvals: 1,
+    tuneSteps: 45,
+    // Small batches: in a minute, more updates of fewer tokens train further than fewer large ones.
+    maxTokens: 400,
+    baseLr: 2e-3,
+    tuneLr: 2e-3,
+    validSentences: 20,
+    tuneEvals: 1,
   },
 };
 
@@ -97,12 +119,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
   const sizes = options.quick ? DEMO_SIZES.quick : DEMO_SIZES.full;
   const backend = await initBackend('wasm');
   const out = options.out;
-  for (const sub of ['data', 'base', ...DEMO_LOSSES.map((l) => `ft-${l.name}`)]) {
-    rmSync(join(out, sub), { recursive: true, force: true });
-  }
+  const { seeds } = options;
+  const runs = seeds.flatMap((seed) => DEMO_LOSSES.map((l) => runName(l.name, seed, seeds)));
+  for (const sub of ['data', 'base', ...runs]) rmSync(join(out, sub), { recursive: true, force: true });
   const dataDir = join(out, 'data');
   mkdirSync(dataDir, { recursive: true });
-  const s = options.seed;
+  const s = seeds[0];
   const test = generateCorpus({ seed: s * 100 + 1, size: sizes.test, lexicon: IN_DOMAIN });
   const domainValid = generateCorpus({
     seed: s * 100 + 2,
@@ -134,7 +156,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
     emoji: writeData(dataDir, 'emoji.test.tsv', emojiLabelPairs()),
   };
   const say = (message: string) => process.stderr.write(`${message}\n`);
-  say(`el-translate demo${options.quick ? ' --quick' : ''}: backend ${backend}, seed ${s}`);
+  say(
+    `el-translate demo${options.quick ? ' --quick' : ''}: backend ${backend}, data and base seed ${s}, fine-tuning seeds ${seeds.join(', ')}`,
+  );
   say(
     `data: general ${generalTrain.length} pairs, in-domain ${domainTrain.length} (valid ${domainValid.length}, test ${test.length})`,
   );
@@ -146,7 +170,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
     quiet: false,
     maxTokens: sizes.maxTokens,
   };
-  say(`\n[1/6] base model on the general corpus (${sizes.baseSteps} steps, CE ε=0.1)`);
+  const total = 1 + DEMO_LOSSES.length * seeds.length;
+  say(`\n[1/${total}] base model on the general corpus (${sizes.baseSteps} steps, CE ε=0.1)`);
   const baseDir = join(out, 'base');
   const base = await train({
     ...common,
@@ -155,9 +180,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
     out: baseDir,
     loss: { kind: 'ce', labelSmoothing: 0.1 },
     maxSteps: sizes.baseSteps,
-    lr: 2e-3,
+    lr: sizes.baseLr,
     warmup: Math.ceil(sizes.baseSteps / 8),
-    evalEvery: Math.ceil(sizes.baseSteps / 3),
+    evalEvery: Math.ceil(sizes.baseSteps / sizes.baseEvals),
     vocabSize: 900,
     config: 'small',
     validSentences: sizes.validSentences,
@@ -174,38 +199,47 @@ export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
   });
   say(`base on in-domain test: BLEU ${baseScore.bleu.toFixed(2)} chrF ${baseScore.chrf.toFixed(2)}`);
 
-  for (const [i, variant] of DEMO_LOSSES.entries()) {
-    say(`\n[${i + 2}/6] fine-tune with ${variant.label} (${sizes.tuneSteps} steps)`);
-    const dir = join(out, `ft-${variant.name}`);
-    const result = await train({
-      ...common,
-      train: files.domainTrain,
-      valid: files.domainValid,
-      out: dir,
-      init: baseDir,
-      loss: variant.loss,
-      maxSteps: sizes.tuneSteps,
-      lr: sizes.tuneLr,
-      warmup: Math.ceil(sizes.tuneSteps / 10),
-      evalEvery: Math.ceil(sizes.tuneSteps / sizes.tuneEvals),
-      validSentences: sizes.validSentences,
-    });
-    const score = await evaluate(dir, test);
-    rows.push({
-      name: `fine-tuned (${variant.name})`,
-      loss: variant.label,
-      ...score,
-      validNll: lastValidNll(dir),
-      tokensPerSecond: result.tokensPerSecond,
-      trainSeconds: result.trainSeconds,
-    });
-    say(`${variant.label}: BLEU ${score.bleu.toFixed(2)} chrF ${score.chrf.toFixed(2)}`);
+  let stage = 1;
+  const perLoss = new Map<string, DemoRow[]>(DEMO_LOSSES.map((l) => [l.name, []]));
+  for (const seed of seeds) {
+    for (const variant of DEMO_LOSSES) {
+      stage += 1;
+      const seedNote = seeds.length > 1 ? `, seed ${seed}` : '';
+      say(`\n[${stage}/${total}] fine-tune with ${variant.label} (${sizes.tuneSteps} steps${seedNote})`);
+      const dir = join(out, runName(variant.name, seed, seeds));
+      const result = await train({
+        ...common,
+        seed,
+        train: files.domainTrain,
+        valid: files.domainValid,
+        out: dir,
+        init: baseDir,
+        loss: variant.loss,
+        maxSteps: sizes.tuneSteps,
+        lr: sizes.tuneLr,
+        warmup: Math.ceil(sizes.tuneSteps / 10),
+        evalEvery: Math.ceil(sizes.tuneSteps / sizes.tuneEvals),
+        validSentences: sizes.validSentences,
+      });
+      const score = await evaluate(dir, test);
+      perLoss.get(variant.name)!.push({
+        name: `fine-tuned (${variant.name})`,
+        loss: variant.label,
+        ...score,
+        validNll: lastValidNll(dir),
+        tokensPerSecond: result.tokensPerSecond,
+        trainSeconds: result.trainSeconds,
+      });
+      say(`${variant.label}${seedNote}: BLEU ${score.bleu.toFixed(2)} chrF ${score.chrf.toFixed(2)}`);
+    }
   }
+  for (const variant of DEMO_LOSSES) rows.push(aggregateRows(perLoss.get(variant.name)!));
 
   const table = markdownTable(rows);
   const wall = (performance.now() - started) / 1000;
+  const seedNote = seeds.length > 1 ? `, fine-tunes: mean ± sample std over seeds ${seeds.join(', ')}` : '';
   process.stdout.write(
-    `\nIn-domain test (${test.length} sentences, beam 5, sacreBLEU 13a/exp, chrF2):\n\n${table}\n\nwall time ${wall.toFixed(0)} s\n`,
+    `\nIn-domain test (${test.length} sentences, beam 5, sacreBLEU 13a/exp, chrF2${seedNote}):\n\n${table}\n\nwall time ${wall.toFixed(0)} s\n`,
   );
   writeReport(out, rows, table, wall, options, test.length);
   process.stdout.write(`report: ${join(out, 'report.md')}\n`);
@@ -220,9 +254,11 @@ function writeReport(
   options: DemoOptions,
   testSize: number,
 ): void {
+  const { seeds } = options;
+  // The curves are of the first seed's runs.
   const runs = DEMO_LOSSES.map((l) => ({
     name: l.name,
-    records: parseMetrics(readFileSync(join(out, `ft-${l.name}`, 'metrics.jsonl'), 'utf8')),
+    records: parseMetrics(readFileSync(join(out, runName(l.name, seeds[0], seeds), 'metrics.jsonl'), 'utf8')),
   }));
   const curve = (field: 'nll' | 'bonus', type: 'train' | 'valid') =>
     runs.map((r) => ({
@@ -251,7 +287,11 @@ function writeReport(
   const overhead = ce && el ? ((ce.tokensPerSecond / el.tokensPerSecond - 1) * 100).toFixed(1) : '–';
   const report = `# el-translate demo${options.quick ? ' (--quick)' : ''}
 
-Seed ${options.seed}. A Marian-style transformer (tfjs, wasm backend) trained on a generated general English→German
+${
+  seeds.length > 1
+    ? `Data and base model seed ${seeds[0]}; each fine-tune ran with seeds ${seeds.join(', ')}, and its row gives the mean ± sample standard deviation (n − 1) over them; the curves are seed ${seeds[0]}'s.`
+    : `Seed ${seeds[0]}.`
+} A Marian-style transformer (tfjs, wasm backend) trained on a generated general English→German
 corpus, then fine-tuned on a generated in-domain (IT support) corpus whose nouns, verbs and adjectives the base
 model never saw. Scores on the in-domain test set (${testSize} sentences), beam 5, BLEU with 13a tokenisation and
 exp smoothing, chrF with β = 2 and character order 6.

@@ -1,17 +1,15 @@
 /**
- * The training loss behind one module, so the app can switch to `@encouraging-loss/tfjs` when it lands.
- *
- * Today: a `tf.customGrad` around core's typed-array `encouragingLossWithGrad` (the fused kernel with the
- * closed-form gradient). The logits are read back once per step (`dataSync`), the loss and gradient are computed
- * in one pass, and the gradient flows back into the tfjs graph.
+ * The training loss, from `@encouraging-loss/tfjs`: a `tf.customGrad` whose gradient is core's closed form. On the
+ * cpu and wasm backends the adapter's fused kernel reads the logits in place, so a step costs one pass over
+ * `[B, T, V]` for the loss and its gradient together.
  */
 import {
-  type EncouragingLossOptions,
+  encouragingLoss,
   encouragingLossComponents,
-  encouragingLossWithGrad,
-} from '@encouraging-loss/core';
+  type TfjsEncouragingLossOptions,
+} from '@encouraging-loss/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
-import { invalidInput } from './errors.js';
+import { invalidOption } from './errors.js';
 
 export type LossKind = 'ce' | 'el' | 'cel';
 
@@ -30,70 +28,61 @@ export interface LossSettings {
 export const IGNORE_INDEX = -100;
 
 /**
- * Core options for a setting: CE (with or without label smoothing) is EL with bonusWeight 0; EL is logEnd 1;
- * CEL keeps `logEnd`.
+ * Adapter options for a setting: CE (with or without label smoothing) is EL with bonusWeight 0; EL is logEnd 1;
+ * CEL keeps `logEnd`. The reduction is a sum over non-padding tokens: the trainer divides by the step's token
+ * count, so accumulated micro-batches weigh every token alike.
  */
-export function lossOptions(settings: LossSettings): EncouragingLossOptions {
+export function lossOptions(settings: LossSettings): TfjsEncouragingLossOptions {
   if (!['ce', 'el', 'cel'].includes(settings.kind))
-    invalidInput(`--loss must be ce, el or cel, got ${settings.kind}.`);
+    invalidOption(`--loss must be ce, el or cel, got ${settings.kind}.`);
   return {
     logEnd: settings.kind === 'cel' ? (settings.logEnd ?? 0.5) : 1,
     bonusWeight: settings.kind === 'ce' ? 0 : (settings.bonusWeight ?? 1),
     labelSmoothing: settings.labelSmoothing ?? 0,
     ignoreIndex: IGNORE_INDEX,
-    reduction: 'mean',
-    // The logits come from our own graph; checking every value for NaN each step is a cost we skip.
-    checkFinite: false,
+    reduction: 'sum',
   };
 }
 
 /**
- * Mean loss over non-padding tokens of logits `[N, V]` (flattened `[B, T, V]`) against `targets` `[N]`
- * (`IGNORE_INDEX` for padding), differentiable with respect to the logits. `capture.logits` receives the logits
- * read back for the kernel, so logging can reuse them without another device sync.
+ * Summed loss over the non-padding tokens of logits `[B, T, V]` against labels `[B, T]` (int32, `IGNORE_INDEX`
+ * for padding), differentiable with respect to the logits.
  */
 export function tokenLoss(
-  logits: tf.Tensor2D,
-  targets: Int32Array,
-  options: EncouragingLossOptions,
-  capture?: { logits?: Float32Array },
+  logits: tf.Tensor,
+  labels: tf.Tensor,
+  options: TfjsEncouragingLossOptions,
 ): tf.Scalar {
-  const [n, v] = logits.shape;
-  const run = tf.customGrad((...inputs) => {
-    const x = inputs[0] as tf.Tensor;
-    const data = x.dataSync() as Float32Array;
-    if (capture) capture.logits = data;
-    const { loss, grad } = encouragingLossWithGrad(
-      { data, shape: [n, v] },
-      { data: targets, shape: [n] },
-      options,
-    );
-    return {
-      value: tf.scalar(loss.data[0]),
-      gradFunc: (dy: tf.Tensor) => tf.mul(tf.tensor2d(grad.data as Float32Array, [n, v]), dy),
-    };
-  });
-  return run(logits) as tf.Scalar;
+  return encouragingLoss(logits, labels, options) as tf.Scalar;
 }
 
-/** Token-mean loss, NLL (CE without smoothing) and bonus of logits `[N, V]`, for logging and validation. */
+/** Per-token means of the loss, NLL (plain CE: no smoothing, no bonus) and bonus, for logging and validation. */
+export interface LossParts {
+  loss: number;
+  nll: number;
+  bonus: number;
+  /** Non-padding tokens. */
+  tokens: number;
+}
+
+/**
+ * {@link LossParts} of logits `[B, T, V]` and labels `[B, T]`. The adapter's components give the loss and the
+ * (smoothed) bonus in one pass; the NLL for perplexity is a second pass with ε = 0 and ρ = 0, since with label
+ * smoothing the adapter's `crossEntropy` part is the smoothed one.
+ */
 export function tokenLossParts(
-  logits: Float32Array,
-  shape: [number, number],
-  targets: Int32Array,
-  options: EncouragingLossOptions,
-): { loss: number; nll: number; bonus: number; tokens: number } {
-  const parts = encouragingLossComponents(
-    { data: logits, shape },
-    { data: targets, shape: [shape[0]] },
-    options,
-  );
-  const nll = encouragingLossComponents(
-    { data: logits, shape },
-    { data: targets, shape: [shape[0]] },
-    { ...options, bonusWeight: 0, labelSmoothing: 0 },
-  );
+  logits: tf.Tensor,
+  labels: tf.Tensor,
+  options: TfjsEncouragingLossOptions,
+): LossParts {
+  const summed = { ...options, reduction: 'sum' as const };
+  const [loss, bonus, nll] = tf.tidy(() => {
+    const parts = encouragingLossComponents(logits, labels, summed);
+    const plain = encouragingLossComponents(logits, labels, { ...summed, bonusWeight: 0, labelSmoothing: 0 });
+    return [parts.loss, parts.bonus, plain.crossEntropy].map((t) => t.dataSync()[0]);
+  });
   let tokens = 0;
-  for (const t of targets) if (t !== IGNORE_INDEX) tokens++;
-  return { loss: parts.loss.data[0], nll: nll.crossEntropy.data[0], bonus: parts.bonus.data[0], tokens };
+  for (const t of labels.dataSync()) if (t !== IGNORE_INDEX) tokens++;
+  const per = Math.max(1, tokens);
+  return { loss: loss / per, nll: nll / per, bonus: bonus / per, tokens };
 }

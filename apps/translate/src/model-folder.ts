@@ -1,8 +1,8 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
-import { type MarianConfig, validateConfig } from './config.js';
-import { invalidInput } from './errors.js';
+import { type MarianConfig, readJson, validateConfig } from './config.js';
+import { invalidData } from './errors.js';
 import { MarianModel } from './model.js';
 import { Rng } from './rng.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
@@ -37,20 +37,20 @@ export function saveModel(model: MarianModel, dir: string): void {
 /** Reads `config.json` of a model folder. */
 export function readConfig(dir: string): MarianConfig {
   const path = join(dir, 'config.json');
-  if (!existsSync(path)) invalidInput(`${dir} is not a model folder: ${path} is missing.`);
-  const config = JSON.parse(readFileSync(path, 'utf8')) as MarianConfig;
-  validateConfig(config);
+  if (!existsSync(path)) invalidData(`${dir} is not a model folder: ${path} is missing.`);
+  const config = readJson(path) as MarianConfig;
+  validateConfig(config, path);
   return config;
 }
 
 /** Loads weights from `file` (safetensors) into `model`. */
 export function loadWeights(model: MarianModel, file: string): void {
-  if (!existsSync(file)) invalidInput(`Weights file ${file} is missing.`);
+  if (!existsSync(file)) invalidData(`Weights file ${file} is missing.`);
   const parsed = readSafetensors(readFileSync(file), file);
   try {
     model.loadNamedTensors(parsed.tensors, file);
   } catch (error) {
-    invalidInput((error as Error).message);
+    invalidData((error as Error).message);
   }
 }
 
@@ -63,7 +63,7 @@ export async function loadModelFolder(
   loadWeights(model, join(dir, 'model.safetensors'));
   const tokenizer = await loadTokenizer(dir);
   if (tokenizer.vocabSize !== config.vocab_size) {
-    invalidInput(
+    invalidData(
       `${dir}: tokenizer has ${tokenizer.vocabSize} tokens but config.vocab_size is ${config.vocab_size}.`,
     );
   }
@@ -74,7 +74,7 @@ export async function loadModelFolder(
 export function copyTokenizer(from: string, to: string): void {
   mkdirSync(to, { recursive: true });
   for (const file of TOKENIZER_FILES) {
-    if (!existsSync(join(from, file))) invalidInput(`${from} has no ${file}.`);
+    if (!existsSync(join(from, file))) invalidData(`${from} has no ${file}.`);
     copyFileSync(join(from, file), join(to, file));
   }
 }

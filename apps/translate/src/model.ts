@@ -345,27 +345,37 @@ export interface DecoderState {
 }
 
 /**
- * Keeps rows `indices` of the self-attention caches (beam search reordering); disposes the old ones. The
- * cross-attention keys/values and the padding bias are not touched: beam search only reorders rows within one
- * sentence's group, whose rows share the same source.
+ * Keeps rows `indices` of the decoding state, in that order (beam search reordering, and dropping finished
+ * hypotheses): the self-attention caches always, the cross-attention keys/values and the source padding bias when
+ * `cross` is set. A reorder within each sentence's group of rows can leave `cross` off, since those rows share one
+ * source. Disposes the replaced tensors.
  */
-export function reorderState(state: DecoderState, indices: readonly number[]): void {
+export function reorderState(
+  state: DecoderState,
+  indices: readonly number[],
+  options: { cross?: boolean } = {},
+): void {
   // A row copy on the JS side: the wasm backend's Gather walks element by element and took ~40× longer here.
   const pick = <T extends tf.Tensor>(t: T | undefined): T | undefined => {
     if (!t) return t;
     const data = t.dataSync() as Float32Array;
     const rowSize = data.length / t.shape[0];
-    const out = new Float32Array(data.length);
+    const out = new Float32Array(indices.length * rowSize);
     indices.forEach((row, i) => {
       out.set(data.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize);
     });
     t.dispose();
-    return tf.tensor(out, t.shape) as T;
+    return tf.tensor(out, [indices.length, ...t.shape.slice(1)]) as T;
   };
   for (const cache of state.layers) {
     cache.selfKey = pick(cache.selfKey);
     cache.selfValue = pick(cache.selfValue);
+    if (options.cross) {
+      cache.crossKey = pick(cache.crossKey)!;
+      cache.crossValue = pick(cache.crossValue)!;
+    }
   }
+  if (options.cross) state.bias = pick(state.bias)!;
 }
 
 /** Releases the state's tensors. */

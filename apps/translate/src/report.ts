@@ -1,6 +1,6 @@
 import type { MetricsRecord } from './train.js';
 
-/** One row of the demo table. */
+/** One row of the demo table: a score, or the mean over seeds with the sample standard deviation. */
 export interface DemoRow {
   name: string;
   loss: string;
@@ -9,20 +9,55 @@ export interface DemoRow {
   validNll: number;
   tokensPerSecond: number;
   trainSeconds: number;
+  /** Sample standard deviations (n − 1) over seeds, when there are several. */
+  std?: { bleu: number; chrf: number; validNll: number };
+  /** Number of seeds the row averages. Default 1. */
+  seeds?: number;
 }
 
-/** A Markdown table of the rows. */
+/** Mean and sample standard deviation (n − 1; `NaN` for one value). */
+export function meanStd(values: readonly number[]): { mean: number; std: number } {
+  const n = values.length;
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  const squares = values.reduce((a, b) => a + (b - mean) ** 2, 0);
+  return { mean, std: n > 1 ? Math.sqrt(squares / (n - 1)) : Number.NaN };
+}
+
+/** Rows of the same model over several seeds → one row of means, with standard deviations. */
+export function aggregateRows(rows: readonly DemoRow[]): DemoRow {
+  const field = (key: 'bleu' | 'chrf' | 'validNll' | 'tokensPerSecond' | 'trainSeconds') =>
+    meanStd(rows.map((r) => r[key]));
+  const [bleu, chrf, validNll] = [field('bleu'), field('chrf'), field('validNll')];
+  return {
+    name: rows[0].name,
+    loss: rows[0].loss,
+    bleu: bleu.mean,
+    chrf: chrf.mean,
+    validNll: validNll.mean,
+    tokensPerSecond: field('tokensPerSecond').mean,
+    trainSeconds: field('trainSeconds').mean,
+    std: rows.length > 1 ? { bleu: bleu.std, chrf: chrf.std, validNll: validNll.std } : undefined,
+    seeds: rows.length,
+  };
+}
+
+/** A Markdown table of the rows; averaged rows read `mean ± std`. */
 export function markdownTable(rows: DemoRow[]): string {
   const lines = [
     '| model | loss | BLEU | chrF | valid NLL | train tokens/s | train s |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
   ];
+  const show = (value: number, std: number | undefined, digits: number) => {
+    if (!Number.isFinite(value)) return '–';
+    return std !== undefined && Number.isFinite(std)
+      ? `${value.toFixed(digits)} ± ${std.toFixed(digits)}`
+      : value.toFixed(digits);
+  };
   for (const r of rows) {
-    const nll = Number.isFinite(r.validNll) ? r.validNll.toFixed(3) : '–';
     const speed = r.tokensPerSecond > 0 ? Math.round(r.tokensPerSecond).toString() : '–';
     const seconds = r.trainSeconds > 0 ? r.trainSeconds.toFixed(0) : '–';
     lines.push(
-      `| ${r.name} | ${r.loss} | ${r.bleu.toFixed(2)} | ${r.chrf.toFixed(2)} | ${nll} | ${speed} | ${seconds} |`,
+      `| ${r.name} | ${r.loss} | ${show(r.bleu, r.std?.bleu, 2)} | ${show(r.chrf, r.std?.chrf, 2)} | ${show(r.validNll, r.std?.validNll, 3)} | ${speed} | ${seconds} |`,
     );
   }
   return lines.join('\n');

@@ -40,16 +40,20 @@ test('reads a hand-built file with F16 and BF16', () => {
   expect(Array.from(parsed.tensors.get('b')!.data as Float32Array)).toEqual([1.5]);
 });
 
-test('corrupt files are rejected with a reason', () => {
+/** An `INVALID_DATA` error whose message matches `pattern`. */
+const dataError = (pattern: RegExp) =>
+  expect.objectContaining({ code: 'INVALID_DATA', message: expect.stringMatching(pattern) });
+
+test('corrupt files are rejected with INVALID_DATA and a reason', () => {
   const good = writeSafetensors(new Map([['w', { dtype: 'F32', shape: [4], data: new Float32Array(4) }]]));
-  expect(() => readSafetensors(good.slice(0, 5))).toThrow(/too short/);
+  expect(() => readSafetensors(good.slice(0, 5))).toThrow(dataError(/too short/));
   expect(() => readSafetensors(good.slice(0, good.length - 4), 'model.safetensors')).toThrow(
-    /model.safetensors: tensor w has bad data_offsets/,
+    dataError(/model.safetensors: tensor w has bad data_offsets/),
   );
   const broken = good.slice();
   broken[9] = 0x7b; // corrupt the JSON
-  expect(() => readSafetensors(broken)).toThrow(/header is not JSON/);
+  expect(() => readSafetensors(broken)).toThrow(dataError(/header is not JSON/));
   const huge = good.slice();
   new DataView(huge.buffer).setBigUint64(0, 10n ** 12n, true);
-  expect(() => readSafetensors(huge)).toThrow(/header length/);
+  expect(() => readSafetensors(huge)).toThrow(dataError(/header length/));
 });

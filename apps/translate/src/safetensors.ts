@@ -1,4 +1,4 @@
-import { invalidInput } from './errors.js';
+import { invalidData } from './errors.js';
 
 /** Data types this reader/writer handles. F16 and BF16 are read (as Float32Array), not written. */
 export type SafetensorsDType = 'F32' | 'F64' | 'I32' | 'I64' | 'U8' | 'F16' | 'BF16';
@@ -45,10 +45,10 @@ export function writeSafetensors(
   for (const name of names) {
     const tensor = tensors.get(name)!;
     if (tensor.dtype === 'F16' || tensor.dtype === 'BF16')
-      invalidInput(`Cannot write ${tensor.dtype} tensor ${name}.`);
+      invalidData(`Cannot write ${tensor.dtype} tensor ${name}.`);
     const size = tensor.shape.reduce((a, b) => a * b, 1);
     if (tensor.data.length !== size) {
-      invalidInput(`Tensor ${name} has ${tensor.data.length} values but shape [${tensor.shape.join(', ')}].`);
+      invalidData(`Tensor ${name} has ${tensor.data.length} values but shape [${tensor.shape.join(', ')}].`);
     }
     const length = size * BYTES[tensor.dtype];
     header[name] = { dtype: tensor.dtype, shape: tensor.shape, data_offsets: [offset, offset + length] };
@@ -77,18 +77,17 @@ export function writeSafetensors(
  * Throws `EncouragingLossError` naming the problem.
  */
 export function readSafetensors(bytes: Uint8Array, source = 'safetensors data'): SafetensorsFile {
-  if (bytes.length < 8)
-    invalidInput(`${source}: too short for a safetensors header (${bytes.length} bytes).`);
+  if (bytes.length < 8) invalidData(`${source}: too short for a safetensors header (${bytes.length} bytes).`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
   if (headerLength > bytes.length - 8 || headerLength > 100_000_000) {
-    invalidInput(`${source}: header length ${headerLength} exceeds the file (${bytes.length} bytes).`);
+    invalidData(`${source}: header length ${headerLength} exceeds the file (${bytes.length} bytes).`);
   }
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
   } catch (error) {
-    return invalidInput(`${source}: header is not JSON (${(error as Error).message}).`);
+    return invalidData(`${source}: header is not JSON (${(error as Error).message}).`);
   }
   const dataStart = 8 + headerLength;
   const dataLength = bytes.length - dataStart;
@@ -99,7 +98,7 @@ export function readSafetensors(bytes: Uint8Array, source = 'safetensors data'):
     .map(([name, value]) => {
       const entry = value as { dtype: SafetensorsDType; shape: number[]; data_offsets: [number, number] };
       if (!(entry.dtype in BYTES))
-        invalidInput(`${source}: tensor ${name} has unsupported dtype ${entry.dtype}.`);
+        invalidData(`${source}: tensor ${name} has unsupported dtype ${entry.dtype}.`);
       return { name, ...entry };
     })
     .sort((a, b) => a.data_offsets[0] - b.data_offsets[0]);
@@ -112,12 +111,12 @@ export function readSafetensors(bytes: Uint8Array, source = 'safetensors data'):
   } of entries) {
     const size = shape.reduce((a, b) => a * b, 1);
     if (begin !== expectedOffset || end < begin || end > dataLength) {
-      invalidInput(
+      invalidData(
         `${source}: tensor ${name} has bad data_offsets [${begin}, ${end}] (data is ${dataLength} bytes).`,
       );
     }
     if (end - begin !== size * BYTES[dtype]) {
-      invalidInput(
+      invalidData(
         `${source}: tensor ${name} holds ${end - begin} bytes, shape [${shape.join(', ')}] ${dtype} needs ${size * BYTES[dtype]}.`,
       );
     }
@@ -156,6 +155,6 @@ export function readSafetensors(bytes: Uint8Array, source = 'safetensors data'):
     tensors.set(name, { dtype, shape, data });
   }
   if (expectedOffset !== dataLength)
-    invalidInput(`${source}: ${dataLength - expectedOffset} trailing bytes after the last tensor.`);
+    invalidData(`${source}: ${dataLength - expectedOffset} trailing bytes after the last tensor.`);
   return { tensors, metadata };
 }

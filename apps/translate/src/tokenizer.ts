@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { invalidInput } from './errors.js';
+import { invalidData } from './errors.js';
 
 /** The special tokens, at fixed ids (Marian keeps `</s>` as EOS and uses `<pad>` as decoder start). */
 export const PAD_TOKEN = '<pad>';
@@ -171,7 +171,7 @@ export async function loadTokenizer(dir: string): Promise<SubwordTokenizer> {
   try {
     readFileSync(join(absolute, 'tokenizer.json'));
   } catch {
-    invalidInput(`No tokenizer.json in ${absolute}.`);
+    invalidData(`No tokenizer.json in ${absolute}.`);
   }
   const { AutoTokenizer, env } = await import('@huggingface/transformers');
   env.allowRemoteModels = false;

@@ -3,11 +3,16 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { initBackend } from './backend.js';
+import { makeConfig } from './config.js';
 import { formatTsv } from './data.js';
 import { GENERAL, generateCorpus } from './demo-data.js';
+import { lossOptions } from './loss.js';
+import { MarianModel } from './model.js';
+import { Rng } from './rng.js';
 import { readSafetensors } from './safetensors.js';
-import { learningRate } from './train.js';
+import { accumulateGradients, learningRate, train } from './train.js';
 
 const CLI = fileURLToPath(new URL('../node_modules/.cache/el-translate-test/cli.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'el-train-'));
@@ -60,10 +65,93 @@ function latestStep(out: string): number {
   return Number(readFileSync(pointer, 'utf8').trim().replace('step-', ''));
 }
 
-test('learning-rate schedules', () => {
-  expect(learningRate(5, 1e-3, 10, 'inverse-sqrt', 100)).toBeCloseTo(5e-4, 12);
-  expect(learningRate(40, 1e-3, 10, 'inverse-sqrt', 100)).toBeCloseTo(1e-3 * Math.sqrt(10 / 40), 12);
-  expect(learningRate(55, 1e-3, 10, 'linear', 100)).toBeCloseTo(5e-4, 12);
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+test('learning-rate schedules: warmup to the peak, then inverse square root or linear decay to zero', () => {
+  const [peak, warmup, maxSteps] = [1e-3, 10, 100];
+  for (const schedule of ['inverse-sqrt', 'linear']) {
+    expect(learningRate(1, peak, warmup, schedule, maxSteps)).toBeCloseTo(peak / warmup, 15);
+    expect(learningRate(5, peak, warmup, schedule, maxSteps)).toBeCloseTo(peak / 2, 15);
+    expect(learningRate(warmup, peak, warmup, schedule, maxSteps)).toBeCloseTo(peak, 15);
+  }
+  // fairseq: peak · sqrt(warmup / step) after warmup.
+  expect(learningRate(40, peak, warmup, 'inverse-sqrt', maxSteps)).toBeCloseTo(peak / 2, 15);
+  expect(learningRate(maxSteps, peak, warmup, 'inverse-sqrt', maxSteps)).toBeCloseTo(
+    peak * Math.sqrt(0.1),
+    15,
+  );
+  // Linear: peak · (maxSteps − step) / (maxSteps − warmup), 0 at the last step.
+  expect(learningRate(55, peak, warmup, 'linear', maxSteps)).toBeCloseTo(peak / 2, 15);
+  expect(learningRate(91, peak, warmup, 'linear', maxSteps)).toBeCloseTo(peak / 10, 15);
+  expect(learningRate(maxSteps, peak, warmup, 'linear', maxSteps)).toBe(0);
+});
+
+test('--accumulate: two micro-batches give the gradient of one batch of all their tokens', () => {
+  const model = new MarianModel(makeConfig(14, 'tiny'), new Rng(4));
+  // Targets of 3, 6, 2 and 5 tokens: a mean of per-micro-batch means would weigh them unequally.
+  const examples = [
+    { source: [3, 4, 5, 1], target: [6, 7, 1] },
+    { source: [8, 1], target: [9, 10, 11, 12, 13, 1] },
+    { source: [4, 4, 6, 7, 8, 1], target: [5, 1] },
+    { source: [13, 12, 1], target: [11, 3, 3, 2, 1] },
+  ];
+  const options = lossOptions({ kind: 'cel', logEnd: 0.5, labelSmoothing: 0.1 });
+  const micro = accumulateGradients(model, examples, [[0, 1], [2], [3]], options);
+  const whole = accumulateGradients(model, examples, [[0, 1, 2, 3]], options);
+  expect(micro.tokens).toBe(16);
+  expect(whole.tokens).toBe(16);
+  expect([...micro.grads.keys()].sort()).toEqual([...whole.grads.keys()].sort());
+  let largest = 0;
+  for (const [name, g] of whole.grads) {
+    const expected = g.dataSync();
+    const actual = micro.grads.get(name)!.dataSync();
+    expected.forEach((value, i) => {
+      largest = Math.max(largest, Math.abs(value));
+      expect(Math.abs(actual[i] - value), `${name}[${i}]`).toBeLessThan(1e-6 + 1e-4 * Math.abs(value));
+    });
+  }
+  expect(largest).toBeGreaterThan(1e-3); // the comparison is not between zeros
+  for (const g of [...micro.grads.values(), ...whole.grads.values()]) g.dispose();
+  model.dispose();
+});
+
+test('--patience: training stops after N evaluations without a valid-BLEU gain', async () => {
+  const out = join(dir, 'patience');
+  const bleu = [5, 7, 6, 7, 9, 9];
+  const evaluatedAt: number[] = [];
+  const result = await train(
+    {
+      train: trainFile,
+      sourceLanguage: 'en',
+      targetLanguage: 'de',
+      out,
+      loss: { kind: 'ce' },
+      maxSteps: 20,
+      maxTokens: 300,
+      evalEvery: 2,
+      patience: 2,
+      config: 'tiny',
+      vocabSize: 200,
+      quiet: true,
+    },
+    {
+      validate: (step) => {
+        evaluatedAt.push(step);
+        return { nll: 1, bleu: bleu[evaluatedAt.length - 1], chrf: 0 };
+      },
+    },
+  );
+  // Best 7 at step 4; 6 (step 6) and 7 again (step 8, not a gain) are the two bad evaluations.
+  expect(evaluatedAt).toEqual([2, 4, 6, 8]);
+  expect(result).toMatchObject({ steps: 8, stoppedEarly: true, bestBleu: 7 });
+  const valid = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((m) => m.type === 'valid');
+  expect(valid.map((m) => m.bleu)).toEqual([5, 7, 6, 7]);
 });
 
 describe('checkpoints', () => {
@@ -150,14 +238,17 @@ describe('end to end', () => {
     expect(lines[2]).toBe('');
   }, 120_000);
 
-  test('bad flags and bad data fail with a message naming them', () => {
+  test('bad flags fail with INVALID_OPTION, bad files with INVALID_DATA, naming them', () => {
     expect(() =>
       run([CLI, 'train', '--train', trainFile, '--out', join(dir, 'x'), '--loss', 'foo', '--max-steps', '1']),
-    ).toThrow(/--loss must be ce, el or cel, got foo/);
+    ).toThrow(/\[INVALID_OPTION\] --loss must be ce, el or cel, got foo/);
     const bad = join(dir, 'bad.tsv');
     writeFileSync(bad, 'a\tb\nno tab\n');
     expect(() => run([CLI, 'eval', '--model', join(dir, 'e2e'), '--data', bad])).toThrow(
-      /bad.tsv:2: expected source<TAB>target/,
+      /\[INVALID_DATA\] .*bad.tsv:2: expected source<TAB>target/,
+    );
+    expect(() => run([CLI, 'eval', '--model', dir, '--data', validFile])).toThrow(
+      /\[INVALID_DATA\] .* is not a model folder/,
     );
   });
 });

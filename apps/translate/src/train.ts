@@ -1,15 +1,23 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TfjsEncouragingLossOptions } from '@encouraging-loss/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import { publishDirectory, writeFileAtomic } from './atomic.js';
 import { type BackendName, initBackend } from './backend.js';
 import { corpusBleu } from './bleu.js';
 import { corpusChrf } from './chrf.js';
-import { makeConfig } from './config.js';
+import { makeConfig, readJson } from './config.js';
 import { readParallelData, type SentencePair } from './data.js';
 import { padBatch, translateIds } from './decode.js';
-import { invalidInput } from './errors.js';
-import { IGNORE_INDEX, type LossSettings, lossOptions, tokenLoss, tokenLossParts } from './loss.js';
+import { invalidData, invalidOption } from './errors.js';
+import {
+  IGNORE_INDEX,
+  type LossParts,
+  type LossSettings,
+  lossOptions,
+  tokenLoss,
+  tokenLossParts,
+} from './loss.js';
 import { MarianModel } from './model.js';
 import { copyTokenizer, loadWeights, readConfig, saveModel, TOKENIZER_FILES } from './model-folder.js';
 import { Rng } from './rng.js';
@@ -62,7 +70,8 @@ export interface TrainResult {
   resumedFrom: number;
 }
 
-interface Example {
+/** One encoded sentence pair (ids end in EOS). */
+export interface Example {
   source: number[];
   target: number[];
 }
@@ -90,6 +99,19 @@ export type MetricsRecord =
       tokensPerSecond: number;
     }
   | { type: 'valid'; step: number; nll: number; perplexity: number; bleu: number; chrf: number };
+
+/** Validation scores: teacher-forced NLL per token, BLEU and chrF of greedy translations. */
+export interface ValidScores {
+  nll: number;
+  bleu: number;
+  chrf: number;
+}
+
+/** Replaceable parts of {@link train}, for tests. */
+export interface TrainHooks {
+  /** Scores the model at an evaluation step instead of {@link validate}; `undefined` skips the evaluation. */
+  validate?: (step: number) => ValidScores | undefined;
+}
 
 /** Inverse-sqrt (fairseq) or linear-decay learning rate at `step` (1-based). */
 export function learningRate(
@@ -132,7 +154,7 @@ export function makeBatches(examples: readonly Example[], maxTokens: number, rng
   return rng.shuffle(batches);
 }
 
-/** Tensors of one batch: source ids, decoder inputs (start token + target without its last) and labels. */
+/** Tensors of one batch: source ids, decoder inputs (start token + target without its last) and labels `[B, T]`. */
 function batchTensors(examples: readonly Example[], indices: number[], startId: number) {
   const sources = indices.map((i) => examples[i].source);
   const targets = indices.map((i) => examples[i].target);
@@ -149,9 +171,55 @@ function batchTensors(examples: readonly Example[], indices: number[], startId: 
   return {
     source: padBatch(sources, PAD_ID),
     decoderInput: tf.tensor2d(decoderInput, [indices.length, length], 'int32'),
-    labels,
+    labels: tf.tensor2d(labels, [indices.length, length], 'int32'),
     tokens,
   };
+}
+
+/**
+ * The gradient of one optimizer step: the summed token losses of the micro-batches `batches` (indices into
+ * `examples`), differentiated and divided by the step's total of non-padding tokens, so N accumulated
+ * micro-batches give the gradient of one batch of all their tokens. Dropout runs when `rng` is given. With
+ * `logParts`, also the loss parts of the last micro-batch.
+ *
+ * @returns gradients by HF parameter name (the caller disposes them), the token count and the parts.
+ */
+export function accumulateGradients(
+  model: MarianModel,
+  examples: readonly Example[],
+  batches: number[][],
+  options: TfjsEncouragingLossOptions,
+  settings: { rng?: Rng; logParts?: boolean } = {},
+): { grads: Map<string, tf.Tensor>; tokens: number; parts?: LossParts } {
+  const variables = [...model.params.values()];
+  const hfNames = new Map([...model.params].map(([name, v]) => [v.name, name]));
+  const startId = model.config.decoder_start_token_id;
+  let summed: Record<string, tf.Tensor> | undefined;
+  let tokens = 0;
+  let parts: LossParts | undefined;
+  batches.forEach((batch, i) => {
+    const t = batchTensors(examples, batch, startId);
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = model.decode(t.decoderInput, model.encode(t.source, settings.rng), settings.rng);
+      if (settings.logParts && i === batches.length - 1) parts = tokenLossParts(logits, t.labels, options);
+      return tokenLoss(logits, t.labels, options);
+    }, variables);
+    tf.dispose([value, t.source, t.decoderInput, t.labels]);
+    if (!summed) summed = grads;
+    else {
+      const previous = summed;
+      summed = Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.add(previous[k], g)]));
+      tf.dispose([...Object.values(previous), ...Object.values(grads)]);
+    }
+    tokens += t.tokens;
+  });
+  const scale = 1 / Math.max(1, tokens);
+  const out = new Map<string, tf.Tensor>();
+  for (const [variableName, g] of Object.entries(summed ?? {})) {
+    out.set(hfNames.get(variableName)!, tf.mul(g, scale));
+    g.dispose();
+  }
+  return { grads: out, tokens, parts };
 }
 
 function encodePairs(pairs: SentencePair[], tokenizer: SubwordTokenizer, maxLength: number): Example[] {
@@ -176,11 +244,10 @@ export function validate(
   for (const batch of makeBatches(examples, 2000, rng)) {
     const t = batchTensors(examples, batch, model.config.decoder_start_token_id);
     const logits = tf.tidy(() => model.decode(t.decoderInput, model.encode(t.source)));
-    const shape: [number, number] = [t.labels.length, model.config.vocab_size];
-    const parts = tokenLossParts(logits.dataSync() as Float32Array, shape, t.labels, options);
+    const parts = tokenLossParts(logits, t.labels, options);
     nllSum += parts.nll * parts.tokens;
     tokenSum += parts.tokens;
-    tf.dispose([logits, t.source, t.decoderInput]);
+    tf.dispose([logits, t.source, t.decoderInput, t.labels]);
   }
   const subset = pairs.slice(0, count);
   const hypotheses = translateTexts(
@@ -272,9 +339,9 @@ function log(options: TrainOptions, message: string): void {
  * there. Writes `out/` as an HF-layout model folder (config.json, model.safetensors of the best valid BLEU,
  * tokenizer files), `out/metrics.jsonl` and checkpoints.
  */
-export async function train(options: TrainOptions): Promise<TrainResult> {
+export async function train(options: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
   if (!Number.isInteger(options.maxSteps) || options.maxSteps <= 0) {
-    invalidInput(`--max-steps must be a positive integer, got ${options.maxSteps}.`);
+    invalidOption(`--max-steps must be a positive integer, got ${options.maxSteps}.`);
   }
   const maxTokens = options.maxTokens ?? 2000;
   const peakLr = options.lr ?? 1e-3;
@@ -330,7 +397,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const tokenizer = await loadTokenizer(options.out);
   const maxLength = model.config.max_position_embeddings;
   const examples = encodePairs(trainData.pairs, tokenizer, maxLength);
-  if (examples.length === 0) invalidInput(`${options.train} has no usable sentence pairs.`);
+  if (examples.length === 0) invalidData(`${options.train} has no usable sentence pairs.`);
   const validExamples = validData ? encodePairs(validData.pairs, tokenizer, maxLength) : [];
 
   const moments = new Map<string, { m: tf.Variable; v: tf.Variable }>();
@@ -347,11 +414,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     tokens: 0,
   };
   if (resumeDir) {
-    state = JSON.parse(readFileSync(join(resumeDir, 'state.json'), 'utf8'));
-    const saved = readSafetensors(readFileSync(join(resumeDir, 'optimizer.safetensors')));
+    state = readJson(join(resumeDir, 'state.json')) as TrainingState;
+    const file = join(resumeDir, 'optimizer.safetensors');
+    const saved = readSafetensors(readFileSync(file), file);
+    const moment = (key: string, like: tf.Variable) => {
+      const tensor = saved.tensors.get(key);
+      if (!tensor || tensor.data.length !== like.size) {
+        invalidData(`${file}: ${key} is missing or not of shape [${like.shape.join(', ')}].`);
+      }
+      return tf.tensor(tensor.data as Float32Array, like.shape);
+    };
     for (const [name, { m, v }] of moments) {
-      m.assign(tf.tensor(saved.tensors.get(`${name}.exp_avg`)!.data as Float32Array, m.shape));
-      v.assign(tf.tensor(saved.tensors.get(`${name}.exp_avg_sq`)!.data as Float32Array, v.shape));
+      m.assign(moment(`${name}.exp_avg`, m));
+      v.assign(moment(`${name}.exp_avg_sq`, v));
     }
     log(options, `resuming from ${resumeDir} (step ${state.step})`);
   }
@@ -360,19 +435,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   rng.state = state.rngState;
   const metricsFile = join(options.out, 'metrics.jsonl');
   const record = (r: MetricsRecord) => appendFileSync(metricsFile, `${JSON.stringify(r)}\n`);
-  const variables = [...model.params.values()];
-  const hfNames = new Map([...model.params].map(([name, v]) => [v.name, name]));
-  const startId = model.config.decoder_start_token_id;
   let batches = makeBatches(examples, maxTokens, new Rng(seed * 7919 + state.epoch));
   let stoppedEarly = false;
   const tty = process.stderr.isTTY && !options.quiet;
-  const capture: { logits?: Float32Array } = {};
   let windowTokens = 0;
   let windowMs = 0;
+  const runValidation =
+    hooks.validate ??
+    (() =>
+      validData && validExamples.length > 0
+        ? validate(model, tokenizer, validData.pairs, validExamples, validCount)
+        : undefined);
 
   const evaluate = () => {
-    if (!validData || validExamples.length === 0) return;
-    const result = validate(model, tokenizer, validData.pairs, validExamples, validCount);
+    const result = runValidation(state.step);
+    if (!result) return;
     record({
       type: 'valid',
       step: state.step,
@@ -395,50 +472,34 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   while (state.step < options.maxSteps) {
     const started = performance.now();
-    let stepTokens = 0;
-    let accumulated: Record<string, tf.Tensor> | undefined;
-    let lastLabels: Int32Array | undefined;
-    for (let micro = 0; micro < accumulate; micro++) {
+    const micro: number[][] = [];
+    for (let i = 0; i < accumulate; i++) {
       if (state.batchInEpoch >= batches.length) {
         state.epoch += 1;
         state.batchInEpoch = 0;
         batches = makeBatches(examples, maxTokens, new Rng(seed * 7919 + state.epoch));
       }
-      const t = batchTensors(examples, batches[state.batchInEpoch], startId);
+      micro.push(batches[state.batchInEpoch]);
       state.batchInEpoch += 1;
-      const { value, grads } = tf.variableGrads(() => {
-        const logits = model.decode(t.decoderInput, model.encode(t.source, rng), rng);
-        return tokenLoss(
-          tf.reshape(logits, [-1, model.config.vocab_size]) as tf.Tensor2D,
-          t.labels,
-          lossSetting,
-          capture,
-        );
-      }, variables);
-      value.dispose();
-      tf.dispose([t.source, t.decoderInput]);
-      if (!accumulated) accumulated = grads;
-      else {
-        const previous = accumulated;
-        accumulated = Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.add(previous[k], g)]));
-        tf.dispose([...Object.values(previous), ...Object.values(grads)]);
-      }
-      stepTokens += t.tokens;
-      lastLabels = t.labels;
     }
+    const logStep = (state.step + 1) % logEvery === 0 || state.step + 1 === options.maxSteps;
+    const {
+      grads,
+      tokens: stepTokens,
+      parts,
+    } = accumulateGradients(model, examples, micro, lossSetting, {
+      rng,
+      logParts: logStep,
+    });
     state.step += 1;
     const lr = learningRate(state.step, peakLr, warmup, schedule, options.maxSteps);
     tf.tidy(() => {
-      const grads = Object.entries(accumulated!).map(
-        ([k, g]) => [k, accumulate > 1 ? tf.div(g, accumulate) : g] as const,
-      );
-      const norm = tf.sqrt(tf.addN(grads.map(([, g]) => tf.sum(tf.square(g)))));
+      const norm = tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))));
       const scale = tf.minimum(1, tf.div(clip, tf.add(norm, 1e-6)));
       const t = state.step;
       const correction1 = 1 - 0.9 ** t;
       const correction2 = 1 - 0.98 ** t;
-      for (const [variableName, raw] of grads) {
-        const name = hfNames.get(variableName)!;
+      for (const [name, raw] of grads) {
         const param = model.params.get(name)!;
         const g = tf.mul(raw, scale);
         const { m, v } = moments.get(name)!;
@@ -448,15 +509,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         param.assign(tf.sub(param, tf.mul(update, lr)));
       }
     });
-    tf.dispose(Object.values(accumulated!));
+    tf.dispose([...grads.values()]);
     const elapsed = performance.now() - started;
     state.trainMs += elapsed;
     state.tokens += stepTokens;
     windowTokens += stepTokens;
     windowMs += elapsed;
-    if (state.step % logEvery === 0 || state.step === options.maxSteps) {
-      const n = lastLabels!.length;
-      const parts = tokenLossParts(capture.logits!, [n, model.config.vocab_size], lastLabels!, lossSetting);
+    if (parts) {
       const tokensPerSecond = (windowTokens / windowMs) * 1000;
       record({
         type: 'train',
@@ -486,7 +545,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
   }
   if (tty) process.stderr.write('\n');
-  if (!validData) saveModel(model, options.out);
+  if (state.bestBleu < 0) saveModel(model, options.out);
   const result: TrainResult = {
     steps: state.step,
     stoppedEarly,

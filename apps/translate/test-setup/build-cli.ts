@@ -3,7 +3,7 @@ import { build } from 'tsup';
 
 /**
  * Builds the CLI once for the tests that run it as a child process (SIGKILL/resume, end to end), with core
- * bundled from its sources so the tests do not depend on a prior `pnpm build`.
+ * and the tfjs adapter bundled from their sources so the tests do not depend on a prior `pnpm build`.
  */
 export default async function setup(): Promise<void> {
   const root = fileURLToPath(new URL('..', import.meta.url));
@@ -16,7 +16,10 @@ export default async function setup(): Promise<void> {
     sourcemap: false,
     noExternal: [/^@tensorflow\//, /^@encouraging-loss\//],
     esbuildOptions(options) {
-      options.alias = { '@encouraging-loss/core': `${root}../../packages/core/src/index.ts` };
+      options.alias = {
+        '@encouraging-loss/core': `${root}../../packages/core/src/index.ts`,
+        '@encouraging-loss/tfjs': `${root}../../packages/tfjs/src/index.ts`,
+      };
     },
   });
 }

@@ -1,0 +1,58 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, expect, test } from 'vitest';
+import { initBackend } from './backend.js';
+import { makeConfig } from './config.js';
+import { MarianModel } from './model.js';
+import { loadModelFolder, loadWeights, readConfig, saveModel } from './model-folder.js';
+import { Rng } from './rng.js';
+import { writeSafetensors } from './safetensors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'el-folder-'));
+const error = (code: string, pattern: RegExp) =>
+  expect.objectContaining({ code, message: expect.stringMatching(pattern) });
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+test('model folders: missing or malformed files are INVALID_DATA naming the file', async () => {
+  const empty = join(dir, 'empty');
+  mkdirSync(empty);
+  expect(() => readConfig(empty)).toThrow(
+    error('INVALID_DATA', /empty is not a model folder: .*config.json/),
+  );
+
+  const broken = join(dir, 'broken');
+  mkdirSync(broken);
+  writeFileSync(join(broken, 'config.json'), '{"d_model": ');
+  expect(() => readConfig(broken)).toThrow(error('INVALID_DATA', /broken\/config.json: not valid JSON/));
+
+  const odd = join(dir, 'odd');
+  mkdirSync(odd);
+  writeFileSync(join(odd, 'config.json'), JSON.stringify({ ...makeConfig(20, 'tiny'), d_model: 33 }));
+  expect(() => readConfig(odd)).toThrow(error('INVALID_DATA', /odd\/config.json: config.d_model \(33\)/));
+
+  const model = new MarianModel(makeConfig(20, 'tiny'), new Rng(1));
+  saveModel(model, join(dir, 'good'));
+  // Weights of another shape: the file and the tensor are named.
+  const wrong = join(dir, 'wrong.safetensors');
+  writeFileSync(
+    wrong,
+    writeSafetensors(
+      new Map([['model.shared.weight', { dtype: 'F32', shape: [2, 2], data: new Float32Array(4) }]]),
+    ),
+  );
+  expect(() => loadWeights(model, wrong)).toThrow(error('INVALID_DATA', /wrong.safetensors/));
+  expect(() => loadWeights(model, join(dir, 'none.safetensors'))).toThrow(error('INVALID_DATA', /missing/));
+  // A folder without tokenizer files.
+  await expect(loadModelFolder(join(dir, 'good'))).rejects.toThrow(error('INVALID_DATA', /tokenizer.json/));
+  model.dispose();
+});
+
+test('a bad --config value is INVALID_OPTION', () => {
+  expect(() => makeConfig(20, 'huge')).toThrow(
+    error('INVALID_OPTION', /--config must be tiny, small or a JSON file, got huge/),
+  );
+});
