@@ -3,7 +3,8 @@
 // encouragingLossWithGrad runs the WebAssembly SIMD kernel (the JS kernel where WASM SIMD is missing);
 // "JS kernel" rows call the pure-JS fallback directly. "output floor" is a second in-run baseline: allocating a
 // gradient-sized array and writing it once (page faults of a fresh buffer), which any fwd+bwd returning a new
-// gradient pays; beyond 32 MiB glibc maps fresh pages on every call.
+// gradient pays; beyond 32 MiB glibc maps fresh pages on every call. The ", out" rows reuse one gradient buffer
+// (the `out` option) and do not pay it.
 import { writeFileSync } from 'node:fs';
 import { encouragingLossWithGrad, fusedEncouragingLoss, resolveOptions } from '../dist/index.js';
 
@@ -64,11 +65,19 @@ function time(fn, baseline = undefined) {
 }
 
 let sink = 0;
-function sumPass(data) {
+// One summing function per float type: a single function fed both types runs V8's polymorphic code after the
+// first shape, which is up to 1.4× slower and would flatter the later ratios.
+function sumPass32(data) {
   let s = 0;
   for (let i = 0; i < data.length; i++) s += data[i];
   sink += s;
 }
+function sumPass64(data) {
+  let s = 0;
+  for (let i = 0; i < data.length; i++) s += data[i];
+  sink += s;
+}
+const sumPass = (data) => (data instanceof Float32Array ? sumPass32(data) : sumPass64(data));
 
 function outputFloor(data) {
   const grad = new data.constructor(data.length);
@@ -76,12 +85,17 @@ function outputFloor(data) {
   sink += grad[grad.length - 1];
 }
 
-// [name, options, kernel]: 'auto' is the public API's choice, 'js' the pure-JS kernel called directly.
+// [name, options, kernel]: 'auto' is the public API's choice, 'js' the pure-JS kernel called directly, 'out' the
+// public API writing into one gradient buffer reused across calls (the `out` option of a training loop).
 const variants = [
   ['CE (bonusWeight 0)', { bonusWeight: 0, checkFinite: false }, 'auto'],
   ['EL', { logEnd: 1, checkFinite: false }, 'auto'],
   ['CEL 0.75', { logEnd: 0.75, checkFinite: false }, 'auto'],
   ['CEL 0.5 + label smoothing 0.1', { logEnd: 0.5, labelSmoothing: 0.1, checkFinite: false }, 'auto'],
+  ['CE (bonusWeight 0), out', { bonusWeight: 0, checkFinite: false }, 'out'],
+  ['EL, out', { logEnd: 1, checkFinite: false }, 'out'],
+  ['CEL 0.75, out', { logEnd: 0.75, checkFinite: false }, 'out'],
+  ['CEL 0.5 + label smoothing 0.1, out', { logEnd: 0.5, labelSmoothing: 0.1, checkFinite: false }, 'out'],
   ['CEL 0.75, finite check on (default)', { logEnd: 0.75 }, 'auto'],
   ['CEL 0.75, JS kernel', { logEnd: 0.75, checkFinite: false }, 'js'],
   [
@@ -112,16 +126,22 @@ for (const [rows, K] of shapes) {
     console.log(
       `\n[${rows}, ${K}] ${dtype}: summing pass median ${baseline.median.toFixed(2)} ms, output floor ${floor.median.toFixed(2)} ms (${floor.pairedRatio.toFixed(2)}×, min/min ${floor.minRatio.toFixed(2)}×)`,
     );
+    const out = new Type(data.length);
     for (const [name, options, kernel] of variants) {
       const resolved = resolveOptions(options, K);
+      const withOut = { ...options, out };
       const t = time(
         kernel === 'js'
           ? () => {
               sink += fusedEncouragingLoss(data, targets, K, resolved, true).loss[0];
             }
-          : () => {
-              sink += encouragingLossWithGrad(logits, target, options).loss.data[0];
-            },
+          : kernel === 'out'
+            ? () => {
+                sink += encouragingLossWithGrad(logits, target, withOut).loss.data[0];
+              }
+            : () => {
+                sink += encouragingLossWithGrad(logits, target, options).loss.data[0];
+              },
         () => sumPass(data),
       );
       const peak = t.allocated;
@@ -135,6 +155,7 @@ for (const [rows, K] of shapes) {
         dtype,
         variant: name,
         kernel: kernel === 'js' ? 'js' : 'wasm-simd',
+        gradient: kernel === 'out' ? 'out' : 'fresh',
         ...t,
         baselineMedian: baseline.median,
         outputFloorMedian: floor.median,

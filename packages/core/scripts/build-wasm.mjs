@@ -4,13 +4,22 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import wabtInit from 'wabt';
 
-// exp(x) for a v128 of x ≤ 0: Cody–Waite reduction x = n·ln2 + r, |r| ≤ ln2/2 (ln2 = C1 + C2 with C1 short, so
-// n·C1 and x − n·C1 are exact), n rounded to nearest by adding 1.5·2^(mantissa bits) (whose low bits then hold n),
-// e^r by a polynomial, 2^n added to the exponent bits. Lanes with x ≤ low (where 2^n would leave the normal range),
-// −∞ and NaN give 0. Polynomials 1 + r·Q(r) (so exp(0) = 1 exactly, as for ties at the max), Q a Chebyshev fit
-// (mpmath.chebyfit) of (e^r − 1)/r on |r| ≤ 0.3468 (f32, P of degree 5) and |r| ≤ 0.34660 (f64, degree 9),
-// coefficients rounded to the float type; relative error of the rounded polynomials 2.03e-7 and 3.70e-14. Whole
-// exp: see scripts/verify-exp.mjs (every float32 input) and docs/performance.md (the float64 bound).
+// exp(x) for a v128 of x ≤ 0 (the kernel only evaluates x = z − max). Lanes with x ≤ low (where the result would
+// leave the normal range), −∞ and NaN give 0; exp(0) = 1 exactly, as for ties at the max. Error bounds: see
+// docs/performance.md and scripts/verify-exp.mjs.
+//
+// f32: Cody–Waite reduction x = n·ln2 + r, |r| ≤ ln2/2 (ln2 = C1 + C2 with C1 short, so n·C1 and x − n·C1 are
+// exact), n rounded to nearest by adding 1.5·2^23 (whose low bits then hold n), e^r = 1 + r·Q(r) with Q a
+// Chebyshev fit (mpmath.chebyfit) of (e^r − 1)/r on |r| ≤ 0.3468 (P of degree 5), 2^n added to the exponent bits.
+//
+// f64: table-driven. x = n·ln2/N + r with N = 2^TABLE_BITS, |r| ≤ ln2/(2N) (Cody–Waite with fdlibm's ln2_hi/N,
+// ln2_lo/N; n rounded by adding 1.5·2^52), n = N·k + j. The table holds the bits of T_j = 2^(j/N) (correctly
+// rounded, computed exactly with BigInt below) minus j·2^(52 − TABLE_BITS), so adding n·2^(52 − TABLE_BITS) to
+// entry j gives the bits of 2^k·T_j (the j part cancels; k lands in the exponent field, with wrap-around for n < 0).
+// Result 2^k·T_j + 2^k·T_j·(r + r²·(1/2 + r/6 + …)): Taylor to degree EXP64_DEGREE, no fitted coefficients.
+const TABLE_BITS = 8;
+const EXP64_DEGREE = 4;
+const TABLE_SIZE = 2 ** TABLE_BITS;
 const CONSTANTS = {
   f32: {
     log2e: Math.LOG2E,
@@ -21,23 +30,74 @@ const CONSTANTS = {
     low: -86.5,
   },
   f64: {
-    log2e: Math.LOG2E,
+    log2eN: Math.LOG2E * TABLE_SIZE,
     shifter: 1.5 * 2 ** 52,
-    c1: 0x162e42fee * 2 ** -33, // fdlibm's ln2_hi
-    c2: 0x1a39ef35793c76 * 2 ** -85, // ln2_lo
-    ...poly([
-      2.7625112348132093e-6, 2.487617540442212e-5, 0.0001984120873835699, 0.001388882165712301,
-      0.008333333353726484, 0.041666666891059634, 0.16666666666648292, 0.4999999999979781, 1, 1,
-    ]),
+    c1: (0x162e42fee * 2 ** -33) / TABLE_SIZE, // fdlibm's ln2_hi / N (32 significant bits: n·c1 is exact)
+    c2: (0x1a39ef35793c76 * 2 ** -85) / TABLE_SIZE, // ln2_lo / N
+    // 1/d! from d = EXP64_DEGREE down to 2 (Horner order)
+    ...poly(Array.from({ length: EXP64_DEGREE - 1 }, (_, i) => 1 / factorial(EXP64_DEGREE - i))),
     low: -708,
   },
 };
 function poly(coefficients) {
   return Object.fromEntries(coefficients.map((c, i) => [`p${i}`, c]));
 }
+function factorial(d) {
+  return d <= 1 ? 1 : d * factorial(d - 1);
+}
 const CONSTANT_BASE = { f32: 0, f64: 64 };
-/** Bytes below this hold the constants; the caller's data starts here. */
-export const DATA_START = 256;
+/** The f64 exp table: TABLE_SIZE int64 entries. */
+const TABLE_BASE = 256;
+/**
+ * Initial memory, 4 MiB (pages are touched only as used): the kernel's chunk and per-row scratch fit in it for rows
+ * up to about 2 MiB (K = 500k float32, 250k float64), so the memory never grows for them. Growing detaches the old
+ * ArrayBuffer, after which V8 adds detach checks to every typed-array loop of the process (a plain summing loop
+ * runs about 1.9× slower for the rest of the process).
+ */
+const INITIAL_PAGES = 64;
+/** Bytes below this hold the constants and the table; the caller's data starts here (exported as data_start). */
+const DATA_START = TABLE_BASE + 8 * TABLE_SIZE;
+
+/**
+ * Bits of 2^(j/N) rounded to nearest, from the exact integer N-th root of 2^(j + N·P) (BigInt Newton), so the table
+ * does not depend on the platform's Math.pow.
+ */
+function exp2Bits(j, N) {
+  const P = 120n;
+  const n = BigInt(N);
+  const A = 1n << (BigInt(j) + n * P);
+  // Newton from a float start: y ← ((N − 1)·y + A / y^(N−1)) / N, then fix up to floor(A^(1/N)).
+  let y = BigInt(Math.floor(2 ** (j / N) * 2 ** 52)) << (P - 52n);
+  for (let i = 0; i < 4; i++) y = ((n - 1n) * y + A / y ** (n - 1n)) / n;
+  while (y ** n > A) y -= 1n;
+  while ((y + 1n) ** n <= A) y += 1n;
+  // y = floor(2^(j/N + P)), 2^(j/N) in [1, 2): keep 53 bits, round to nearest (never a tie: 2^(j/N) is irrational
+  // for j > 0, and the discarded bits are checked to be away from one half).
+  const drop = P - 52n;
+  const half = 1n << (drop - 1n);
+  const low = y & ((1n << drop) - 1n);
+  if (j > 0 && (low === half - 1n || low === half)) throw new Error(`2^(${j}/${N}) is too close to a tie`);
+  const mantissa = (y >> drop) + (low >= half ? 1n : 0n);
+  return (1023n << 52n) + mantissa - (1n << 52n);
+}
+
+const dataSegment = () => {
+  const bytes = new Uint8Array(DATA_START);
+  new Float32Array(bytes.buffer, CONSTANT_BASE.f32).set(Object.values(CONSTANTS.f32));
+  new Float64Array(bytes.buffer, CONSTANT_BASE.f64).set(Object.values(CONSTANTS.f64));
+  const table = new BigInt64Array(bytes.buffer, TABLE_BASE, TABLE_SIZE);
+  for (let j = 0; j < TABLE_SIZE; j++) {
+    table[j] = BigInt.asIntN(64, exp2Bits(j, TABLE_SIZE) - (BigInt(j) << BigInt(52 - TABLE_BITS)));
+  }
+  const hex = (from, to) =>
+    Array.from(bytes.subarray(from, to), (b) => `\\${b.toString(16).padStart(2, '0')}`).join('');
+  const end = CONSTANT_BASE.f64 + 8 * Object.keys(CONSTANTS.f64).length;
+  return `(data (i32.const 0) "${hex(0, end)}")
+  ;; f64 exp table: bits of 2^(j/${TABLE_SIZE}) − j·2^${52 - TABLE_BITS}, j = 0 … ${TABLE_SIZE - 1}
+  (data (i32.const ${TABLE_BASE}) "${hex(TABLE_BASE, DATA_START)}")
+  (global (export "exp_table") i32 (i32.const ${TABLE_BASE}))
+  (global (export "data_start") i32 (i32.const ${DATA_START}))`;
+};
 const constLocals = (t) =>
   Object.keys(CONSTANTS[t])
     .map((name) => `(local $k_${name} v128)`)
@@ -49,32 +109,45 @@ const constants = (t) =>
         `(local.set $k_${name} (v128.load${t === 'f32' ? 32 : 64}_splat offset=${CONSTANT_BASE[t] + i * (t === 'f32' ? 4 : 8)} (i32.const 0)))`,
     )
     .join('\n    ');
-const dataSegment = () => {
-  const bytes = new Uint8Array(DATA_START);
-  new Float32Array(bytes.buffer, CONSTANT_BASE.f32).set(Object.values(CONSTANTS.f32));
-  new Float64Array(bytes.buffer, CONSTANT_BASE.f64).set(Object.values(CONSTANTS.f64));
-  const end = CONSTANT_BASE.f64 + 8 * Object.keys(CONSTANTS.f64).length;
-  return `(data (i32.const 0) "${Array.from(bytes.subarray(0, end), (b) => `\\${b.toString(16).padStart(2, '0')}`).join('')}")`;
-};
 const k = (name) => `(local.get $k_${name})`;
 
-function exp(t, x) {
-  const V = t === 'f32' ? 'f32x4' : 'f64x2';
-  const I = t === 'f32' ? 'i32x4' : 'i64x2';
-  const degree = Object.keys(CONSTANTS[t]).filter((name) => name.startsWith('p')).length - 1;
+function exp32(x) {
+  const degree = Object.keys(CONSTANTS.f32).filter((name) => name.startsWith('p')).length - 1;
   return `
       (local.set $x ${x})
-      (local.set $n (${V}.add (${V}.mul (local.get $x) ${k('log2e')}) ${k('shifter')}))
-      (local.set $r (${V}.sub (local.get $n) ${k('shifter')}))
-      (local.set $r (${V}.sub (${V}.sub (local.get $x) (${V}.mul (local.get $r) ${k('c1')})) (${V}.mul (local.get $r) ${k('c2')})))
+      (local.set $n (f32x4.add (f32x4.mul (local.get $x) ${k('log2e')}) ${k('shifter')}))
+      (local.set $r (f32x4.sub (local.get $n) ${k('shifter')}))
+      (local.set $r (f32x4.sub (f32x4.sub (local.get $x) (f32x4.mul (local.get $r) ${k('c1')})) (f32x4.mul (local.get $r) ${k('c2')})))
       (local.set $p ${k('p0')})
-${Array.from({ length: degree }, (_, i) => `      (local.set $p (${V}.add (${V}.mul (local.get $p) (local.get $r)) ${k(`p${i + 1}`)}))`).join('\n')}
+${Array.from({ length: degree }, (_, i) => `      (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) ${k(`p${i + 1}`)}))`).join('\n')}
       (v128.and
-        (${I}.add (local.get $p) (${I}.shl (local.get $n) (i32.const ${t === 'f32' ? 23 : 52})))
-        (${V}.gt (local.get $x) ${k('low')}))`;
+        (i32x4.add (local.get $p) (i32x4.shl (local.get $n) (i32.const 23)))
+        (f32x4.gt (local.get $x) ${k('low')}))`;
 }
-const exp32 = (x) => exp('f32', x);
-const exp64 = (x) => exp('f64', x);
+
+// Byte offsets of the table entries: (n mod N)·8 (the low bits of n + 1.5·2^52 are n in two's complement).
+const TABLE_MASK = `(v128.const i64x2 ${8 * (TABLE_SIZE - 1)} ${8 * (TABLE_SIZE - 1)})`;
+function exp64(x) {
+  const coefficients = Object.keys(CONSTANTS.f64).filter((name) => name.startsWith('p'));
+  return `
+      (local.set $x ${x})
+      (local.set $n (f64x2.add (f64x2.mul (local.get $x) ${k('log2eN')}) ${k('shifter')}))
+      (local.set $r (f64x2.sub (local.get $n) ${k('shifter')}))
+      (local.set $r (f64x2.sub (f64x2.sub (local.get $x) (f64x2.mul (local.get $r) ${k('c1')})) (f64x2.mul (local.get $r) ${k('c2')})))
+      (local.set $t (v128.and (i64x2.shl (local.get $n) (i32.const 3)) ${TABLE_MASK}))
+      (local.set $t (v128.load64_lane offset=${TABLE_BASE} 1 (i32x4.extract_lane 2 (local.get $t))
+        (v128.load64_zero offset=${TABLE_BASE} (i32x4.extract_lane 0 (local.get $t)))))
+      (local.set $t (i64x2.add (local.get $t) (i64x2.shl (local.get $n) (i32.const ${52 - TABLE_BITS}))))
+      (local.set $p ${k(coefficients[0])})
+${coefficients
+  .slice(1)
+  .map((name) => `      (local.set $p (f64x2.add (f64x2.mul (local.get $p) (local.get $r)) ${k(name)}))`)
+  .join('\n')}
+      (local.set $p (f64x2.add (f64x2.mul (f64x2.mul (local.get $r) (local.get $r)) (local.get $p)) (local.get $r)))
+      (v128.and
+        (f64x2.add (local.get $t) (f64x2.mul (local.get $t) (local.get $p)))
+        (f64x2.gt (local.get $x) ${k('low')}))`;
+}
 
 // One kernel per float type. rows(ptr, rows, K, stats): per row of K values at ptr, max (NaN-free pmax) and its
 // first index, then in place e_j = exp(z_j − max) with e_argmax = 1 and rest = Σ_{j≠argmax} e_j accumulated in f64
@@ -89,7 +162,7 @@ function kernel(t) {
   const V = f32 ? 'f32x4' : 'f64x2';
   const S = t; // scalar type
   const exp = f32 ? exp32 : exp64;
-  const expLocals = '(local $x v128) (local $n v128) (local $r v128) (local $p v128)';
+  const expLocals = '(local $x v128) (local $n v128) (local $r v128) (local $p v128) (local $t v128)';
   const negInf = `(${S}.const -inf)`;
   // Adds the lanes of a vector of e to the f64x2 accumulator $acc (f32: partial sums of at most 4 vectors per lane).
   const flush = f32
@@ -246,7 +319,7 @@ const expArray = (t) => {
   const f32 = t === 'f32';
   return `
   (func (export "exp_${t}") (param $q i32) (param $count i32)
-    (local $end i32) (local $x v128) (local $n v128) (local $r v128) (local $p v128) ${constLocals(t)}
+    (local $end i32) (local $x v128) (local $n v128) (local $r v128) (local $p v128) (local $t v128) ${constLocals(t)}
     ${constants(t)}
     (local.set $end (i32.add (local.get $q) (i32.mul (local.get $count) (i32.const ${f32 ? 4 : 8}))))
     (block $b (loop $l
@@ -257,12 +330,18 @@ const expArray = (t) => {
 };
 
 // Label smoothing. sums(ptr, rows, K, out): Σ_j z_j per row in f64 (before the rows pass overwrites z).
-// smooth(ptr, K, invTotal, logEnd, slope, logOneMinusEnd, out): with p_j = e_j · invTotal (every p_j ≤ 1/2: the
-// caller zeroes the dominant class first), out ← [Σ b(p_j), Σ β(p_j)·p_j] in f64, b(p) = log(1 − p) or the tangent
-// beyond logEnd, β·p = p/(1 − p) or slope·p. log(1 − p) = 2·atanh(s) (− ln2), s = −p/(2 − p), or
-// s = (1 − 2p)/(3 − 2p) for p > 1 − √½: |s| ≤ 0.1716, atanh by its series to s^9 (f32) or s^19 (f64), relative
-// truncation error ≤ s^10/11 = 2.1e-9 and s^20/21 = 2.4e-17.
-// smoothGrad(ptr, K, invTotal, logEnd, slope, a, b, rho): e_j ← a·e_j − b·(1 + ρ·β(p_j)·p_j) in place.
+// smooth(ptr, K, invTotal, logEnd, slope, logOneMinusEnd, fast, out, bt): with p_j = e_j · invTotal (every p_j ≤ 1/2:
+// the caller zeroes the dominant class first), out ← [Σ b(p_j), Σ β(p_j)·p_j] in f64 and bt[j] ← β(p_j)·p_j, with
+// b(p) = log(1 − p) or the tangent beyond logEnd, β·p = p/(1 − p) or slope·p. Two paths per vector:
+// - every lane p ≤ fast (= min(2^-7, logEnd), the usual case): no division, log(1 − p) = −p·Σ_{k<n} p^k/(k + 1)
+//   and p/(1 − p) = p·Σ_{k<n} p^k, n = SMALL_TERMS: relative truncation ≤ p^n/(1 − p) < 3.8e-9 (f32), 1.4e-17 (f64).
+// - otherwise one division: R = 1/(D·(1 − p)); log(1 − p) = 2·atanh(s) (− ln2) with s = −p/(2 − p) = −p·(1 − p)·R,
+//   D = 2 − p, or s = (1 − 2p)/(3 − 2p) = (1 − 2p)·(1 − p)·R, D = 3 − 2p, for p > 1 − √½; p/(1 − p) = p·D·R.
+//   |s| ≤ 0.1716, atanh by its series to s^9 (f32) or s^19 (f64): relative truncation ≤ s^10/11 = 2.1e-9 and
+//   s^20/21 = 2.4e-17.
+// smoothGrad(ptr, K, bt, a, b, bRho): e_j ← a·e_j − b − bRho·bt[j] in place (bRho = b·ρ), no division.
+// Terms of the division-free series, for p ≤ 2^-7 (the caller's `fast`, SMALL_P in src/wasm-kernel.ts).
+const SMALL_TERMS = { f32: 4, f64: 8 };
 function smooth(t) {
   const f32 = t === 'f32';
   const V = f32 ? 'f32x4' : 'f64x2';
@@ -270,34 +349,66 @@ function smooth(t) {
   const bytes = f32 ? 4 : 8;
   const lanes = 16 / bytes;
   const terms = f32 ? 5 : 10; // atanh(s)/s = Σ_{k<terms} s^{2k}/(2k+1)
-  const splat = (v) => `(${V}.splat (${S}.const ${v}))`;
+  const small = SMALL_TERMS[t];
+  const num = (v) => (Number.isInteger(v) ? String(v) : v.toPrecision(17));
+  const splat = (v) => `(${V}.splat (${S}.const ${num(v)}))`;
   const fromF64 = (name) =>
     f32 ? `(${V}.splat (f32.demote_f64 (local.get ${name})))` : `(${V}.splat (local.get ${name}))`;
+  const horner = (acc, x, coefficients) =>
+    [
+      `(local.set ${acc} ${splat(coefficients[0])})`,
+      ...coefficients
+        .slice(1)
+        .map((c) => `(local.set ${acc} (${V}.add (${V}.mul (local.get ${acc}) ${x}) ${splat(c)}))`),
+    ].join('\n        ');
   // b and β·p of the vector $e into $b and $bt.
   const bonus = (e) => `
       (local.set $p (${V}.mul ${e} (local.get $vinv)))
-      (local.set $tan (${V}.gt (local.get $p) (local.get $vend)))
-      (local.set $big (${V}.gt (local.get $p) (local.get $vsplit)))
-      (local.set $s (${V}.div
-        (v128.bitselect (${V}.sub (local.get $vone) (${V}.add (local.get $p) (local.get $p))) (${V}.neg (local.get $p)) (local.get $big))
-        (v128.bitselect (${V}.sub (local.get $vthree) (${V}.add (local.get $p) (local.get $p))) (${V}.sub (local.get $vtwo) (local.get $p)) (local.get $big))))
-      (local.set $s2 (${V}.mul (local.get $s) (local.get $s)))
-      (local.set $q ${splat((1 / (2 * terms - 1)).toPrecision(17))})
-${Array.from({ length: terms - 1 }, (_, i) => `      (local.set $q (${V}.add (${V}.mul (local.get $q) (local.get $s2)) ${splat((1 / (2 * (terms - 2 - i) + 1)).toPrecision(17))}))`).join('\n')}
-      (local.set $b (${V}.add (${V}.mul (${V}.add (local.get $s) (local.get $s)) (local.get $q))
-        (v128.and (${V}.neg (local.get $vln2)) (local.get $big))))
-      (local.set $b (v128.bitselect
-        (${V}.sub (local.get $vlog) (${V}.mul (${V}.sub (local.get $p) (local.get $vend)) (local.get $vslope)))
-        (local.get $b) (local.get $tan)))
-      (local.set $bt (v128.bitselect (${V}.mul (local.get $vslope) (local.get $p))
-        (${V}.div (local.get $p) (${V}.sub (local.get $vone) (local.get $p))) (local.get $tan)))`;
+      (if (v128.any_true (${V}.gt (local.get $p) (local.get $vfast)))
+        (then
+        (local.set $tan (${V}.gt (local.get $p) (local.get $vend)))
+        (local.set $big (${V}.gt (local.get $p) (local.get $vsplit)))
+        (local.set $d (v128.bitselect (${V}.sub (local.get $vthree) (${V}.add (local.get $p) (local.get $p))) (${V}.sub (local.get $vtwo) (local.get $p)) (local.get $big)))
+        (local.set $m (${V}.sub (local.get $vone) (local.get $p)))
+        (local.set $q (${V}.div (local.get $vone) (${V}.mul (local.get $d) (local.get $m))))
+        (local.set $s (${V}.mul (${V}.mul
+          (v128.bitselect (${V}.sub (local.get $vone) (${V}.add (local.get $p) (local.get $p))) (${V}.neg (local.get $p)) (local.get $big))
+          (local.get $m)) (local.get $q)))
+        (local.set $bt (v128.bitselect (${V}.mul (local.get $vslope) (local.get $p))
+          (${V}.mul (${V}.mul (local.get $p) (local.get $d)) (local.get $q)) (local.get $tan)))
+        (local.set $s2 (${V}.mul (local.get $s) (local.get $s)))
+        ${horner(
+          '$q',
+          '(local.get $s2)',
+          Array.from({ length: terms }, (_, i) => 1 / (2 * (terms - 1 - i) + 1)),
+        )}
+        (local.set $b (${V}.add (${V}.mul (${V}.add (local.get $s) (local.get $s)) (local.get $q))
+          (v128.and (${V}.neg (local.get $vln2)) (local.get $big))))
+        (local.set $b (v128.bitselect
+          (${V}.sub (local.get $vlog) (${V}.mul (${V}.sub (local.get $p) (local.get $vend)) (local.get $vslope)))
+          (local.get $b) (local.get $tan))))
+        (else
+        ${horner(
+          '$q',
+          '(local.get $p)',
+          Array.from({ length: small }, (_, i) => 1 / (small - i)),
+        )}
+        (local.set $b (${V}.neg (${V}.mul (local.get $p) (local.get $q))))
+        ${horner(
+          '$q',
+          '(local.get $p)',
+          Array.from({ length: small }, () => 1),
+        )}
+        (local.set $bt (${V}.mul (local.get $p) (local.get $q)))))`;
   const locals = `(local $q2 i32) (local $end i32) (local $vend2 i32) (local $vinv v128) (local $vend v128) (local $vslope v128)
     (local $vlog v128) (local $vone v128) (local $vtwo v128) (local $vthree v128) (local $vln2 v128) (local $vsplit v128)
-    (local $p v128) (local $tan v128) (local $big v128) (local $s v128) (local $s2 v128) (local $q v128) (local $b v128) (local $bt v128)`;
+    (local $vfast v128) (local $p v128) (local $tan v128) (local $big v128) (local $s v128) (local $s2 v128) (local $q v128)
+    (local $b v128) (local $bt v128) (local $d v128) (local $m v128)`;
   const setup = `
     (local.set $vinv ${fromF64('$invTotal')}) (local.set $vend ${fromF64('$logEnd')}) (local.set $vslope ${fromF64('$slope')})
+    (local.set $vfast ${fromF64('$fast')})
     (local.set $vone ${splat(1)}) (local.set $vtwo ${splat(2)}) (local.set $vthree ${splat(3)})
-    (local.set $vln2 ${splat(Math.LN2.toPrecision(17))}) (local.set $vsplit ${splat((1 - Math.SQRT1_2).toPrecision(17))})
+    (local.set $vln2 ${splat(Math.LN2)}) (local.set $vsplit ${splat(1 - Math.SQRT1_2)})
     (local.set $end (i32.add (local.get $ptr) (i32.mul (local.get $K) (i32.const ${bytes}))))
     (local.set $vend2 (i32.add (local.get $ptr) (i32.mul (i32.and (local.get $K) (i32.const ${-lanes})) (i32.const ${bytes}))))
     (local.set $q2 (local.get $ptr))`;
@@ -334,7 +445,7 @@ ${Array.from({ length: terms - 1 }, (_, i) => `      (local.set $q (${V}.add (${
       (br $rowLoop))))
 
   (func (export "smooth_${t}") (param $ptr i32) (param $K i32) (param $invTotal f64) (param $logEnd f64)
-    (param $slope f64) (param $logOneMinusEnd f64) (param $out i32)
+    (param $slope f64) (param $logOneMinusEnd f64) (param $fast f64) (param $out i32) (param $btPtr i32)
     ${locals} (local $sb v128) (local $sbt v128) (local $tb f64) (local $tbt f64)
     ${setup}
     (local.set $vlog ${fromF64('$logOneMinusEnd')})
@@ -342,52 +453,55 @@ ${Array.from({ length: terms - 1 }, (_, i) => `      (local.set $q (${V}.add (${
     (block $b (loop $l
       (br_if $b (i32.ge_u (local.get $q2) (local.get $vend2)))
       ${bonus('(v128.load (local.get $q2))')}
+      (v128.store (local.get $btPtr) (local.get $bt))
       ${acc('$sb', '(local.get $b)')}
       ${acc('$sbt', '(local.get $bt)')}
       (local.set $q2 (i32.add (local.get $q2) (i32.const 16)))
+      (local.set $btPtr (i32.add (local.get $btPtr) (i32.const 16)))
       (br $l)))
     (local.set $tb (f64.add (f64x2.extract_lane 0 (local.get $sb)) (f64x2.extract_lane 1 (local.get $sb))))
     (local.set $tbt (f64.add (f64x2.extract_lane 0 (local.get $sbt)) (f64x2.extract_lane 1 (local.get $sbt))))
     (block $b (loop $l
       (br_if $b (i32.ge_u (local.get $q2) (local.get $end)))
       ${bonus(`(${V}.splat (${S}.load (local.get $q2)))`)}
+      (${S}.store (local.get $btPtr) (${V}.extract_lane 0 (local.get $bt)))
       ${accTail('$tb', `(${V}.extract_lane 0 (local.get $b))`)}
       ${accTail('$tbt', `(${V}.extract_lane 0 (local.get $bt))`)}
       (local.set $q2 (i32.add (local.get $q2) (i32.const ${bytes})))
+      (local.set $btPtr (i32.add (local.get $btPtr) (i32.const ${bytes})))
       (br $l)))
     (f64.store (local.get $out) (local.get $tb))
     (f64.store offset=8 (local.get $out) (local.get $tbt)))
 
-  (func (export "smooth_grad_${t}") (param $ptr i32) (param $K i32) (param $invTotal f64) (param $logEnd f64)
-    (param $slope f64) (param $a f64) (param $bb f64) (param $rho f64)
-    ${locals} (local $va v128) (local $vb v128) (local $vrho v128) (local $e v128)
-    ${setup}
-    (local.set $va ${fromF64('$a')}) (local.set $vb ${fromF64('$bb')}) (local.set $vrho ${fromF64('$rho')})
+  (func (export "smooth_grad_${t}") (param $ptr i32) (param $K i32) (param $btPtr i32) (param $a f64) (param $bb f64)
+    (param $bRho f64)
+    (local $end i32) (local $vend i32) (local $va v128) (local $vb v128) (local $vbr v128) (local $sa ${S}) (local $sb ${S}) (local $sbr ${S})
+    (local.set $sa ${f32 ? '(f32.demote_f64 (local.get $a))' : '(local.get $a)'})
+    (local.set $sb ${f32 ? '(f32.demote_f64 (local.get $bb))' : '(local.get $bb)'})
+    (local.set $sbr ${f32 ? '(f32.demote_f64 (local.get $bRho))' : '(local.get $bRho)'})
+    (local.set $va (${V}.splat (local.get $sa))) (local.set $vb (${V}.splat (local.get $sb))) (local.set $vbr (${V}.splat (local.get $sbr)))
+    (local.set $end (i32.add (local.get $ptr) (i32.mul (local.get $K) (i32.const ${bytes}))))
+    (local.set $vend (i32.add (local.get $ptr) (i32.mul (i32.and (local.get $K) (i32.const ${-lanes})) (i32.const ${bytes}))))
     (block $b (loop $l
-      (br_if $b (i32.ge_u (local.get $q2) (local.get $end)))
-      (if (i32.le_u (local.get $q2) (i32.sub (local.get $vend2) (i32.const 16)))
-        (then (local.set $e (v128.load (local.get $q2))))
-        (else (local.set $e (${V}.splat (${S}.load (local.get $q2))))))
-      (local.set $p (${V}.mul (local.get $e) (local.get $vinv)))
-      (local.set $tan (${V}.gt (local.get $p) (local.get $vend)))
-      (local.set $bt (v128.bitselect (${V}.mul (local.get $vslope) (local.get $p))
-        (${V}.div (local.get $p) (${V}.sub (local.get $vone) (local.get $p))) (local.get $tan)))
-      (local.set $e (${V}.sub (${V}.mul (local.get $va) (local.get $e))
-        (${V}.mul (local.get $vb) (${V}.add (local.get $vone) (${V}.mul (local.get $vrho) (local.get $bt))))))
-      (if (i32.le_u (local.get $q2) (i32.sub (local.get $vend2) (i32.const 16)))
-        (then
-          (v128.store (local.get $q2) (local.get $e))
-          (local.set $q2 (i32.add (local.get $q2) (i32.const 16))))
-        (else
-          (${S}.store (local.get $q2) (${V}.extract_lane 0 (local.get $e)))
-          (local.set $q2 (i32.add (local.get $q2) (i32.const ${bytes})))))
+      (br_if $b (i32.ge_u (local.get $ptr) (local.get $vend)))
+      (v128.store (local.get $ptr) (${V}.sub (${V}.sub (${V}.mul (local.get $va) (v128.load (local.get $ptr))) (local.get $vb))
+        (${V}.mul (local.get $vbr) (v128.load (local.get $btPtr)))))
+      (local.set $ptr (i32.add (local.get $ptr) (i32.const 16)))
+      (local.set $btPtr (i32.add (local.get $btPtr) (i32.const 16)))
+      (br $l)))
+    (block $b (loop $l
+      (br_if $b (i32.ge_u (local.get $ptr) (local.get $end)))
+      (${S}.store (local.get $ptr) (${S}.sub (${S}.sub (${S}.mul (local.get $sa) (${S}.load (local.get $ptr))) (local.get $sb))
+        (${S}.mul (local.get $sbr) (${S}.load (local.get $btPtr)))))
+      (local.set $ptr (i32.add (local.get $ptr) (i32.const ${bytes})))
+      (local.set $btPtr (i32.add (local.get $btPtr) (i32.const ${bytes})))
       (br $l))))
 `;
 }
 
 const wat = `;; Generated by scripts/build-wasm.mjs — do not edit by hand.
 (module
-  (memory (export "memory") 1)
+  (memory (export "memory") ${INITIAL_PAGES})
   ${dataSegment()}
 ${kernel('f32')}
 ${kernel('f64')}

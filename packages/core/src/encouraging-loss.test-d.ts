@@ -22,6 +22,16 @@ describe('types', () => {
     ).toEqualTypeOf<Float64Array>();
   });
 
+  it('out has the gradient type of the logits', () => {
+    const targets = { data: new Int32Array([0]), shape: [1] };
+    const out = new Float32Array(2);
+    expectTypeOf(
+      encouragingLossWithGrad({ data: new Float32Array(2), shape: [1, 2] }, targets, { out }).grad.data,
+    ).toEqualTypeOf<Float32Array>();
+    // @ts-expect-error a Float32Array buffer for Float64Array logits
+    encouragingLossWithGrad({ data: new Float64Array(2), shape: [1, 2] }, targets, { out });
+  });
+
   it('options are one typed object', () => {
     expectTypeOf<EncouragingLossOptions['reduction']>().toEqualTypeOf<'mean' | 'sum' | 'none' | undefined>();
     // @ts-expect-error positional booleans are not an API

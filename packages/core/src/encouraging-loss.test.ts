@@ -1,15 +1,20 @@
 import { toBeAllClose } from '@encouraging-loss/conformance';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { withKernel } from './encouraging-loss.js';
 import {
   arrayTensor,
   createEncouragingLoss,
   EncouragingLossError,
+  type EncouragingLossOptions,
   encouragingLoss,
   encouragingLossComponents,
   encouragingLossWithGrad,
   isEncouragingLossError,
+  type LogitsInput,
+  type PlainLossWithGrad,
   sigmoidEncouragingLoss,
+  type TargetsInput,
   typedArrayOps,
 } from './index.js';
 
@@ -170,6 +175,179 @@ describe('encouragingLoss on plain tensors', () => {
         },
       ),
     );
+  });
+});
+
+describe('the out gradient buffer', () => {
+  const rows = 40;
+  const K = 37;
+  function batch(Type: Float32ArrayConstructor | Float64ArrayConstructor) {
+    let seed = 99;
+    const next = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const data = new Type(Array.from({ length: rows * K }, () => 6 * (next() - 0.5)));
+    const labels = Int32Array.from({ length: rows }, (_, r) => (r % 7 === 3 ? -100 : Math.floor(next() * K)));
+    // Margins that send some rows to the JS kernel (Σ_{j≠a} e_j < 1e-20 in the WASM kernel), some of them to its
+    // runner-up shift (< 1e-30), which reads the row's logits again after writing its gradient.
+    for (let r = 0; r < rows; r += 9) data[r * K + Math.max(0, labels[r])] += r % 18 === 0 ? 90 : 60;
+    return { logits: { data, shape: [rows, K] }, targets: { data: labels, shape: [rows] } };
+  }
+  const optionSets = [
+    { logEnd: 1 },
+    { logEnd: 0.75, reduction: 'none' as const },
+    { logEnd: 0.5, labelSmoothing: 0.1, reduction: 'sum' as const },
+  ];
+  for (const Type of [Float64Array, Float32Array]) {
+    for (const [kernel, api] of [
+      ['default', encouragingLossWithGrad],
+      ['js', withKernel('js').encouragingLossWithGrad],
+    ] as const) {
+      // One signature for both float types (the typed overloads are checked in encouraging-loss.test-d.ts).
+      const call = api as (l: LogitsInput, t: TargetsInput, o?: object) => PlainLossWithGrad;
+      it(`writes the same gradient into out and returns it (${Type.name}, ${kernel} kernel)`, () => {
+        const { logits, targets } = batch(Type);
+        for (const options of optionSets) {
+          const fresh = call(logits, targets, options);
+          // Garbage from a previous step must not leak: every entry is overwritten (ignored rows included).
+          const out = new Type(rows * K).fill(Number.NaN);
+          const reused = call(logits, targets, { ...options, out });
+          expect(reused.grad.data).toBe(out);
+          expect(reused.grad.shape).toEqual([rows, K]);
+          expect(Array.from(out)).toEqual(Array.from(fresh.grad.data));
+          expect(Array.from(reused.loss.data)).toEqual(Array.from(fresh.loss.data));
+          // In place: the gradient replaces the logits (rows the WASM kernel hands to the JS kernel included).
+          const own = logits.data.slice();
+          const inPlace = call({ data: own, shape: logits.shape }, targets, { ...options, out: own });
+          expect(inPlace.grad.data).toBe(own);
+          expect(Array.from(own)).toEqual(Array.from(fresh.grad.data));
+          expect(Array.from(inPlace.loss.data)).toEqual(Array.from(fresh.loss.data));
+        }
+      });
+    }
+  }
+
+  it('property: whatever out holds before the call, and in place, the result equals the fresh-buffer result', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 2, max: 40 }),
+        fc.constantFrom(Float32Array, Float64Array),
+        fc.record({
+          logEnd: fc.constantFrom(1, 0.75, 0.3),
+          labelSmoothing: fc.constantFrom(0, 0.1),
+          reduction: fc.constantFrom('mean' as const, 'sum' as const, 'none' as const),
+        }),
+        fc.constantFrom(0, Number.NaN, Number.POSITIVE_INFINITY, -1e300),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        (rows, K, Type, options, garbage, seed) => {
+          let state = seed;
+          const next = () => {
+            state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+            return state / 2 ** 32;
+          };
+          const data = new Type(Array.from({ length: rows * K }, () => 30 * (next() - 0.5)));
+          const labels = Array.from({ length: rows }, () => (next() < 0.2 ? -100 : Math.floor(next() * K)));
+          const logits = { data, shape: [rows, K] };
+          const targets = { data: labels, shape: [rows] };
+          const call = encouragingLossWithGrad as (
+            l: LogitsInput,
+            t: TargetsInput,
+            o?: object,
+          ) => PlainLossWithGrad;
+          const fresh = call(logits, targets, options);
+          const out = new Type(rows * K).fill(garbage);
+          const reused = call(logits, targets, { ...options, out });
+          expect(reused.grad.data).toBe(out);
+          expect(Array.from(out)).toEqual(Array.from(fresh.grad.data));
+          const own = data.slice();
+          call({ data: own, shape: logits.shape }, targets, { ...options, out: own });
+          expect(Array.from(own)).toEqual(Array.from(fresh.grad.data));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('in place, a NaN found in a later chunk is still reported at its own index', () => {
+    // 40 rows of K = 1000: the WASM kernel works in chunks of 16 (float32) rows and overwrites earlier ones first.
+    const data = new Float32Array(40 * 1000).fill(0.25);
+    data[35 * 1000 + 7] = Number.NaN;
+    const call = () =>
+      encouragingLossWithGrad(
+        { data, shape: [40, 1000] },
+        { data: new Int32Array(40), shape: [40] },
+        { out: data },
+      );
+    expect(call).toThrow(EncouragingLossError);
+    expect(call).toThrow(/35007|\[35, 7\]/);
+  });
+
+  it('works on the composed path too (soft targets) and with number[] logits', () => {
+    const logits = { data: [2, 0.5, -1, 0.1, 3, 0.2], shape: [2, 3] };
+    const soft = { data: [0.7, 0.2, 0.1, 0, 1, 0], shape: [2, 3] };
+    for (const t of [soft, targets]) {
+      const out = new Float64Array(6).fill(Number.NaN);
+      const reused = encouragingLossWithGrad(logits, t, { out });
+      expect(reused.grad.data).toBe(out);
+      expect(Array.from(out)).toEqual(Array.from(encouragingLossWithGrad(logits, t).grad.data));
+    }
+  });
+
+  it('INVALID_DTYPE, INVALID_SHAPE and INVALID_OPTION (partial overlap) name the bad buffer', () => {
+    const logits32 = { data: Float32Array.from(logits64.data), shape: [2, 3] };
+    const fail = (call: () => unknown, code: string, message: RegExp) => {
+      try {
+        call();
+      } catch (error) {
+        expect(isEncouragingLossError(error) && error.code).toBe(code);
+        expect((error as Error).message).toMatch(message);
+        return;
+      }
+      expect.fail('no error');
+    };
+    const anyOut = (out: unknown) => ({ out }) as EncouragingLossOptions;
+    fail(
+      () => encouragingLossWithGrad(logits64, targets, anyOut(new Float32Array(6))),
+      'INVALID_DTYPE',
+      /Float64Array.*Float32Array/,
+    );
+    fail(
+      () => encouragingLossWithGrad(logits32, targets, anyOut(new Float64Array(6))),
+      'INVALID_DTYPE',
+      /Float32Array.*Float64Array/,
+    );
+    fail(
+      () =>
+        encouragingLossWithGrad(
+          { data: [0, 1, 2, 3, 4, 5], shape: [2, 3] },
+          targets,
+          anyOut([0, 0, 0, 0, 0, 0]),
+        ),
+      'INVALID_DTYPE',
+      /out must be a Float64Array.*Array/,
+    );
+    fail(
+      () => encouragingLossWithGrad(logits64, targets, { out: new Float64Array(5) }),
+      'INVALID_SHAPE',
+      /length 5, expected 6.*\[2, 3\]/,
+    );
+
+    // Views of one buffer that overlap at an offset are refused; disjoint views (and the logits' own array) are fine.
+    const shared = new Float64Array(12);
+    shared.set(logits64.data, 3);
+    const view = { data: shared.subarray(3, 9), shape: [2, 3] };
+    fail(
+      () => encouragingLossWithGrad(view, targets, { out: shared.subarray(0, 6) }),
+      'INVALID_OPTION',
+      /overlaps the logits at an offset \(bytes 0–48 against 24–72/,
+    );
+    const disjoint = shared.subarray(0, 6);
+    shared.set(logits64.data, 6);
+    const tail = { data: shared.subarray(6, 12), shape: [2, 3] };
+    expect(encouragingLossWithGrad(tail, targets, { out: disjoint }).grad.data).toBe(disjoint);
+    expect(Array.from(disjoint)).toEqual(Array.from(encouragingLossWithGrad(logits64, targets).grad.data));
   });
 });
 

@@ -17,6 +17,9 @@ export interface KernelResult {
  * gradient, one exp per element, no intermediate arrays (the gradient buffer holds exp(z − max) until it is
  * scaled in place). Inputs are validated by the caller.
  *
+ * `gradOut` (the logits' type and length) receives the gradient instead of a new buffer; it may be the logits
+ * themselves (in place: each row is read from a row-sized copy), but must not overlap them otherwise.
+ *
  * Numerics: log(1 − p_y) for the dominant class comes from Σ_{j≠a} exp(z_j − max), summed on both sides of a
  * with no subtraction; below 1e-30 that sum is recomputed shifted by the runner-up logit, so EL is exact at any
  * margin (the target gradient stays −1 and the runner-up's +ρ).
@@ -27,6 +30,7 @@ export function fusedEncouragingLoss(
   classCount: number,
   options: ResolvedEncouragingLossOptions,
   withGrad: boolean,
+  gradOut?: FloatArray,
 ): KernelResult {
   const K = classCount;
   const rows = logits.length / K;
@@ -36,10 +40,10 @@ export function fusedEncouragingLoss(
   const offTarget = eps / K; // q_k for k ≠ y
   const onTarget = 1 - eps + offTarget;
   const grad = withGrad
-    ? logits instanceof Float32Array
-      ? new Float32Array(logits.length)
-      : new Float64Array(logits.length)
+    ? (gradOut ??
+      (logits instanceof Float32Array ? new Float32Array(logits.length) : new Float64Array(logits.length)))
     : undefined;
+  const rowCopy = gradOut !== undefined && gradOut.buffer === logits.buffer ? logits.slice(0, K) : undefined;
   const perRow = reduction === 'none';
   const loss = new Float64Array(perRow ? rows : 1);
   const crossEntropy = new Float64Array(perRow ? rows : 1);
@@ -50,17 +54,24 @@ export function fusedEncouragingLoss(
   for (let r = 0; r < rows; r++) {
     const raw = targets[r];
     const y = typeof raw === 'bigint' ? Number(raw) : raw;
-    if (y === ignoreIndex) continue;
+    if (y === ignoreIndex) {
+      if (gradOut) gradOut.fill(0, r * K, (r + 1) * K);
+      continue;
+    }
     const o = r * K;
+    // In place (gradOut is the logits' own buffer), the row's logits are read from a copy: pass 2 overwrites them.
+    if (rowCopy) rowCopy.set(logits.subarray(o, o + K));
+    const row = rowCopy ?? logits;
+    const ro = rowCopy ? 0 : o;
     const weight = classWeights ? classWeights[y] : 1;
     weightTotal += weight;
 
     // Pass 1: max and argmax (first occurrence); Σ z for the smoothed cross-entropy.
-    let max = logits[o];
+    let max = row[ro];
     let argmax = 0;
     let sumZ = 0;
     for (let j = 0; j < K; j++) {
-      const z = logits[o + j];
+      const z = row[ro + j];
       sumZ += z;
       if (z > max) {
         max = z;
@@ -71,12 +82,12 @@ export function fusedEncouragingLoss(
     let rest = 0;
     if (grad) {
       for (let j = 0; j < K; j++) {
-        const e = Math.exp(logits[o + j] - max);
+        const e = Math.exp(row[ro + j] - max);
         grad[o + j] = e;
         if (j !== argmax) rest += e;
       }
     } else {
-      for (let j = 0; j < K; j++) if (j !== argmax) rest += Math.exp(logits[o + j] - max);
+      for (let j = 0; j < K; j++) if (j !== argmax) rest += Math.exp(row[ro + j] - max);
     }
     const total = 1 + rest; // e_argmax = exp(0) = 1 exactly
     const logTotal = Math.log1p(rest);
@@ -93,15 +104,15 @@ export function fusedEncouragingLoss(
       } else {
         // Runner-up shift: Σ_{j≠a} exp(z_j − m2) ≥ 1, exact however far behind the other classes are.
         let second = Number.NEGATIVE_INFINITY;
-        for (let j = 0; j < K; j++) if (j !== argmax && logits[o + j] > second) second = logits[o + j];
+        for (let j = 0; j < K; j++) if (j !== argmax && row[ro + j] > second) second = row[ro + j];
         let sum = 0;
-        for (let j = 0; j < K; j++) if (j !== argmax) sum += Math.exp(logits[o + j] - second);
+        for (let j = 0; j < K; j++) if (j !== argmax) sum += Math.exp(row[ro + j] - second);
         ratioShift = second;
         ratioNorm = sum;
         logOneMinusDominant = second - max + Math.log(sum) - logTotal;
       }
     }
-    const logProbTarget = logits[o + y] - max - logTotal;
+    const logProbTarget = row[ro + y] - max - logTotal;
     const pTarget = Math.exp(logProbTarget);
 
     // The dominant class's bonus and −β_a(1 − p_a) ("self") term, valid for any p_a > 1/2.
@@ -133,7 +144,7 @@ export function fusedEncouragingLoss(
           rowBonus += q * dominantBonus;
           continue;
         }
-        const p = (grad ? grad[o + j] : Math.exp(logits[o + j] - max)) * invTotal;
+        const p = (grad ? grad[o + j] : Math.exp(row[ro + j] - max)) * invTotal;
         rowBonus += q * bonusOf(p);
         if (grad) restW -= q * betaTimes(p);
       }
@@ -157,7 +168,7 @@ export function fusedEncouragingLoss(
           for (let j = 0; j < K; j++) grad[o + j] *= coefficient;
         } else {
           for (let j = 0; j < K; j++) {
-            const z = logits[o + j];
+            const z = row[ro + j];
             grad[o + j] =
               Math.exp(z - max - logTotal) + rho * pTarget * (Math.exp(z - ratioShift) / ratioNorm);
           }
@@ -189,7 +200,7 @@ export function fusedEncouragingLoss(
             const betaP = useRatio
               ? ratioShift === max
                 ? grad[o + j] / ratioNorm
-                : Math.exp(logits[o + j] - ratioShift) / ratioNorm
+                : Math.exp(row[ro + j] - ratioShift) / ratioNorm
               : dominantBeta * p;
             g += dominantFactor * betaP;
           }

@@ -15,6 +15,7 @@ export {
   encouragingLoss,
   encouragingLossComponents,
   encouragingLossWithGrad,
+  type EncouragingLossWithGradOptions,
   type FloatTensor,
   type LogitsInput,
   type OutputOf,

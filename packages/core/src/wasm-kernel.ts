@@ -5,6 +5,8 @@ import { KERNEL_WASM_BASE64 } from './wasm/kernel-bytes.js';
 
 interface KernelExports {
   memory: WebAssembly.Memory;
+  /** WASM memory below this holds the kernel's constants and exp table. */
+  data_start: WebAssembly.Global;
   rows_f32(ptr: number, rows: number, K: number, stats: number): void;
   rows_f64(ptr: number, rows: number, K: number, stats: number): void;
   scale_f32(ptr: number, rows: number, K: number, coef: number): void;
@@ -24,18 +26,11 @@ type SmoothPass = (
   logEnd: number,
   slope: number,
   logOneMinusEnd: number,
+  fast: number,
   out: number,
+  bt: number,
 ) => void;
-type SmoothGradPass = (
-  ptr: number,
-  K: number,
-  invTotal: number,
-  logEnd: number,
-  slope: number,
-  a: number,
-  b: number,
-  rho: number,
-) => void;
+type SmoothGradPass = (ptr: number, K: number, bt: number, a: number, b: number, bRho: number) => void;
 
 // undefined: not tried yet; null: unavailable (no WebAssembly SIMD) or still compiling asynchronously.
 let kernel: KernelExports | null | undefined;
@@ -74,22 +69,25 @@ export function wasmKernel(): KernelExports | undefined {
   return kernel ?? undefined;
 }
 
-// WASM memory below this holds the kernel's constants.
-const DATA_START = 256;
 // Rows per WASM call: about 64 KiB of logits, so a chunk stays in L2 between the passes (at least one row).
 const CHUNK_BYTES = 1 << 16;
 // Dominant rows whose Σ_{j≠a} e_j falls below this run the JS kernel (its runner-up shift). Higher than the JS
 // kernel's 1e-30 because the WASM exp flushes values below ~3e-38 (float32) to 0: K · 3e-38 stays < 1e-12 · this.
 const RUNNER_UP_THRESHOLD = 1e-20;
+// Largest p_j for the division-free log(1 − p) and p/(1 − p) series of the smoothing pass (scripts/build-wasm.mjs).
+const SMALL_P = 2 ** -7;
 
 /**
  * {@link fusedEncouragingLoss} on the WebAssembly SIMD kernel: chunks of rows are copied into WASM memory;
- * max/argmax and e_j = exp(z_j − max) are computed there (vectorised exp, error ≤ 3e-7 float32 and 4.1e-14
- * float64 relative; Σ e in f64), with label smoothing also Σ_j q_j b(p_j) and Σ_j q_j β_j p_j (vectorised
- * log(1 − p)); the per-row scalars of the loss and gradient here (same formulas as the JS kernel); the gradient
- * rows are scaled there and copied out into the gradient buffer. Extra memory: the gradient buffer and a fixed
- * scratch of about 64 KiB (or one row). Rows the vector path does not cover exactly (a dominant class whose
- * runner-up sum underflows, NaN or infinite logits) run the JS kernel. Returns undefined without WASM SIMD.
+ * max/argmax and e_j = exp(z_j − max) are computed there (vectorised exp, error ≤ 3e-7 float32 and 2.61e-16
+ * float64 relative, table-driven in float64; Σ e in f64), with label smoothing also Σ_j q_j b(p_j) and
+ * Σ_j q_j β_j p_j (vectorised log(1 − p)); the per-row scalars of the loss and gradient here (same formulas as the
+ * JS kernel); the gradient rows are scaled there and copied out into the gradient buffer. Extra memory: the
+ * gradient buffer and the module's memory (4 MiB reserved; one chunk of about 64 KiB or one row, and one row of
+ * scratch, are used). Rows the vector path does not cover exactly (a dominant class whose runner-up sum
+ * underflows, NaN or infinite logits) run the JS kernel. Returns undefined without WASM SIMD.
+ * `gradOut` (the logits' type and length) receives the gradient instead of a new buffer; it may be the logits
+ * themselves (in place: a chunk's logits are copied into WASM memory before its gradient rows are written).
  * `onNonFinite` is called for a row holding NaN or ±∞ before anything is returned (the deferred finite check: the
  * max pass finds them for free).
  */
@@ -100,6 +98,7 @@ export function wasmEncouragingLoss(
   options: ResolvedEncouragingLossOptions,
   withGrad: boolean,
   onNonFinite?: () => void,
+  gradOut?: FloatArray,
 ): KernelResult | undefined {
   const wasm = wasmKernel();
   if (!wasm) return undefined;
@@ -112,15 +111,22 @@ export function wasmEncouragingLoss(
   const onTarget = 1 - eps + offTarget;
   const terms = bonusTerms(options);
   const { slope, logOneMinusEnd, bonusOf, betaTimes } = terms;
+  // The smoothing pass's division-free series serve vectors whose p_j are all at most this (on the log part).
+  const fastLimit = Math.min(SMALL_P, logEnd);
 
+  const DATA_START = wasm.data_start.value as number;
   const chunkRows = Math.max(1, Math.min(rows, Math.floor(CHUNK_BYTES / (K * bytesPer))));
   const dataBytes = chunkRows * K * bytesPer;
   const statsPtr = DATA_START + ((dataBytes + 15) & ~15);
   const coefPtr = statsPtr + chunkRows * 24;
   const sumsPtr = coefPtr + chunkRows * 8;
   const smoothPtr = sumsPtr + chunkRows * 8;
-  const needed = smoothPtr + 16;
+  // β_j·p_j of one row, from the smoothing pass to the smoothed gradient pass.
+  const btPtr = (smoothPtr + 31) & ~15;
+  const needed = btPtr + K * bytesPer;
   const memory = wasm.memory;
+  // Rows beyond ~2 MiB only: the module's initial 4 MiB serve the rest. Growing detaches the old buffer, which makes
+  // V8 add detach checks to every typed-array loop in the process from then on.
   if (memory.buffer.byteLength < needed) {
     memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65536));
   }
@@ -147,9 +153,7 @@ export function wasmEncouragingLoss(
   const crossEntropy = new Float64Array(perRow ? rows : 1);
   const bonus = new Float64Array(perRow ? rows : 1);
   const grad = withGrad
-    ? float32
-      ? new Float32Array(logits.length)
-      : new Float64Array(logits.length)
+    ? (gradOut ?? (float32 ? new Float32Array(logits.length) : new Float64Array(logits.length)))
     : undefined;
 
   // Σ w[y] first, so the reduction's divisor folds into each row's coefficient.
@@ -160,8 +164,9 @@ export function wasmEncouragingLoss(
   }
   const divisor = reduction === 'mean' && weightTotal > 0 ? weightTotal : 1;
   const rowOptions = { ...options, reduction: 'sum' as const, classWeights: undefined };
-  // Rows to finish after the copy-out: ≥ 0 a row for the JS kernel, −1 an ignored row.
+  // Rows the vector path leaves: ≥ 0 a row for the JS kernel, −1 − r an ignored row r.
   const fixups: number[] = [];
+  const rowGrads: { row: number; grad: FloatArray; scale: number }[] = [];
 
   for (let start = 0; start < rows; start += chunkRows) {
     const count = Math.min(chunkRows, rows - start);
@@ -213,7 +218,7 @@ export function wasmEncouragingLoss(
         const eTarget = data[o + y];
         if (dominant >= 0) data[o + dominant] = 0;
         const rowPtr = DATA_START + o * bytesPer;
-        smoothPass(rowPtr, K, invTotal, logEnd, slope, logOneMinusEnd, smoothPtr);
+        smoothPass(rowPtr, K, invTotal, logEnd, slope, logOneMinusEnd, fastLimit, smoothPtr, btPtr);
         let rowBonus = offTarget * smoothSums[0];
         let restW = -offTarget * smoothSums[1];
         const pY = eTarget * invTotal;
@@ -234,7 +239,7 @@ export function wasmEncouragingLoss(
         const dominantFactor = dominant >= 0 ? rho * qDominant * pArgmax : 0;
         const ratio = dominant >= 0 ? (dominantInLog ? 1 / rest : dominantBeta * invTotal) : 0;
         const a = invTotal * (1 - rho * restW) + dominantFactor * ratio;
-        smoothGradPass(rowPtr, K, invTotal, logEnd, slope, a * scale, offTarget * scale, rho);
+        smoothGradPass(rowPtr, K, btPtr, a * scale, offTarget * scale, offTarget * scale * rho);
         const gDominant = invTotal - qDominant - rho * invTotal * restW + dominantFactor * dominantSelf;
         if (y === dominant) {
           targetGrad[i] = gDominant * scale;
@@ -272,21 +277,11 @@ export function wasmEncouragingLoss(
         targetGrad[i] = (-oneMinus + rho * pTarget * self) * scale;
       }
     }
-    if (grad) {
-      if (eps === 0) scalePass(DATA_START, count, K, coefPtr);
-      grad.set(data.subarray(0, count * K), start * K);
-      for (let i = 0; i < count; i++) {
-        const y = Number(targets[start + i]);
-        if (y !== ignoreIndex) grad[(start + i) * K + y] = targetGrad[i];
-        if (dominantIndex[i] >= 0) grad[(start + i) * K + dominantIndex[i]] = dominantGrad[i];
-      }
-    }
+    // The JS kernel on its rows alone, weighted and reduced like the rest; before the copy-out, which overwrites
+    // their logits when the gradient is written in place.
+    rowGrads.length = 0;
     for (const f of fixups) {
-      if (f < 0) {
-        grad?.fill(0, (-1 - f) * K, -f * K);
-        continue;
-      }
-      // The JS kernel on this row alone, weighted and reduced like the rest.
+      if (f < 0) continue;
       const o = f * K;
       const y = Number(targets[f]);
       const weight = classWeights ? classWeights[y] : 1;
@@ -295,9 +290,19 @@ export function wasmEncouragingLoss(
       loss[index] += weight * one.loss[0];
       crossEntropy[index] += weight * one.crossEntropy[0];
       bonus[index] += weight * one.bonus[0];
-      if (grad && one.grad) {
-        const scale = weight / divisor;
-        for (let j = 0; j < K; j++) grad[o + j] = one.grad[j] * scale;
+      if (one.grad) rowGrads.push({ row: f, grad: one.grad, scale: weight / divisor });
+    }
+    if (grad) {
+      if (eps === 0) scalePass(DATA_START, count, K, coefPtr);
+      grad.set(data.subarray(0, count * K), start * K);
+      for (let i = 0; i < count; i++) {
+        const y = Number(targets[start + i]);
+        if (y !== ignoreIndex) grad[(start + i) * K + y] = targetGrad[i];
+        if (dominantIndex[i] >= 0) grad[(start + i) * K + dominantIndex[i]] = dominantGrad[i];
+      }
+      for (const f of fixups) if (f < 0) grad.fill(0, (-1 - f) * K, -f * K);
+      for (const { row, grad: rowGrad, scale } of rowGrads) {
+        for (let j = 0; j < K; j++) grad[row * K + j] = rowGrad[j] * scale;
       }
     }
   }
