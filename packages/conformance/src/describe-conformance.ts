@@ -2,6 +2,7 @@ import {
   composedLog1p,
   composedLogSoftmax,
   composedLogSumExp,
+  composedSumLog,
   type EncouragingLossOptions,
   type TensorOps,
 } from '@encouraging-loss/core';
@@ -340,7 +341,9 @@ export function describeConformance<T>(adapter: ConformanceAdapter<T>): void {
 }
 
 /** Hides one optional member of a TensorOps object, so core falls back to its composed version. */
-function without<T>(ops: TensorOps<T>, member: 'log1p' | 'logSumExp' | 'logSoftmax'): TensorOps<T> {
+type FusedMember = 'log1p' | 'logSumExp' | 'logSoftmax' | 'sumLogLastAxis';
+
+function without<T>(ops: TensorOps<T>, member: FusedMember): TensorOps<T> {
   return new Proxy(ops, {
     get: (target, property, receiver) => {
       if (property === member || (member === 'logSoftmax' && property === 'logSumExp')) return undefined;
@@ -363,7 +366,7 @@ function describeOverrides<T>(
   data[5] = 85;
   const scoped = <R>(fn: () => R): R => (ops.scope ? ops.scope(fn) : fn());
   const compare = async (
-    member: 'log1p' | 'logSumExp' | 'logSoftmax',
+    member: FusedMember,
     compute: (o: TensorOps<T>, x: T) => T,
     input: number[],
     inputShape: number[],
@@ -374,12 +377,22 @@ function describeOverrides<T>(
     expect([...fused.shape]).toEqual([...composed.shape]);
     assertAllClose(values(fused), values(composed), tolerance, member);
   };
-  const members = (['log1p', 'logSumExp', 'logSoftmax'] as const).filter((m) => typeof ops[m] === 'function');
+  const members = (['log1p', 'logSumExp', 'logSoftmax', 'sumLogLastAxis'] as const).filter(
+    (m) => typeof ops[m] === 'function',
+  );
   for (const member of members) {
     test(`${member} agrees with the composed version`, async () => {
       if (member === 'log1p') {
         const small = [1e-9, -1e-6, 0.25, -0.5, 3, 1e-3, -0.999];
         await compare(member, (o, x) => composedLog1p(o, x), small, [7]);
+      } else if (member === 'sumLogLastAxis') {
+        // Core's domain: x_k ∈ [1/10, 1] with Σ_k (1 − x_k) ≤ 1 per row.
+        const rows = [
+          [1, 0.9, 0.75, 0.999999, 0.5, 1, 0.95],
+          [0.1, 1, 1, 1, 1, 1, 1],
+          [1 - 1e-7, 0.99, 0.8, 0.9, 0.97, 0.999, 0.6],
+        ];
+        await compare(member, (o, x) => composedSumLog(o, x), rows.flat(), shape);
       } else if (member === 'logSumExp') {
         await compare(member, (o, x) => composedLogSumExp(o, x), data, shape);
       } else {

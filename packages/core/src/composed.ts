@@ -152,6 +152,14 @@ export function composedLog1p<T>(ops: TensorOps<T>, x: T): T {
   return ops.log1p ? ops.log1p(x) : ops.log(ops.add(ops.scalar(1, x), x));
 }
 
+/**
+ * Σ_k ln x_k along the last axis, kept (`[...B, K] → [...B, 1]`): the backend's fused op, or the sum of logs.
+ * Core calls it with x_k ∈ [1/10, 1] and Σ_k (1 − x_k) ≤ 1 only, so the product of a row is at least 1/13.
+ */
+export function composedSumLog<T>(ops: TensorOps<T>, x: T): T {
+  return ops.sumLogLastAxis ? ops.sumLogLastAxis(x) : ops.sumLastAxis(ops.log(x));
+}
+
 /** softplus(x) = ln(1 + eˣ), stably: max(x, 0) + log1p(e^−|x|). */
 export function composedSoftplus<T>(ops: TensorOps<T>, x: T): T {
   return ops.add(ops.maximum(x, ops.scalar(0, x)), composedLog1p(ops, ops.exp(ops.neg(ops.abs(x)))));
@@ -166,11 +174,18 @@ export function composedSoftplus<T>(ops: TensorOps<T>, x: T): T {
  * then used. Elsewhere log1p(−p) is exact.
  */
 function exactLogOneMinus<T>(ops: TensorOps<T>, logProbs: T, probs: T, isTarget: T, pTarget: T): T {
-  const zero = ops.scalar(0, logProbs);
-  const rest = ops.sumLastAxis(ops.where(isTarget, zero, probs));
+  const rest = ops.sumLastAxis(ops.where(isTarget, ops.scalar(0, logProbs), probs));
   const largestOther = ops.maxLastAxis(
     ops.where(isTarget, ops.scalar(-Number.MAX_VALUE, logProbs), logProbs),
   );
+  return logOneMinusFromRest(ops, rest, largestOther, pTarget);
+}
+
+/**
+ * {@link exactLogOneMinus} from `rest` = Σ_{j≠y} p_j and `largestOther` = max_{j≠y} log p_j (`[...B, 1]`).
+ */
+function logOneMinusFromRest<T>(ops: TensorOps<T>, rest: T, largestOther: T, pTarget: T): T {
+  const zero = ops.scalar(0, rest);
   const safeRest = ops.where(ops.greater(rest, zero), rest, ops.scalar(1, rest));
   const fromRest = ops.where(ops.greater(rest, zero), ops.log(safeRest), largestOther);
   const half = ops.scalar(0.5, pTarget);
@@ -198,8 +213,6 @@ function computeEncouragingLoss<T>(
   // Probabilities are taken to log space once; a zero probability is clamped to the smallest float32 normal
   // so that everything downstream stays finite.
   const logits = options.input === 'probabilities' ? ops.log(ops.maximum(input, c(SMALLEST_FLOAT32))) : input;
-  const logProbs = composedLogSoftmax(ops, logits);
-  const probs = ops.exp(logProbs);
 
   // Row masks and weights for integer targets.
   let rowWeight: T | undefined; // w[y] · [y ≠ ignoreIndex], [...B, 1]
@@ -225,43 +238,59 @@ function computeEncouragingLoss<T>(
     return inTangent ? ops.logicalAnd(below, ops.logicalNot(inTangent)) : below;
   };
 
+  /**
+   * Integer targets, no smoothing, logits input. Everything per row follows from one scalar,
+   * d = log Σ_{j≠y} e^{z_j − z_y} = (z_r − z_y) + log rest, with z_r the largest other logit and
+   * rest = Σ_{j≠y} e^{z_j − z_r} ∈ [1, K) (no cancellation, no underflow at any margin):
+   * −log p_y = softplus(d), log(1 − p_y) = −softplus(−d). No log-softmax over [..., K] is needed.
+   */
   function hardTargetRows(
     ops: TensorOps<T>,
-    logProbs: T,
-    probs: T,
+    logits: T,
     isTarget: T,
     withGrad: boolean,
+    scale: T | undefined,
   ): { ce: T; bonus: T; grad?: T } {
-    const logPTarget = ops.sumLastAxis(ops.where(isTarget, logProbs, zero));
+    const zTarget = ops.sumLastAxis(ops.where(isTarget, logits, zero));
+    const otherLogits = ops.where(isTarget, c(-Number.MAX_VALUE), logits);
+    const zRunnerUp = ops.maxLastAxis(otherLogits);
+    const others = ops.exp(ops.sub(otherLogits, zRunnerUp)); // o_j = e^{z_j − z_r}, 0 at the target
+    const rest = ops.sumLastAxis(others);
+    const d = ops.add(ops.sub(zRunnerUp, zTarget), ops.log(rest));
+    const ce = composedSoftplus(ops, d);
+    const logPTarget = ops.neg(ce);
     const pTarget = ops.exp(logPTarget);
-    const logOneMinusP = exactLogOneMinus(ops, logProbs, probs, isTarget, pTarget);
+    const logOneMinusP = ops.neg(composedSoftplus(ops, ops.neg(d)));
     const inTangent = logEnd < 1 ? ops.greater(pTarget, c(logEnd)) : undefined;
     const clamped = clampMask(logOneMinusP, inTangent);
     const tangent = ops.add(c(logOneMinusEnd), ops.mul(ops.sub(pTarget, c(logEnd)), c(-tangentSlope)));
     const logBonus = clamped ? ops.where(clamped, c(logClamp), logOneMinusP) : logOneMinusP;
     const bonus = inTangent ? ops.where(inTangent, tangent, logBonus) : logBonus;
-    const ce = ops.neg(logPTarget);
     if (!withGrad) return { ce, bonus };
 
-    // ∂ℓ/∂z_j = (p_j − δ_jy) + ρ p_y β (p_j − δ_jy), β = −b'(p_y). Written so nothing overflows:
-    // in the log region β (1 − p_y) = 1 and β p_j = p_j / (1 − p_y) = exp(log p_j − log(1 − p_y)).
+    // ∂ℓ/∂z_j = (p_j − δ_jy) f with the row factor f = 1 + ρ p_y β, β = −b'(p_y). Off the target that is o_j g
+    // with p_r = e^{z_r − z_y} p_y and g = p_r f = p_r + ρ p_y β p_r, where β p_r = 1/rest in the log region:
+    // bounded at any margin, so the gradient is one multiply over [..., K], exact even where f would overflow.
+    // The row scale (class weight, 1/denominator) folds into g and the target entry.
     const oneMinusP = ops.exp(logOneMinusP);
-    let selfTerm = inTangent ? ops.where(inTangent, ops.mul(oneMinusP, c(-tangentSlope)), c(-1)) : c(-1);
-    let otherTerm: T;
-    if (logEnd === 1) {
-      otherTerm = ops.exp(ops.sub(logProbs, logOneMinusP));
-    } else {
-      // 1 − p_y ≥ 1 − logEnd in the log region, so 1/(1 − p_y) is bounded.
-      const beta = ops.where(inTangent!, c(tangentSlope), ops.exp(ops.neg(logOneMinusP)));
-      otherTerm = ops.mul(probs, beta);
+    const runnerUp = ops.exp(ops.add(ops.sub(zRunnerUp, zTarget), logPTarget));
+    const scaled = (x: T) => (scale ? ops.mul(x, scale) : x);
+    if (rho === 0) {
+      const grad = ops.where(isTarget, scaled(ops.neg(oneMinusP)), ops.mul(others, scaled(runnerUp)));
+      return { ce, bonus, grad };
     }
-    if (clamped) {
-      selfTerm = ops.where(clamped, zero, selfTerm);
-      otherTerm = ops.where(clamped, zero, otherTerm);
+    let betaRunnerUp = ops.div(one, rest);
+    if (inTangent) betaRunnerUp = ops.where(inTangent, ops.mul(runnerUp, c(tangentSlope)), betaRunnerUp);
+    if (clamped) betaRunnerUp = ops.where(clamped, zero, betaRunnerUp);
+    const g = ops.add(runnerUp, ops.mul(c(rho), ops.mul(pTarget, betaRunnerUp)));
+    // Target entry −(1 − p_y) f: in the log region (1 − p_y) β = 1, so −(1 − p_y) − ρ p_y at any margin.
+    let targetGrad = ops.neg(ops.add(oneMinusP, ops.mul(c(rho), pTarget)));
+    if (inTangent) {
+      const f = ops.add(one, ops.mul(c(rho * tangentSlope), pTarget));
+      targetGrad = ops.where(inTangent, ops.neg(ops.mul(oneMinusP, f)), targetGrad);
     }
-    const ceGrad = ops.where(isTarget, ops.neg(oneMinusP), probs);
-    const bonusGrad = ops.mul(ops.mul(c(rho), pTarget), ops.where(isTarget, selfTerm, otherTerm));
-    return { ce, bonus, grad: ops.add(ceGrad, bonusGrad) };
+    if (clamped) targetGrad = ops.where(clamped, ops.neg(oneMinusP), targetGrad);
+    return { ce, bonus, grad: ops.where(isTarget, scaled(targetGrad), ops.mul(others, scaled(g))) };
   }
 
   function softTargetRows(
@@ -346,16 +375,65 @@ function computeEncouragingLoss<T>(
     return { ce, bonus, grad: ops.add(grad, dominantGrad) };
   }
 
-  const hard = targetType === 'indices' && labelSmoothing === 0 && options.input === 'logits';
-  const perRow = hard
-    ? hardTargetRows(ops, logProbs, probs, isTarget!, want.grad)
-    : softTargetRows(ops, logProbs, probs, targets, isTarget, targetType, want.grad);
+  /**
+   * Integer targets with label smoothing ε and logEnd ≤ 0.9: q = ε/K + (1 − ε)·onehot(y), so Σ_k q_k g(p_k) =
+   * ε/K Σ_k g(p_k) + (1 − ε) g(p_y): row sums over the classes plus the target's own term. In the log region
+   * 1 − p ≥ 1 − logEnd ≥ 0.1, so nothing cancels: with u_k = max(1 − p_k, 1 − logEnd),
+   * b(p_k) = log u_k − s·max(p_k − logEnd, 0) and β_k p_k = p_k / u_k ≤ 9 for every class, and the gradient's
+   * row factor 1 − ρW stays bounded. (Above 0.9 a dominant class's 1/(1 − p) is unbounded; the general path
+   * expands it per element instead.)
+   */
+  function smoothedTargetRows(
+    ops: TensorOps<T>,
+    logProbs: T,
+    probs: T,
+    isTarget: T,
+    withGrad: boolean,
+    scale: T | undefined,
+  ): { ce: T; bonus: T; grad?: T } {
+    const eps = labelSmoothing;
+    const perClass = ops.div(c(eps), ops.lastAxisSize(logProbs)); // ε/K
+    const atMost = (x: T, bound: number) => ops.neg(ops.maximum(ops.neg(x), c(-bound))); // min(x, bound)
 
-  // Per-row scale: w[y] · kept for integer targets (smoothed q is zeroed on ignored rows the same way).
-  const scaleRows = (rows: T) => (rowWeight ? ops.mul(rows, rowWeight) : rows);
-  const ceRows = scaleRows(perRow.ce);
-  const bonusRows = scaleRows(perRow.bonus);
-  const lossRows = ops.add(ceRows, ops.mul(c(rho), bonusRows));
+    const u = ops.maximum(ops.sub(one, probs), c(1 - logEnd));
+    let bonusSum = composedSumLog(ops, u); // u ≥ 0.1 and Σ(1 − u) ≤ Σ p = 1
+    const logPTarget = ops.sumLastAxis(ops.where(isTarget, logProbs, zero));
+    const pTarget = ops.exp(logPTarget);
+    // The target's own term, per row (log1p keeps a small p_y exact).
+    let bTarget = composedLog1p(ops, ops.neg(atMost(pTarget, logEnd)));
+    const betaPTarget = ops.div(pTarget, ops.maximum(ops.sub(one, pTarget), c(1 - logEnd)));
+    // Tangent parts Σ_k max(p_k − e, 0): for e ≥ 1/2 only the row's largest p can pass e; below,
+    // max(p − e, 0) = u + p − 1 sums without a mask.
+    const excess =
+      logEnd >= 0.5
+        ? ops.maximum(ops.sub(ops.maxLastAxis(probs), c(logEnd)), zero)
+        : ops.sub(ops.sumLastAxis(ops.add(u, probs)), ops.lastAxisSize(logProbs));
+    bonusSum = ops.sub(bonusSum, ops.mul(c(tangentSlope), excess));
+    bTarget = ops.sub(bTarget, ops.mul(c(tangentSlope), ops.maximum(ops.sub(pTarget, c(logEnd)), zero)));
+
+    const ce = ops.neg(
+      ops.add(ops.mul(perClass, ops.sumLastAxis(logProbs)), ops.mul(c(1 - eps), logPTarget)),
+    );
+    const bonus = ops.add(ops.mul(perClass, bonusSum), ops.mul(c(1 - eps), bTarget));
+    if (!withGrad) return { ce, bonus };
+
+    // ∂ℓ/∂z_j = p_j − q_j + ρ (w_j − p_j W), w_k = −q_k β_k p_k, W = Σ_k w_k. For every class but the target:
+    // p_j (1 − ρW) − ε/K (1 + ρ p_j / u_j).
+    const betaPs = ops.div(probs, u);
+    const w = ops.neg(ops.add(ops.mul(perClass, ops.sumLastAxis(betaPs)), ops.mul(c(1 - eps), betaPTarget)));
+    const rowFactor = ops.sub(one, ops.mul(c(rho), w)); // 1 − ρW
+    const scaled = (x: T) => (scale ? ops.mul(x, scale) : x);
+    const others = ops.sub(
+      ops.sub(ops.mul(probs, scaled(rowFactor)), ops.mul(betaPs, scaled(ops.mul(perClass, c(rho))))),
+      scaled(perClass),
+    );
+    // The target: p_y (1 − ρW) − q_y (1 + ρ β_y p_y).
+    const targetGrad = ops.sub(
+      ops.mul(pTarget, rowFactor),
+      ops.mul(ops.add(perClass, c(1 - eps)), ops.add(one, ops.mul(c(rho), betaPTarget))),
+    );
+    return { ce, bonus, grad: ops.where(isTarget, scaled(targetGrad), others) };
+  }
 
   let denominator: T | undefined;
   if (reduction === 'mean') {
@@ -365,6 +443,32 @@ function computeEncouragingLoss<T>(
     // All ignored: Σℓ = 0, so divide by 1 and return 0 with a zero gradient.
     denominator = ops.where(ops.greater(total, zero), total, one);
   }
+  // The gradient's per-row scale: w[y] · kept / denominator.
+  let gradScale: T | undefined = rowWeight;
+  if (want.grad && denominator) {
+    gradScale = gradScale ? ops.div(gradScale, denominator) : ops.div(one, denominator);
+  }
+
+  const hard = targetType === 'indices' && labelSmoothing === 0 && options.input === 'logits';
+  let perRow: { ce: T; bonus: T; grad?: T };
+  if (hard) {
+    perRow = hardTargetRows(ops, logits, isTarget!, want.grad, gradScale);
+  } else if (targetType === 'indices' && options.input === 'logits' && logEnd <= 0.9) {
+    const logProbs = composedLogSoftmax(ops, logits);
+    // Scaled inside: the scale folds into row factors instead of another pass over [..., K].
+    perRow = smoothedTargetRows(ops, logProbs, ops.exp(logProbs), isTarget!, want.grad, gradScale);
+  } else {
+    const logProbs = composedLogSoftmax(ops, logits);
+    perRow = softTargetRows(ops, logProbs, ops.exp(logProbs), targets, isTarget, targetType, want.grad);
+    if (perRow.grad && gradScale) perRow.grad = ops.mul(perRow.grad, gradScale);
+  }
+
+  // Per-row scale: w[y] · kept for integer targets (smoothed q is zeroed on ignored rows the same way).
+  const scaleRows = (rows: T) => (rowWeight ? ops.mul(rows, rowWeight) : rows);
+  const ceRows = scaleRows(perRow.ce);
+  const bonusRows = scaleRows(perRow.bonus);
+  const lossRows = ops.add(ceRows, ops.mul(c(rho), bonusRows));
+
   const reduce = (rows: T): T => {
     if (reduction === 'none') return ops.squeezeLastAxis(rows);
     const sum = ops.sumAll(rows);
@@ -376,11 +480,7 @@ function computeEncouragingLoss<T>(
     result.crossEntropy = reduce(ceRows);
     result.bonus = reduce(bonusRows);
   }
-  if (want.grad) {
-    let gradScale: T | undefined = rowWeight;
-    if (denominator) gradScale = gradScale ? ops.div(gradScale, denominator) : ops.div(one, denominator);
-    result.grad = gradScale ? ops.mul(perRow.grad!, gradScale) : perRow.grad!;
-  }
+  if (want.grad) result.grad = perRow.grad;
   return result;
 }
 

@@ -4,6 +4,7 @@ export {
   composedLogSoftmax,
   composedLogSumExp,
   composedSoftplus,
+  composedSumLog,
   createEncouragingLoss,
   type EncouragingLossFunctions,
   type GenericEncouragingLossOptions,

@@ -88,6 +88,12 @@ export interface TensorOpsV1<T> {
   logSumExp?(x: T): T;
   /** Optional fused log-softmax along the last axis. */
   logSoftmax?(x: T): T;
+  /**
+   * Optional Σ_k ln x_k along the last axis, kept: `[...B, K] → [...B, 1]`; composed as
+   * `sumLastAxis(log(x))` when absent. Core calls it only with x_k ∈ [1/10, 1] and Σ_k (1 − x_k) ≤ 1, so a row's
+   * product is at least 1/13 and `log(∏_k x_k)` (one multiply per element instead of a log) is a valid fused form.
+   */
+  sumLogLastAxis?(x: T): T;
 
   /**
    * Optional lifetime scope: runs `fn`, frees every intermediate it created except the tensors it returns

@@ -130,4 +130,30 @@ describe('loss models', () => {
     expect(() => buildEncouragingLossModel({}, { targetsType: 'int16' as 'int32' })).toThrow(/targetsType/);
     expect(() => buildEncouragingLossModel({}, { opset: 12 })).toThrow(/opset/);
   });
+  it('loss graphs stay finite past the float32 range of exp (margins 100 and 1000, target winning and losing)', async () => {
+    const K = 5;
+    for (const options of [
+      { logEnd: 1 },
+      { logEnd: 1, bonusWeight: 5 },
+      { logEnd: 0.75 },
+      { logEnd: 1, numerics: 'reference' as const },
+      { logEnd: 1, labelSmoothing: 0.1 },
+      { logEnd: 0.75, labelSmoothing: 0.1 },
+      { logEnd: 0.3, labelSmoothing: 0.1 },
+    ]) {
+      const session = await ort.InferenceSession.create(buildEncouragingLossModel(options));
+      for (const margin of [100, 1000, -1000]) {
+        const logits = Float32Array.from({ length: 2 * K }, (_, i) =>
+          i % K === 1 ? margin : -0.1 * (i % K),
+        );
+        const out = await session.run({
+          logits: new ort.Tensor('float32', logits, [2, K]),
+          targets: new ort.Tensor('int64', int64([1, 1]), [2]),
+        });
+        const values = [...(out.loss.data as Float32Array), ...(out.grad.data as Float32Array)];
+        expect(values.every(Number.isFinite), `${JSON.stringify(options)} margin ${margin}`).toBe(true);
+      }
+      await session.release();
+    }
+  });
 });

@@ -80,9 +80,10 @@ const elementType: Record<GraphDType, number> = {
  *
  * What it records is the same math, cheaper: identical nodes and constants are recorded once, constant scalars
  * folded, `x·1`, `x+0`, `where(c, x, x)` dropped; a one-hot mask is never materialised where its uses allow —
- * `sumLastAxis(where(oneHot, x, 0))` is a GatherElements, `maxLastAxis(where(oneHot, c, x))` a TopK, and
- * `where(oneHot, a, b)` a ScatterElements into `b`, with elementwise ops moved inside scatters; other float32
- * sums accumulate in float64. Every rewrite gives the same values (or better-rounded sums).
+ * `sumLastAxis(where(oneHot, x, 0))` is a GatherElements, `maxLastAxis(where(oneHot, c, x))` a TopK (a ReduceMax
+ * when that selection is read anyway), and `where(oneHot, a, b)` a ScatterElements into `b`, with elementwise ops
+ * moved inside scatters; other float32 sums accumulate in float64; `sumLogLastAxis` is a ReduceProd. Every rewrite
+ * gives the same values (or better-rounded sums).
  *
  * @example
  * ```ts
@@ -101,6 +102,7 @@ export class GraphBuilder {
   readonly initializers: TensorMessage[] = [];
   private readonly renames: RecordedNode[] = [];
   private readonly seen = new Map<string, GraphValue>();
+  private readonly consumed = new Set<string>();
   private counter = 0;
 
   constructor(options: GraphBuilderOptions = {}) {
@@ -157,6 +159,7 @@ export class GraphBuilder {
     attributes: Record<string, number | number[]> = {},
     outputCount = 1,
   ): GraphValue {
+    for (const input of inputs) this.consumed.add(input.name);
     const key = `${opType}|${inputs.map((v) => v.name).join(',')}|${JSON.stringify(attributes)}`;
     const hit = this.seen.get(key);
     if (hit) return hit;
@@ -257,13 +260,22 @@ export class GraphBuilder {
   replaceAtTarget(oneHot: GraphValue, update: GraphValue, base: GraphValue): GraphValue {
     const { safe, valid } = this.targetIndex(oneHot);
     // A scalar update broadcasts against the row in the Where below.
-    const row =
-      update.extent === 'full'
-        ? this.node('GatherElements', [update, safe], base.dtype, 'row', { axis: -1 })
-        : update;
-    const original = this.node('GatherElements', [base, safe], base.dtype, 'row', { axis: -1 });
+    const row = update.extent === 'full' ? this.gatherRow(update, safe) : update;
+    const original = this.gatherRow(base, safe);
     const written = this.node('Where', [valid, row, original], base.dtype, 'row');
     return this.scatter(base, safe, written);
+  }
+
+  /**
+   * GatherElements of `x` `[...B, K]` at `index` `[...B, 1]`. A product `full · factor` is gathered from its full
+   * operand and multiplied on the row, so the product itself need not exist as a tensor.
+   */
+  gatherRow(x: GraphValue, index: GraphValue): GraphValue {
+    if (x.product && x.product.factor.extent !== 'full') {
+      const gathered = this.gatherRow(x.product.full, index);
+      return this.node('Mul', [gathered, x.product.factor], x.dtype, 'row');
+    }
+    return this.node('GatherElements', [x, index], x.dtype, 'row', { axis: -1 });
   }
 
   /** ScatterElements along the last axis, remembering its parts so elementwise ops can move inside it. */
@@ -302,6 +314,11 @@ export class GraphBuilder {
     );
     const others = this.node('Where', [targetIsMax, second, first], x.dtype, 'row');
     return this.node('Max', [others, this.scalar(fill, x.dtype)], x.dtype, 'row');
+  }
+
+  /** Whether a recorded node already reads `value` (so it will exist as a tensor in the graph). */
+  isConsumed(value: GraphValue): boolean {
+    return this.consumed.has(value.name);
   }
 
   /** The size K of the last axis as an int64 scalar. */
@@ -506,8 +523,9 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
       const value = b.node('Cast', [mask], 'float32', mask.extent, { to: DataType.FLOAT });
       return mask.oneNonzeroPerRow ? { ...value, oneNonzeroPerRow: true } : value;
     },
+    // A selection that other nodes already read exists anyway: one ReduceMax over it beats a TopK.
     maxLastAxis: (x) =>
-      x.selects?.kind === 'others' && x.selects.fill !== undefined
+      x.selects?.kind === 'others' && x.selects.fill !== undefined && !b.isConsumed(x)
         ? b.maxOfOthers(x.selects.value, x.selects.oneHot, x.selects.fill)
         : b.reduceLastAxis('ReduceMax', x),
     sumLastAxis: (x) =>
@@ -556,6 +574,16 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
       return b.node('Where', [exact, x, b.node('Mul', [x, ratio], 'float32', x.extent)], 'float32', x.extent);
     },
     logSoftmax: (x) => b.node('LogSoftmax', [x], 'float32', x.extent, { axis: -1 }),
+    // Core passes x ∈ [1/10, 1] with Σ(1 − x) ≤ 1: the product of a row is ≥ 1/13, and one ReduceProd pass
+    // replaces a Log per element. Its relative error, at most K ulps, reaches the loss scaled by ε/K.
+    sumLogLastAxis: (x) => {
+      const extent: Extent = x.extent === 'full' ? 'row' : 'unknown';
+      const product =
+        b.opset >= 18
+          ? b.node('ReduceProd', [x, b.ints([-1])], 'float32', extent, { keepdims: 1 })
+          : b.node('ReduceProd', [x], 'float32', extent, { axes: [-1], keepdims: 1 });
+      return b.node('Log', [product], 'float32', extent);
+    },
   };
   opsCache.set(b, ops);
   return ops;
