@@ -13,10 +13,10 @@ export {
   type TargetType,
 } from './composed.js';
 export {
+  type EncouragingLossWithGradOptions,
   encouragingLoss,
   encouragingLossComponents,
   encouragingLossWithGrad,
-  type EncouragingLossWithGradOptions,
   type FloatTensor,
   type LogitsInput,
   type OutputOf,
