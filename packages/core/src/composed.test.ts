@@ -92,13 +92,13 @@ describe('hard targets past the float32 range of exp', () => {
 });
 
 describe('the smoothed integer-target path', () => {
-  it('agrees with the general soft-target path given q = ε/K + (1 − ε)·onehot(y) (float64)', () => {
+  it('agrees with the general soft-target path given q = ε/K + (1 − ε)·onehot(y), logEnd ≤ 0.9 (float64)', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 4 }),
         fc.integer({ min: 2, max: 9 }),
         fc.constantFrom(0.5, 5, 30),
-        fc.constantFrom(1, 0.95, 0.75, 0.5, 0.3),
+        fc.constantFrom(0.9, 0.75, 0.5, 0.3, 0.1),
         fc.constantFrom(0, 1, 2.5),
         fc.constantFrom(0.05, 0.1, 0.5),
         fc.constantFrom('exact', 'reference'),
