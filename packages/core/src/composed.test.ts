@@ -91,6 +91,35 @@ describe('hard targets past the float32 range of exp', () => {
   }
 });
 
+describe('the general soft-target path past the float32 range of exp', () => {
+  // Row [M, 0, −1], target 0, ε = 0.1, EL: q_0 = 1 − ε + ε/3 carries the dominant class's bonus
+  // log(1 − p_0) → −M + log(1 + e^−1); the others' bonus log(1 − p_j) ≈ −p_j vanishes; their CE terms are
+  // (ε/3)(M + log(1 + e^−1 + e^−M)) and (ε/3)(M + 1 + …) → (ε/3)(2M + 1) (independent of the code).
+  const eps = 0.1;
+  const q0 = 1 - eps + eps / 3;
+  for (const dtype of ['float32', 'float64'] as const) {
+    for (const margin of [100, 200, 1000]) {
+      it(`EL with label smoothing is exact at margin ${margin} (${dtype})`, () => {
+        const logits = arrayTensor([margin, 0, -1], [1, 3], dtype);
+        const targets = arrayTensor([0], [1], 'int32');
+        const options = { logEnd: 1, labelSmoothing: eps, reduction: 'sum' } as const;
+        const { crossEntropy, bonus } = composed.encouragingLossComponents(logits, targets, options);
+        const { grad } = composed.encouragingLossWithGrad(logits, targets, options);
+        const tolerance = dtype === 'float32' ? { rtol: 5e-5, atol: 2e-6 } : { rtol: 1e-9, atol: 1e-12 };
+        expect(bonus.data).toBeAllClose([q0 * (-margin + Math.log1p(Math.exp(-1)))], tolerance);
+        expect(crossEntropy.data).toBeAllClose([(eps / 3) * (2 * margin + 1)], tolerance);
+        // ∂ℓ/∂z_j = Q p_j − q_j + ρ (w_j − p_j W), w_k = −q_k β_k p_k → target 2ε/3 − q_0, others
+        // −ε/3 + q_0 · share_j with share = [1, e^−1] / (1 + e^−1).
+        const share = [1 / (1 + Math.exp(-1)), Math.exp(-1) / (1 + Math.exp(-1))];
+        expect(grad.data).toBeAllClose(
+          [(2 * eps) / 3 - q0, -eps / 3 + q0 * share[0]!, -eps / 3 + q0 * share[1]!],
+          tolerance,
+        );
+      });
+    }
+  }
+});
+
 describe('the smoothed integer-target path', () => {
   it('agrees with the general soft-target path given q = ε/K + (1 − ε)·onehot(y), logEnd ≤ 0.9 (float64)', () => {
     fc.assert(

@@ -166,32 +166,22 @@ export function composedSoftplus<T>(ops: TensorOps<T>, x: T): T {
 }
 
 /**
- * log(1 − p) of the target class, from log-probabilities `logProbs` `[...B, K]`, probabilities `probs` and the
- * boolean mask `isTarget` `[...B, K]` (one true per row at most). Returns `[...B, 1]`.
+ * log(1 − p) of one class per row (the one `isTarget` `[...B, K]` marks, at most one per row), from
+ * log-probabilities `logProbs` `[...B, K]` and that class's probability `pTarget` `[...B, 1]`. Returns `[...B, 1]`.
  *
- * Where p > 1/2, 1 − p = Σ_{j≠y} p_j is summed from the other classes (no cancellation, exact at any margin);
- * if that sum underflows, log Σ_{j≠y} p_j is bounded below by the largest other log-probability, which is
- * then used. Elsewhere log1p(−p) is exact.
+ * Where p > 1/2, 1 − p = Σ_{j≠y} p_j is summed from the other classes relative to the largest of them, p_r:
+ * log(1 − p) = log p_r + log Σ_{j≠y} e^{log p_j − log p_r}, a sum in [1, K) that neither cancels nor underflows,
+ * so it is exact at any finite margin. Elsewhere log1p(−p) is exact.
  */
-function exactLogOneMinus<T>(ops: TensorOps<T>, logProbs: T, probs: T, isTarget: T, pTarget: T): T {
-  const rest = ops.sumLastAxis(ops.where(isTarget, ops.scalar(0, logProbs), probs));
-  const largestOther = ops.maxLastAxis(
-    ops.where(isTarget, ops.scalar(-Number.MAX_VALUE, logProbs), logProbs),
-  );
-  return logOneMinusFromRest(ops, rest, largestOther, pTarget);
-}
-
-/**
- * {@link exactLogOneMinus} from `rest` = Σ_{j≠y} p_j and `largestOther` = max_{j≠y} log p_j (`[...B, 1]`).
- */
-function logOneMinusFromRest<T>(ops: TensorOps<T>, rest: T, largestOther: T, pTarget: T): T {
-  const zero = ops.scalar(0, rest);
-  const safeRest = ops.where(ops.greater(rest, zero), rest, ops.scalar(1, rest));
-  const fromRest = ops.where(ops.greater(rest, zero), ops.log(safeRest), largestOther);
+function exactLogOneMinus<T>(ops: TensorOps<T>, logProbs: T, isTarget: T, pTarget: T): T {
+  const others = ops.where(isTarget, ops.scalar(-Number.MAX_VALUE, logProbs), logProbs);
+  const largestOther = ops.maxLastAxis(others);
+  const rest = ops.sumLastAxis(ops.exp(ops.sub(others, largestOther)));
   const half = ops.scalar(0.5, pTarget);
+  const dominant = ops.greater(pTarget, half);
   // Clamp the log1p argument so the unselected branch stays finite.
-  const small = composedLog1p(ops, ops.neg(ops.where(ops.greater(pTarget, half), half, pTarget)));
-  return ops.where(ops.greater(pTarget, half), fromRest, small);
+  const small = composedLog1p(ops, ops.neg(ops.where(dominant, half, pTarget)));
+  return ops.where(dominant, ops.add(largestOther, ops.log(rest)), small);
 }
 
 function computeEncouragingLoss<T>(
@@ -316,7 +306,7 @@ function computeEncouragingLoss<T>(
     // The dominant class (p > 1/2, at most one per row) is where 1 − p cancels; it is handled exactly.
     const isDominant = ops.greater(probs, half);
     const pDominant = ops.sumLastAxis(ops.where(isDominant, probs, zero));
-    const logOneMinusDominant = exactLogOneMinus(ops, logProbs, probs, isDominant, pDominant);
+    const logOneMinusDominant = exactLogOneMinus(ops, logProbs, isDominant, pDominant);
     const small = composedLog1p(ops, ops.neg(ops.where(isDominant, half, probs)));
     const logOneMinusP = ops.where(isDominant, logOneMinusDominant, small);
     const inTangent = logEnd < 1 ? ops.greater(probs, c(logEnd)) : undefined;
