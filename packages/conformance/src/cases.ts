@@ -222,12 +222,12 @@ export function featureCases(precision: 'float32' | 'float64'): NamedCase[] {
   return cases;
 }
 
-/** The three regions (log, tangent, reference clamp) and margins up to 80, target winning and losing. */
+/** The three regions (log, tangent, reference clamp) and margins up to 1000, target winning and losing. */
 export function regionCases(precision: 'float32' | 'float64'): NamedCase[] {
   const random = seededRandom(3);
   const cases: NamedCase[] = [];
   const K = 5;
-  for (const margin of [0, 2, 5, 12, 20, 40, 80]) {
+  for (const margin of [0, 2, 5, 12, 20, 40, 80, 200, 1000]) {
     for (const winning of [true, false]) {
       const rows = [0, 1, 2, 3].map((r) => marginRow(K, r, winning ? margin : -margin, random));
       const data = roundTo(rows.flat(), precision);
