@@ -235,6 +235,20 @@ describe('input validation', () => {
     expect(codeOf(() => sigmoidEncouragingLoss(x(), tf.zeros([3, 2]))).code).toBe('INVALID_SHAPE');
   });
 
+  it('a bad target on the fused gradient path throws and leaves no backend memory behind (wasm)', async () => {
+    await tf.setBackend('wasm');
+    const logits = tf.tensor(batch(4, 6, 9).logits, [4, 6]);
+    const bad = tf.tensor([0, 1, 7, 2], [4], 'int32');
+    const before = tf.backend().numDataIds();
+    const gradOf = tf.grad((z: tf.Tensor) => encouragingLoss(z, bad));
+    expect(codeOf(() => gradOf(logits))).toMatchObject({
+      code: 'INVALID_TARGET',
+      message: expect.stringContaining('7'),
+    });
+    expect(tf.backend().numDataIds()).toBe(before);
+    tf.dispose([logits, bad]);
+  });
+
   it('checks values only when asked (checkValues reads the tensors back)', async () => {
     await tf.setBackend('cpu');
     const composedApi = withImplementation('composed');

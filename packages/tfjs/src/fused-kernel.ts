@@ -24,6 +24,7 @@ interface WasmBackendLike {
   wasm: { HEAPU8: Uint8Array };
   dataIdMap: { get(dataId: object): { memoryOffset: number; dtype: tf.DataType } };
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: unknown): tf.TensorInfo;
+  disposeData(dataId: object): unknown;
 }
 
 // The cpu backend: values are plain typed arrays; readSync returns them without a copy.
@@ -66,11 +67,25 @@ const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) =>
   const backend = kernelBackend as unknown as HostBackend | WasmBackendLike;
   const { logits, targets } = inputs as { logits: tf.TensorInfo; targets: tf.TensorInfo };
   const { options, mode } = attrs as unknown as FusedKernelAttrs;
+  // On wasm the gradient is written straight into an output tensor's heap memory (no host buffer, no copy). It is
+  // allocated before any view is taken: growing the heap detaches the views made before it.
+  const gradInfo =
+    mode === 'grad' && isWasmBackend(backend) ? backend.makeOutput(logits.shape, 'float32') : undefined;
   const x = { data: read(backend, logits) as Float32Array, shape: logits.shape };
   const y = { data: read(backend, targets), shape: targets.shape };
   // Values were checked by the caller when asked (checkValues); the core still checks target indices (free here).
   const coreOptions = { ...options, checkFinite: false };
   if (mode === 'grad') {
+    if (gradInfo) {
+      try {
+        const out = read(backend, gradInfo) as Float32Array;
+        const { loss } = encouragingLossWithGrad(x, y, { ...coreOptions, out });
+        return [write(backend, loss.shape, loss.data), gradInfo];
+      } catch (error) {
+        (backend as WasmBackendLike).disposeData(gradInfo.dataId); // bad targets: free the unreturned output
+        throw error;
+      }
+    }
     const { loss, grad } = encouragingLossWithGrad(x, y, coreOptions);
     return [write(backend, loss.shape, loss.data), write(backend, grad.shape, grad.data)];
   }
