@@ -31,6 +31,16 @@ export interface MarianConfig {
   max_length: number;
 }
 
+const SMALL = {
+  d_model: 128,
+  encoder_layers: 2,
+  decoder_layers: 2,
+  encoder_attention_heads: 4,
+  decoder_attention_heads: 4,
+  encoder_ffn_dim: 256,
+  decoder_ffn_dim: 256,
+};
+
 /** Model sizes by name; `tiny` is for tests, `small` for the demo. */
 export const PRESETS: Record<'tiny' | 'small', Partial<MarianConfig>> = {
   tiny: {
@@ -42,15 +52,7 @@ export const PRESETS: Record<'tiny' | 'small', Partial<MarianConfig>> = {
     encoder_ffn_dim: 64,
     decoder_ffn_dim: 64,
   },
-  small: {
-    d_model: 128,
-    encoder_layers: 2,
-    decoder_layers: 2,
-    encoder_attention_heads: 4,
-    decoder_attention_heads: 4,
-    encoder_ffn_dim: 256,
-    decoder_ffn_dim: 256,
-  },
+  small: SMALL,
 };
 
 /** A full config for `vocabSize` from a preset name or a JSON file of MarianConfig fields. */
@@ -63,13 +65,7 @@ export function makeConfig(vocabSize: number, preset: string = 'small'): MarianC
     model_type: 'marian',
     architectures: ['MarianMTModel'],
     vocab_size: vocabSize,
-    d_model: 128,
-    encoder_layers: 2,
-    decoder_layers: 2,
-    encoder_attention_heads: 4,
-    decoder_attention_heads: 4,
-    encoder_ffn_dim: 256,
-    decoder_ffn_dim: 256,
+    ...SMALL, // sizes a JSON file leaves out
     dropout: 0.1,
     attention_dropout: 0,
     activation_dropout: 0,
