@@ -80,10 +80,10 @@ const elementType: Record<GraphDType, number> = {
  *
  * What it records is the same math, cheaper: identical nodes and constants are recorded once, constant scalars
  * folded, `x·1`, `x+0`, `where(c, x, x)` dropped; a one-hot mask is never materialised where its uses allow —
- * `sumLastAxis(where(oneHot, x, 0))` is a GatherElements, `maxLastAxis(where(oneHot, c, x))` a TopK (a ReduceMax
- * when that selection is read anyway), and `where(oneHot, a, b)` a ScatterElements into `b`, with elementwise ops
- * moved inside scatters; other float32 sums accumulate in float64; `sumLogLastAxis` is a ReduceProd. Every rewrite
- * gives the same values (or better-rounded sums).
+ * `sumLastAxis(where(oneHot, x, 0))` is a GatherElements, `maxLastAxis(where(oneHot, c, x))` a TopK, and
+ * `where(oneHot, a, b)` a ScatterElements into `b`, with elementwise ops moved inside scatters; other float32 sums
+ * accumulate in float64; `sumLogLastAxis` is a ReduceProd. Every rewrite gives the same values (or better-rounded
+ * sums).
  *
  * @example
  * ```ts
@@ -102,7 +102,6 @@ export class GraphBuilder {
   readonly initializers: TensorMessage[] = [];
   private readonly renames: RecordedNode[] = [];
   private readonly seen = new Map<string, GraphValue>();
-  private readonly consumed = new Set<string>();
   private counter = 0;
 
   constructor(options: GraphBuilderOptions = {}) {
@@ -159,7 +158,6 @@ export class GraphBuilder {
     attributes: Record<string, number | number[]> = {},
     outputCount = 1,
   ): GraphValue {
-    for (const input of inputs) this.consumed.add(input.name);
     const key = `${opType}|${inputs.map((v) => v.name).join(',')}|${JSON.stringify(attributes)}`;
     const hit = this.seen.get(key);
     if (hit) return hit;
@@ -314,11 +312,6 @@ export class GraphBuilder {
     );
     const others = this.node('Where', [targetIsMax, second, first], x.dtype, 'row');
     return this.node('Max', [others, this.scalar(fill, x.dtype)], x.dtype, 'row');
-  }
-
-  /** Whether a recorded node already reads `value` (so it will exist as a tensor in the graph). */
-  isConsumed(value: GraphValue): boolean {
-    return this.consumed.has(value.name);
   }
 
   /** The size K of the last axis as an int64 scalar. */
@@ -523,9 +516,8 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
       const value = b.node('Cast', [mask], 'float32', mask.extent, { to: DataType.FLOAT });
       return mask.oneNonzeroPerRow ? { ...value, oneNonzeroPerRow: true } : value;
     },
-    // A selection that other nodes already read exists anyway: one ReduceMax over it beats a TopK.
     maxLastAxis: (x) =>
-      x.selects?.kind === 'others' && x.selects.fill !== undefined && !b.isConsumed(x)
+      x.selects?.kind === 'others' && x.selects.fill !== undefined
         ? b.maxOfOthers(x.selects.value, x.selects.oneHot, x.selects.fill)
         : b.reduceLastAxis('ReduceMax', x),
     sumLastAxis: (x) =>
