@@ -1,15 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { initBackend } from './backend.js';
-import { runBench } from './bench.js';
-import { corpusBleu } from './bleu.js';
-import { corpusChrf } from './chrf.js';
-import { readParallelData } from './data.js';
-import { parseSeeds, runDemo } from './demo.js';
+import { loadModelFolder } from './checkpoint/model-folder.js';
+import { readParallelData } from './data/data.js';
+import { parseSeeds, runDemo } from './demo/demo.js';
 import { invalidOption } from './errors.js';
-import type { LossKind } from './loss.js';
-import { loadModelFolder } from './model-folder.js';
-import { train, translateTexts } from './train.js';
+import { corpusBleu } from './evaluation/bleu.js';
+import { corpusChrf } from './evaluation/chrf.js';
+import { initBackend } from './training/backend.js';
+import { runBench } from './training/bench.js';
+import type { LossKind } from './training/loss.js';
+import { train, translateTexts } from './training/train.js';
 
 const USAGE = `el-translate — fine-tune Marian-style translation models with CE, label-smoothed CE, EL and CEL
 

@@ -1,4 +1,4 @@
-import type { MetricsRecord } from './train.js';
+import type { MetricsRecord } from '../training/train.js';
 
 /** One row of the demo table: a score, or the mean over seeds with the sample standard deviation. */
 export interface DemoRow {

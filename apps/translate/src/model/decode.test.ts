@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { initBackend } from './backend.js';
+import { Rng } from '../rng.js';
+import { initBackend } from '../training/backend.js';
 import { makeConfig } from './config.js';
 import { padBatch, translateIds } from './decode.js';
-import { type DecoderState, MarianModel } from './model.js';
-import { Rng } from './rng.js';
+import { type DecoderState, MarianModel } from './marian.js';
 
 const VOCAB = 6; // 0 pad, 1 eos, 2..5 words
 let model: MarianModel;

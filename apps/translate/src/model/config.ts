@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { invalidData, invalidOption } from './errors.js';
-import { EOS_ID, PAD_ID } from './tokenizer.js';
+import { invalidData, invalidOption } from '../errors.js';
+import { EOS_ID, PAD_ID } from '../tokenizers/bpe.js';
 
 /** The subset of HF `MarianConfig` this app reads and writes (same names, so `config.json` loads in HF). */
 export interface MarianConfig {

@@ -1,4 +1,4 @@
-import { invalidData } from './errors.js';
+import { invalidData } from '../errors.js';
 
 /** Data types this reader/writer handles. F16 and BF16 are read (as Float32Array), not written. */
 export type SafetensorsDType = 'F32' | 'F64' | 'I32' | 'I64' | 'U8' | 'F16' | 'BF16';

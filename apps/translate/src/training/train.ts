@@ -2,14 +2,25 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSyn
 import { join } from 'node:path';
 import type { TfjsEncouragingLossOptions } from '@encouraging-loss/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
-import { publishDirectory, writeFileAtomic } from './atomic.js';
+import { publishDirectory, writeFileAtomic } from '../checkpoint/atomic.js';
+import {
+  copyTokenizer,
+  loadWeights,
+  readConfig,
+  saveModel,
+  TOKENIZER_FILES,
+} from '../checkpoint/model-folder.js';
+import { type NamedTensor, readSafetensors, writeSafetensors } from '../checkpoint/safetensors.js';
+import { readParallelData, type SentencePair } from '../data/data.js';
+import { invalidData, invalidOption } from '../errors.js';
+import { corpusBleu } from '../evaluation/bleu.js';
+import { corpusChrf } from '../evaluation/chrf.js';
+import { makeConfig, readJson } from '../model/config.js';
+import { padBatch, translateIds } from '../model/decode.js';
+import { MarianModel } from '../model/marian.js';
+import { Rng } from '../rng.js';
+import { loadTokenizer, PAD_ID, type SubwordTokenizer, saveTokenizer, trainBpe } from '../tokenizers/bpe.js';
 import { type BackendName, initBackend } from './backend.js';
-import { corpusBleu } from './bleu.js';
-import { corpusChrf } from './chrf.js';
-import { makeConfig, readJson } from './config.js';
-import { readParallelData, type SentencePair } from './data.js';
-import { padBatch, translateIds } from './decode.js';
-import { invalidData, invalidOption } from './errors.js';
 import {
   IGNORE_INDEX,
   type LossParts,
@@ -18,11 +29,6 @@ import {
   tokenLoss,
   tokenLossParts,
 } from './loss.js';
-import { MarianModel } from './model.js';
-import { copyTokenizer, loadWeights, readConfig, saveModel, TOKENIZER_FILES } from './model-folder.js';
-import { Rng } from './rng.js';
-import { type NamedTensor, readSafetensors, writeSafetensors } from './safetensors.js';
-import { loadTokenizer, PAD_ID, type SubwordTokenizer, saveTokenizer, trainBpe } from './tokenizer.js';
 
 /** Options of {@link train}; the CLI flags of `el-translate train`. */
 export interface TrainOptions {

@@ -2,11 +2,11 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, expect, test } from 'vitest';
-import { initBackend } from './backend.js';
-import { makeConfig } from './config.js';
-import { MarianModel } from './model.js';
+import { makeConfig } from '../model/config.js';
+import { MarianModel } from '../model/marian.js';
+import { Rng } from '../rng.js';
+import { initBackend } from '../training/backend.js';
 import { loadModelFolder, loadWeights, readConfig, saveModel } from './model-folder.js';
-import { Rng } from './rng.js';
 import { writeSafetensors } from './safetensors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'el-folder-'));

@@ -1,12 +1,12 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { invalidData } from '../errors.js';
+import { type MarianConfig, readJson, validateConfig } from '../model/config.js';
+import { MarianModel } from '../model/marian.js';
+import { Rng } from '../rng.js';
+import { loadTokenizer, type SubwordTokenizer } from '../tokenizers/bpe.js';
 import { writeFileAtomic } from './atomic.js';
-import { type MarianConfig, readJson, validateConfig } from './config.js';
-import { invalidData } from './errors.js';
-import { MarianModel } from './model.js';
-import { Rng } from './rng.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
-import { loadTokenizer, type SubwordTokenizer } from './tokenizer.js';
 
 /** Files of a tokenizer inside a model folder. */
 export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json'];

@@ -1,11 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { makeConfig } from '../model/config.js';
+import { MarianModel } from '../model/marian.js';
+import { Rng } from '../rng.js';
 import { initBackend } from './backend.js';
-import { makeConfig } from './config.js';
 import { IGNORE_INDEX, type LossSettings, lossOptions, tokenLoss } from './loss.js';
-import { MarianModel } from './model.js';
-import { Rng } from './rng.js';
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { NamedTensor } from '../checkpoint/safetensors.js';
+import type { Rng } from '../rng.js';
 import type { MarianConfig } from './config.js';
 import { matmul, matmulTransposed } from './matmul.js';
-import type { Rng } from './rng.js';
-import type { NamedTensor } from './safetensors.js';
 
 let nextModelId = 0;
 

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { GENERAL, generateCorpus } from './demo-data.js';
-import { EOS_ID, loadTokenizer, PAD_ID, saveTokenizer, trainBpe, UNK_ID } from './tokenizer.js';
+import { GENERAL, generateCorpus } from '../demo/demo-data.js';
+import { EOS_ID, loadTokenizer, PAD_ID, saveTokenizer, trainBpe, UNK_ID } from './bpe.js';
 
 test('BPE merges the most frequent pair first, deterministically', () => {
   const model = trainBpe(['low low low lower lowest', 'new newer'], { vocabSize: 30, minFrequency: 2 });

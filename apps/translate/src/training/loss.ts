@@ -9,7 +9,7 @@ import {
   type TfjsEncouragingLossOptions,
 } from '@encouraging-loss/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
-import { invalidOption } from './errors.js';
+import { invalidOption } from '../errors.js';
 
 export type LossKind = 'ce' | 'el' | 'cel';
 

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { invalidData } from './errors.js';
+import { invalidData } from '../errors.js';
 
 /** The special tokens, at fixed ids (Marian keeps `</s>` as EOS and uses `<pad>` as decoder start). */
 export const PAD_TOKEN = '<pad>';

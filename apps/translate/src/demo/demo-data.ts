@@ -1,5 +1,5 @@
-import type { SentencePair } from './data.js';
-import { Rng } from './rng.js';
+import type { SentencePair } from '../data/data.js';
+import { Rng } from '../rng.js';
 
 /**
  * A seeded English→German sentence-pair generator with real German structure: articles by gender and case

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { disposeState, type MarianModel, reorderState } from './model.js';
+import { disposeState, type MarianModel, reorderState } from './marian.js';
 
 /** Options of {@link translateIds}. */
 export interface DecodeOptions {

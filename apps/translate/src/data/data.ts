@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { invalidData } from './errors.js';
+import { invalidData } from '../errors.js';
 
 /** One sentence pair. */
 export interface SentencePair {

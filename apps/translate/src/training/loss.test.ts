@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, expect, test } from 'vitest';
+import { embeddingLookup } from '../model/marian.js';
+import { matmul, matmulTransposed } from '../model/matmul.js';
 import { initBackend } from './backend.js';
 import { IGNORE_INDEX, lossOptions, tokenLoss, tokenLossParts } from './loss.js';
-import { matmul, matmulTransposed } from './matmul.js';
-import { embeddingLookup } from './model.js';
 
 beforeAll(async () => {
   await initBackend('wasm');

@@ -1,16 +1,16 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initBackend } from './backend.js';
-import { corpusBleu } from './bleu.js';
-import { corpusChrf } from './chrf.js';
-import { formatTsv, type SentencePair } from './data.js';
+import { loadModelFolder } from '../checkpoint/model-folder.js';
+import { formatTsv, type SentencePair } from '../data/data.js';
+import { invalidOption } from '../errors.js';
+import { corpusBleu } from '../evaluation/bleu.js';
+import { corpusChrf } from '../evaluation/chrf.js';
+import { initBackend } from '../training/backend.js';
+import type { LossSettings } from '../training/loss.js';
+import { train, translateTexts } from '../training/train.js';
 import { GENERAL, generateCorpus, IN_DOMAIN } from './demo-data.js';
 import { emojiLabelPairs } from './emoji-data.js';
-import { invalidOption } from './errors.js';
-import type { LossSettings } from './loss.js';
-import { loadModelFolder } from './model-folder.js';
 import { aggregateRows, type DemoRow, lineChart, markdownTable, parseMetrics } from './report.js';
-import { train, translateTexts } from './train.js';
 
 const runName = (name: string, seed: number, seeds: number[]) =>
   seeds.length > 1 ? `ft-${name}-seed${seed}` : `ft-${name}`;

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { SentencePair } from './data.js';
+import type { SentencePair } from '../data/data.js';
 
 interface EmojiEntry {
   hexcode: string;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
+import { Rng } from '../rng.js';
 import { GENERAL, generateCorpus, generatePair, IN_DOMAIN } from './demo-data.js';
-import { Rng } from './rng.js';
 
 function words(lexicon: typeof GENERAL): Set<string> {
   return new Set([
