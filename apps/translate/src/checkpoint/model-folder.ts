@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { invalidData } from '../errors.js';
-import { type MarianConfig, readJson, validateConfig } from '../model/config.js';
+import { type MarianConfig, parseConfig, readJson } from '../model/config.js';
 import { MarianModel } from '../model/marian.js';
 import { Rng } from '../rng.js';
 import { loadTokenizer, type SubwordTokenizer } from '../tokenizers/bpe.js';
@@ -38,9 +38,7 @@ export function saveModel(model: MarianModel, dir: string): void {
 export function readConfig(dir: string): MarianConfig {
   const path = join(dir, 'config.json');
   if (!existsSync(path)) invalidData(`${dir} is not a model folder: ${path} is missing.`);
-  const config = readJson(path) as MarianConfig;
-  validateConfig(config, path);
-  return config;
+  return parseConfig(readJson(path), path);
 }
 
 /** Loads weights from `file` (safetensors) into `model`. */

@@ -2,11 +2,23 @@ import { existsSync, readFileSync } from 'node:fs';
 import { invalidData, invalidOption } from '../errors.js';
 import { EOS_ID, PAD_ID } from '../tokenizers/bpe.js';
 
-/** The subset of HF `MarianConfig` this app reads and writes (same names, so `config.json` loads in HF). */
+/** Activations the model implements, by their HF `ACT2FN` names (`swish` and `silu` are the same function). */
+export const ACTIVATIONS = ['swish', 'silu', 'relu', 'gelu', 'gelu_new'] as const;
+export type Activation = (typeof ACTIVATIONS)[number];
+
+/**
+ * HF `MarianConfig` as this app reads and writes it (same names, so `config.json` loads in HF
+ * `MarianMTModel.from_pretrained`). Fields HF accepts but the model here does not implement are only allowed at the
+ * value that `MarianMTModel` itself computes with (see {@link validateConfig}); metadata fields of a published
+ * folder (`_name_or_path`, `id2label`, `transformers_version`, …) are carried through unchanged on save.
+ */
 export interface MarianConfig {
   model_type: 'marian';
   architectures: ['MarianMTModel'];
+  /** Rows of the (shared) embedding and the output projection. */
   vocab_size: number;
+  /** Equal to `vocab_size`: separate decoder vocabularies are refused (see {@link validateConfig}). */
+  decoder_vocab_size?: number;
   d_model: number;
   encoder_layers: number;
   decoder_layers: number;
@@ -17,18 +29,37 @@ export interface MarianConfig {
   dropout: number;
   attention_dropout: number;
   activation_dropout: number;
-  activation_function: 'swish' | 'relu' | 'gelu';
+  activation_function: Activation;
   max_position_embeddings: number;
+  /** Multiply token embeddings by √d_model. */
   scale_embedding: boolean;
+  /** Must be `true`: one `model.shared.weight` for encoder and decoder. */
   share_encoder_decoder_embeddings: boolean;
+  /** Must be `true`: the output projection is the shared embedding. */
   tie_word_embeddings: boolean;
   pad_token_id: number;
   eos_token_id: number;
   decoder_start_token_id: number;
   forced_eos_token_id: number;
+  /** HF generation's BOS; OPUS-MT configs carry 0 (unused by Marian, which starts from `decoder_start_token_id`). */
+  bos_token_id?: number;
+  /** Token sequences generation must never emit; OPUS-MT configs carry `[[pad_token_id]]`. */
+  bad_words_ids?: number[][];
   init_std: number;
+  /** Generation default of the folder (the app's own decoding takes its options from the command line). */
   num_beams: number;
+  /** Generation default of the folder (the app's own decoding takes its options from the command line). */
   max_length: number;
+  /** Marian-converter fields HF stores but does not compute with; only their `MarianMTModel` values are valid. */
+  static_position_embeddings?: true;
+  normalize_embedding?: false;
+  normalize_before?: false;
+  add_bias_logits?: false;
+  add_final_layer_norm?: false;
+  encoder_layerdrop?: number;
+  decoder_layerdrop?: number;
+  is_encoder_decoder?: true;
+  use_cache?: boolean;
 }
 
 const SMALL = {
@@ -55,13 +86,22 @@ export const PRESETS: Record<'tiny' | 'small', Partial<MarianConfig>> = {
   small: SMALL,
 };
 
-/** A full config for `vocabSize` from a preset name or a JSON file of MarianConfig fields. */
+/**
+ * A full config for a tokenizer of `vocabSize` tokens from a preset name or a JSON file of MarianConfig fields.
+ * A JSON file may set `vocab_size` (at least `vocabSize`: extra rows are never produced by the tokenizer, as in
+ * OPUS-MT vocabularies padded to a multiple); otherwise the tokenizer's size is used.
+ */
 export function makeConfig(vocabSize: number, preset: string = 'small'): MarianConfig {
   let overrides: Partial<MarianConfig>;
   if (preset === 'tiny' || preset === 'small') overrides = PRESETS[preset];
   else if (existsSync(preset)) overrides = readJson(preset) as Partial<MarianConfig>;
   else return invalidOption(`--config must be tiny, small or a JSON file, got ${preset}.`);
-  const config: MarianConfig = {
+  if (overrides.vocab_size !== undefined && !(overrides.vocab_size >= vocabSize)) {
+    invalidOption(
+      `--config ${preset}: vocab_size ${overrides.vocab_size} is smaller than the tokenizer's ${vocabSize} tokens.`,
+    );
+  }
+  const config = {
     model_type: 'marian',
     architectures: ['MarianMTModel'],
     vocab_size: vocabSize,
@@ -82,8 +122,9 @@ export function makeConfig(vocabSize: number, preset: string = 'small'): MarianC
     num_beams: 5,
     max_length: 128,
     ...overrides,
-  };
-  config.vocab_size = vocabSize;
+  } as MarianConfig;
+  config.decoder_vocab_size = config.vocab_size;
+  config.bad_words_ids ??= [[config.pad_token_id]];
   validateConfig(config, preset);
   return config;
 }
@@ -97,10 +138,161 @@ export function readJson(file: string): unknown {
   }
 }
 
-/** Checks the fields the model relies on; `source` (the file they came from) prefixes the messages. */
+/**
+ * `MarianConfig.__init__` defaults (transformers `configuration_marian.py`) for fields a published `config.json`
+ * may leave out, plus `PretrainedConfig`'s `tie_word_embeddings: true`.
+ */
+const HF_DEFAULTS = {
+  vocab_size: 58101,
+  max_position_embeddings: 1024,
+  encoder_layers: 12,
+  encoder_ffn_dim: 4096,
+  encoder_attention_heads: 16,
+  decoder_layers: 12,
+  decoder_ffn_dim: 4096,
+  decoder_attention_heads: 16,
+  activation_function: 'gelu',
+  d_model: 1024,
+  dropout: 0.1,
+  attention_dropout: 0,
+  activation_dropout: 0,
+  init_std: 0.02,
+  decoder_start_token_id: 58100,
+  scale_embedding: false,
+  pad_token_id: 58100,
+  eos_token_id: 0,
+  forced_eos_token_id: 0,
+  share_encoder_decoder_embeddings: true,
+  tie_word_embeddings: true,
+  num_beams: 1,
+  max_length: 20,
+} as const;
+
+/**
+ * Fields of a published `config.json` that carry no model semantics here: `PretrainedConfig` bookkeeping and
+ * generation defaults (the app's decoding takes beam size, length cap etc. from its own options). They are kept
+ * as they are and written back on save.
+ */
+const PASSTHROUGH = new Set([
+  '_name_or_path',
+  '_num_labels',
+  'id2label',
+  'label2id',
+  'num_labels',
+  'num_hidden_layers',
+  'classif_dropout',
+  'classifier_dropout',
+  'gradient_checkpointing',
+  'transformers_version',
+  'torch_dtype',
+  'dtype',
+  'output_past',
+  'output_attentions',
+  'output_hidden_states',
+  'output_scores',
+  'return_dict',
+  'return_dict_in_generate',
+  'torchscript',
+  'use_bfloat16',
+  'pruned_heads',
+  'chunk_size_feed_forward',
+  'is_decoder',
+  'add_cross_attention',
+  'tie_encoder_decoder',
+  'cross_attention_hidden_size',
+  'tokenizer_class',
+  'prefix',
+  'finetuning_task',
+  'problem_type',
+  'task_specific_params',
+  'sep_token_id',
+  'forced_bos_token_id',
+  'min_length',
+  'do_sample',
+  'early_stopping',
+  'num_beam_groups',
+  'diversity_penalty',
+  'temperature',
+  'top_k',
+  'top_p',
+  'typical_p',
+  'repetition_penalty',
+  'length_penalty',
+  'no_repeat_ngram_size',
+  'encoder_no_repeat_ngram_size',
+  'bad_words_ids',
+  'num_return_sequences',
+  'remove_invalid_values',
+  'exponential_decay_length_penalty',
+  'suppress_tokens',
+  'begin_suppress_tokens',
+  'bos_token_id',
+]);
+
+/** Fields with model semantics, all checked by {@link validateConfig}. */
+const MODEL_FIELDS = new Set([
+  'model_type',
+  'architectures',
+  'vocab_size',
+  'decoder_vocab_size',
+  ...Object.keys(HF_DEFAULTS),
+  'static_position_embeddings',
+  'normalize_embedding',
+  'normalize_before',
+  'add_bias_logits',
+  'add_final_layer_norm',
+  'encoder_layerdrop',
+  'decoder_layerdrop',
+  'is_encoder_decoder',
+  'use_cache',
+]);
+
+/**
+ * Reads a parsed `config.json` as HF `MarianConfig` does: fields it leaves out take HF's defaults
+ * (`decoder_vocab_size` defaults to `vocab_size`), then {@link validateConfig} refuses what the model does not
+ * implement. `source` (the file) prefixes error messages.
+ */
+export function parseConfig(raw: unknown, source = 'config'): MarianConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return invalidData(`${source}: a config must be a JSON object.`);
+  }
+  const config = { ...HF_DEFAULTS, ...(raw as Record<string, unknown>) } as unknown as MarianConfig;
+  config.model_type ??= 'marian';
+  config.architectures ??= ['MarianMTModel'];
+  config.decoder_vocab_size ??= config.vocab_size;
+  validateConfig(config, source);
+  return config;
+}
+
+function describe(value: unknown): string {
+  return JSON.stringify(value) ?? String(value);
+}
+
+/**
+ * Checks every field against what the model implements; `source` (the file they came from) prefixes the messages.
+ * Throws `INVALID_DATA` naming the field and its value for anything else: separate encoder/decoder vocabularies
+ * (`share_encoder_decoder_embeddings: false`, `decoder_vocab_size ≠ vocab_size`), an untied output projection,
+ * LayerDrop, pre-norm or an embedding LayerNorm, learned positions, an activation other than
+ * {@link ACTIVATIONS}, or a field that is neither a model field nor known metadata.
+ */
 export function validateConfig(config: MarianConfig, source = 'config'): void {
+  const fields = config as unknown as Record<string, unknown>;
+  const bad = (field: string, expected: string): never =>
+    invalidData(`${source}: config.${field} ${expected}, got ${describe(fields[field])}.`);
+  for (const key of Object.keys(fields)) {
+    if (!MODEL_FIELDS.has(key) && !PASSTHROUGH.has(key)) {
+      invalidData(
+        `${source}: config.${key} (${describe(fields[key])}) is not a MarianConfig field this model implements.`,
+      );
+    }
+  }
+  if (config.model_type !== 'marian') bad('model_type', 'must be "marian"');
+  if (!Array.isArray(config.architectures) || config.architectures.some((a) => a !== 'MarianMTModel')) {
+    bad('architectures', 'must be ["MarianMTModel"]');
+  }
   const positive = [
     'vocab_size',
+    'decoder_vocab_size',
     'd_model',
     'encoder_layers',
     'decoder_layers',
@@ -109,11 +301,13 @@ export function validateConfig(config: MarianConfig, source = 'config'): void {
     'encoder_ffn_dim',
     'decoder_ffn_dim',
     'max_position_embeddings',
+    'num_beams',
+    'max_length',
   ] as const;
   for (const key of positive) {
-    if (!Number.isInteger(config[key]) || config[key] <= 0) {
-      invalidData(`${source}: config.${key} must be a positive integer, got ${config[key]}.`);
-    }
+    const value = config[key];
+    if (value === undefined && key === 'decoder_vocab_size') continue;
+    if (!Number.isInteger(value) || (value as number) <= 0) bad(key, 'must be a positive integer');
   }
   for (const key of ['encoder_attention_heads', 'decoder_attention_heads'] as const) {
     if (config.d_model % config[key] !== 0) {
@@ -122,9 +316,60 @@ export function validateConfig(config: MarianConfig, source = 'config'): void {
       );
     }
   }
-  if (!['swish', 'relu', 'gelu'].includes(config.activation_function)) {
-    invalidData(
-      `${source}: config.activation_function must be swish, relu or gelu, got ${config.activation_function}.`,
-    );
+  if (config.decoder_vocab_size !== undefined && config.decoder_vocab_size !== config.vocab_size) {
+    bad('decoder_vocab_size', `must equal vocab_size (${config.vocab_size}): separate decoder vocabularies`);
+  }
+  if (config.share_encoder_decoder_embeddings !== true) {
+    bad('share_encoder_decoder_embeddings', 'must be true (one shared embedding is implemented)');
+  }
+  if (config.tie_word_embeddings !== true) {
+    bad('tie_word_embeddings', 'must be true (the output projection is the shared embedding)');
+  }
+  if (typeof config.scale_embedding !== 'boolean') bad('scale_embedding', 'must be true or false');
+  if (!(ACTIVATIONS as readonly string[]).includes(config.activation_function)) {
+    bad('activation_function', `must be one of ${ACTIVATIONS.join(', ')}`);
+  }
+  for (const key of ['dropout', 'attention_dropout', 'activation_dropout', 'init_std'] as const) {
+    const value = config[key];
+    if (typeof value !== 'number' || !(value >= 0 && value < 1)) bad(key, 'must be a number in [0, 1)');
+  }
+  for (const key of ['encoder_layerdrop', 'decoder_layerdrop'] as const) {
+    if (config[key] !== undefined && config[key] !== 0) bad(key, 'must be 0 (LayerDrop is not implemented)');
+  }
+  // The Marian converter's flags: HF MarianMTModel always computes with these values.
+  const fixed = {
+    static_position_embeddings: [true, 'must be true (Marian uses fixed sinusoidal positions)'],
+    normalize_embedding: [false, 'must be false (no LayerNorm after the embedding)'],
+    normalize_before: [false, 'must be false (Marian is post-norm)'],
+    add_bias_logits: [false, 'must be false (the logits bias is final_logits_bias)'],
+    add_final_layer_norm: [false, 'must be false (no final LayerNorm)'],
+    is_encoder_decoder: [true, 'must be true'],
+  } as const;
+  for (const [key, [value, message]] of Object.entries(fixed)) {
+    if (fields[key] !== undefined && fields[key] !== value) bad(key, message);
+  }
+  if (config.use_cache !== undefined && typeof config.use_cache !== 'boolean')
+    bad('use_cache', 'must be a boolean');
+  const ids = ['pad_token_id', 'eos_token_id', 'decoder_start_token_id', 'forced_eos_token_id'] as const;
+  for (const key of ids) {
+    const value = config[key];
+    if (!Number.isInteger(value) || value < 0 || value >= config.vocab_size) {
+      bad(key, `must be a token id below vocab_size (${config.vocab_size})`);
+    }
+  }
+  if (config.bos_token_id !== undefined && config.bos_token_id !== null) {
+    if (!Number.isInteger(config.bos_token_id) || config.bos_token_id < 0)
+      bad('bos_token_id', 'must be a token id');
+  }
+  if (config.bad_words_ids !== undefined && config.bad_words_ids !== null) {
+    const valid =
+      Array.isArray(config.bad_words_ids) &&
+      config.bad_words_ids.every(
+        (seq) =>
+          Array.isArray(seq) &&
+          seq.length > 0 &&
+          seq.every((id) => Number.isInteger(id) && id >= 0 && id < config.vocab_size),
+      );
+    if (!valid) bad('bad_words_ids', 'must be a list of non-empty lists of token ids');
   }
 }

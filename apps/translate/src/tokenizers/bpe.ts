@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { invalidData } from '../errors.js';
+import type { SubwordTokenizer } from './tokenizer.js';
 
 /** The special tokens, at fixed ids (Marian keeps `</s>` as EOS and uses `<pad>` as decoder start). */
 export const PAD_TOKEN = '<pad>';
@@ -153,14 +154,7 @@ export function saveTokenizer(model: BpeModel, dir: string): void {
   );
 }
 
-/** What the rest of the app needs from a tokenizer. */
-export interface SubwordTokenizer {
-  vocabSize: number;
-  /** Ids of `text` followed by `</s>`. */
-  encode(text: string): number[];
-  /** Text of `ids`, special tokens dropped. */
-  decode(ids: readonly number[]): string;
-}
+export type { SubwordTokenizer } from './tokenizer.js';
 
 /**
  * Loads `dir/tokenizer.json` through transformers.js from local files only (remote models are disabled, so
@@ -178,13 +172,28 @@ export async function loadTokenizer(dir: string): Promise<SubwordTokenizer> {
   env.allowLocalModels = true;
   env.localModelPath = `${dirname(absolute)}/`;
   const tokenizer = await AutoTokenizer.from_pretrained(basename(absolute), { local_files_only: true });
-  const vocabSize = Object.keys(
-    (JSON.parse(readFileSync(join(absolute, 'tokenizer.json'), 'utf8')) as { model: { vocab: object } }).model
-      .vocab,
-  ).length;
+  const vocab = (
+    JSON.parse(readFileSync(join(absolute, 'tokenizer.json'), 'utf8')) as { model: { vocab: object } }
+  ).model.vocab;
+  // BPE vocabularies are {token: id}; Unigram ones (converted SentencePiece) are [[piece, score], …].
+  const ids = new Map<string, number>(
+    Array.isArray(vocab)
+      ? (vocab as [string, number][]).map(([piece], id) => [piece, id])
+      : (Object.entries(vocab) as [string, number][]),
+  );
+  const special = (token: string) => {
+    const id = ids.get(token);
+    return id === undefined ? invalidData(`${absolute}/tokenizer.json has no ${token} token.`) : id;
+  };
+  const encode = (text: string) => Array.from(tokenizer.encode(text) as number[]);
   return {
-    vocabSize,
-    encode: (text) => Array.from(tokenizer.encode(text) as number[]),
+    vocabSize: ids.size,
+    padId: special(PAD_TOKEN),
+    eosId: special(EOS_TOKEN),
+    unkId: special(UNK_TOKEN),
+    encode,
+    encodeSource: encode,
+    encodeTarget: encode,
     // transformers.js rejects an empty id list; an empty translation is the empty string.
     decode: (ids) => (ids.length === 0 ? '' : tokenizer.decode([...ids], { skip_special_tokens: true })),
   };
