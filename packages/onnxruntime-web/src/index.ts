@@ -24,6 +24,18 @@ export {
   type GraphDType,
   type GraphValue,
 } from './graph-builder.js';
+export {
+  experimental_decodeOnnxModel,
+  experimental_encodeOnnxModel,
+  type OnnxAttribute,
+  type OnnxElementType,
+  type OnnxGraph,
+  type OnnxModel,
+  type OnnxNode,
+  type OnnxTensor,
+  type OnnxTensorData,
+  type OnnxValueInfo,
+} from './onnx-model.js';
 export { experimental_modelSummary } from './onnx-proto.js';
 export { EncouragingLossSession, type SessionLossWithGrad } from './session.js';
 export type { OrtTensorLike } from './tensor-input.js';

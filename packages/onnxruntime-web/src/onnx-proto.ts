@@ -131,10 +131,28 @@ const ONNX_SCHEMA = {
 };
 
 /** ONNX `TensorProto.DataType` values used here. */
-export const DataType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11 } as const;
+export const DataType = {
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  INT32: 6,
+  INT64: 7,
+  BOOL: 9,
+  FLOAT16: 10,
+  DOUBLE: 11,
+} as const;
 
 /** ONNX `AttributeProto.AttributeType` values used here. */
-export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 } as const;
+export const AttributeType = {
+  FLOAT: 1,
+  INT: 2,
+  STRING: 3,
+  TENSOR: 4,
+  GRAPH: 5,
+  FLOATS: 6,
+  INTS: 7,
+  STRINGS: 8,
+} as const;
 
 type Int64 = number | { low: number; high: number; toNumber?: () => number };
 
@@ -146,6 +164,9 @@ export interface AttributeMessage {
   s?: Uint8Array;
   floats?: number[];
   ints?: Int64[];
+  strings?: Uint8Array[];
+  t?: TensorMessage;
+  g?: GraphMessage;
 }
 
 export interface NodeMessage {
@@ -185,6 +206,11 @@ export interface GraphMessage {
   docString?: string;
 }
 
+export interface StringStringEntryMessage {
+  key: string;
+  value: string;
+}
+
 export interface OperatorSetMessage {
   domain: string;
   version: Int64;
@@ -197,6 +223,7 @@ export interface ModelMessage {
   producerVersion?: string;
   docString?: string;
   graph: GraphMessage;
+  metadataProps?: StringStringEntryMessage[];
 }
 
 let root: protobuf.Root | undefined;
