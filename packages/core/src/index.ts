@@ -41,6 +41,13 @@ export {
   resolveSigmoidOptions,
   type SigmoidEncouragingLossOptions,
 } from './options.js';
+export {
+  type InputDescription,
+  type PreparedInput,
+  type PrepareInputConfig,
+  prepareInput,
+  prepareSigmoidInput,
+} from './prepare-input.js';
 export type { TensorOps, TensorOpsV1 } from './tensor-ops.js';
 export { type ArrayDType, type ArrayTensor, arrayTensor, typedArrayOps } from './typed-array-ops.js';
 export { checkFiniteValues, checkShapes, checkTargetIndices, coordinatesOf } from './validation.js';

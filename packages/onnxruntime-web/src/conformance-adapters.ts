@@ -12,8 +12,8 @@ import {
 } from './eager.js';
 import { GraphBuilder, type GraphValue } from './graph-builder.js';
 import { encodeModel } from './onnx-proto.js';
-import { EncouragingLossSession } from './session.js';
 import { int64, ort, plain } from './test-utils.js';
+import { EncouragingLossSession } from './web-session.js';
 
 const sessions = new Map<string, Promise<EncouragingLossSession>>();
 const models = new Map<string, Promise<ort.InferenceSession>>();

@@ -37,5 +37,7 @@ export {
   type OnnxValueInfo,
 } from './onnx-model.js';
 export { experimental_modelSummary } from './onnx-proto.js';
-export { EncouragingLossSession, type SessionLossWithGrad } from './session.js';
+export type { OrtRuntime, OrtRuntimeSession, OrtRuntimeTensorType } from './runtime.js';
+export type { SessionLossWithGrad } from './session.js';
 export type { OrtTensorLike } from './tensor-input.js';
+export { EncouragingLossSession } from './web-session.js';

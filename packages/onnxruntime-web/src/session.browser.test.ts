@@ -3,8 +3,8 @@ import { isEncouragingLossError } from '@encouraging-loss/core';
 import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
 import { appendEncouragingLoss } from './append-loss.js';
-import { EncouragingLossSession } from './session.js';
 import { int64, linearModel } from './test-utils.js';
+import { EncouragingLossSession } from './web-session.js';
 
 describe('in Chromium (wasm EP)', () => {
   it('runs in a real browser', () => {

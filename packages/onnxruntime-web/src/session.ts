@@ -1,14 +1,14 @@
-import { type EncouragingLossOptions, resolveOptions } from '@encouraging-loss/core';
-import * as ort from 'onnxruntime-web';
+import { EncouragingLossError, type EncouragingLossOptions, resolveOptions } from '@encouraging-loss/core';
 import { buildEncouragingLossModel, type TargetsType } from './build-model.js';
+import type { OrtRuntime, OrtRuntimeSession } from './runtime.js';
 import { checkInputs, type OrtTensorLike } from './tensor-input.js';
 
-/** `{ loss, grad }` as ORT tensors. */
-export interface SessionLossWithGrad {
+/** `{ loss, grad }` as tensors of the session's runtime. */
+export interface SessionLossWithGrad<TTensor extends OrtTensorLike = OrtTensorLike> {
   /** `[]` for `'mean'`/`'sum'`, the batch shape `[...B]` for `'none'`. */
-  loss: ort.Tensor;
+  loss: TTensor;
   /** ∂loss/∂logits `[...B, K]` (the gradient of the sum for `'none'`). */
-  grad: ort.Tensor;
+  grad: TTensor;
 }
 
 const MODEL_CACHE_SIZE = 32;
@@ -38,42 +38,56 @@ function cachedModel(options: EncouragingLossOptions, targetsType: TargetsType):
   return bytes;
 }
 
-/**
- * A CPU tensor of any copy of ORT (or a plain `{ dims, type, data }`) as this copy's `ort.Tensor`, without
- * copying its data; GPU tensors pass through as they are.
- */
-function local(t: OrtTensorLike): ort.Tensor {
-  if (t.location !== undefined && t.location !== 'cpu') return t as ort.Tensor;
-  return new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);
+function checkRuntime(runtime: unknown): asserts runtime is OrtRuntime {
+  const r = runtime as Partial<OrtRuntime> | null | undefined;
+  if (typeof r?.Tensor !== 'function' || typeof r.InferenceSession?.create !== 'function') {
+    throw new EncouragingLossError(
+      'INVALID_OPTION',
+      'The runtime must be an ONNX Runtime namespace with InferenceSession and Tensor (e.g. `import * as ort from "onnxruntime-node"`), got ' +
+        `${runtime === null || typeof runtime !== 'object' ? String(runtime) : 'an object without them'}.`,
+    );
+  }
 }
 
 /**
- * The Encouraging Loss and its gradient on ONNX Runtime Web (wasm, WebGPU, …): one loss graph, traced from
- * `@encouraging-loss/core`, run by an `ort.InferenceSession`. Any batch size and rank run without rebuilding;
- * int64 (`BigInt64Array`), int32 or float32 soft targets each get their own graph, built on first use and
- * cached per option set.
+ * The Encouraging Loss and its gradient on the ONNX Runtime you pass (onnxruntime-web, `onnxruntime-web/wasm`,
+ * onnxruntime-node, onnxruntime-react-native): one loss graph, traced from `@encouraging-loss/core`, run by the
+ * runtime's `InferenceSession`. Any batch size and rank run without rebuilding; int64 (`BigInt64Array`), int32
+ * or float32 soft targets each get their own graph, built on first use and cached per option set.
  *
  * Inputs are checked before ORT sees them (dtype, rank, K, target range, finite logits), so a bad input is an
  * `EncouragingLossError`, not a runtime crash.
  *
+ * This entry (`@encouraging-loss/onnxruntime-web/session`) imports no runtime: bundle only the one you use. The
+ * package's main entry exports the same class with onnxruntime-web as the default runtime.
+ *
  * @example
  * ```ts
- * import * as ort from 'onnxruntime-web';
- * const session = await EncouragingLossSession.create({ logEnd: 0.75 }, { executionProviders: ['wasm'] });
+ * import * as ort from 'onnxruntime-node';
+ * import { EncouragingLossSession } from '@encouraging-loss/onnxruntime-web/session';
+ *
+ * const session = await EncouragingLossSession.create({ logEnd: 0.75 }, {}, ort);
  * const { loss, grad } = await session.run(
  *   new ort.Tensor('float32', logits, [N, K]),
  *   new ort.Tensor('int64', BigInt64Array.from(labels, BigInt), [N]),
  * );
  * ```
  */
-export class EncouragingLossSession {
+export class EncouragingLossSession<TTensor extends OrtTensorLike = OrtTensorLike> {
   /** The loss options of this session. */
   readonly options: Readonly<EncouragingLossOptions>;
-  private readonly sessionOptions: ort.InferenceSession.SessionOptions | undefined;
-  private readonly sessions = new Map<TargetsType, Promise<ort.InferenceSession>>();
+  /** The runtime the sessions run in. */
+  readonly runtime: OrtRuntime<TTensor>;
+  private readonly sessionOptions: object | undefined;
+  private readonly sessions = new Map<TargetsType, Promise<OrtRuntimeSession<TTensor>>>();
 
-  private constructor(options: EncouragingLossOptions, sessionOptions?: ort.InferenceSession.SessionOptions) {
+  protected constructor(
+    options: EncouragingLossOptions,
+    runtime: OrtRuntime<TTensor>,
+    sessionOptions?: object,
+  ) {
     this.options = options;
+    this.runtime = runtime;
     this.sessionOptions = sessionOptions;
   }
 
@@ -81,14 +95,23 @@ export class EncouragingLossSession {
    * Builds (or takes from the cache) the loss graph for int64 targets and opens a session on it.
    *
    * @param options - the loss options; validated here (`EncouragingLossError` `INVALID_OPTION`).
-   * @param sessionOptions - passed to `ort.InferenceSession.create` (e.g. `{ executionProviders: ['webgpu'] }`).
+   * @param sessionOptions - passed to `InferenceSession.create` (e.g. `{ executionProviders: ['webgpu'] }`).
+   * @param runtime - the ONNX Runtime namespace (`import * as ort from 'onnxruntime-node'`).
    */
-  static async create(
+  static async create<TTensor extends OrtTensorLike, TSessionOptions extends object>(
     options: EncouragingLossOptions = {},
-    sessionOptions?: ort.InferenceSession.SessionOptions,
-  ): Promise<EncouragingLossSession> {
+    sessionOptions: TSessionOptions | undefined,
+    runtime: OrtRuntime<TTensor, TSessionOptions>,
+  ): Promise<EncouragingLossSession<TTensor>> {
     resolveOptions(options);
-    const session = new EncouragingLossSession({ ...options }, sessionOptions);
+    checkRuntime(runtime);
+    // biome-ignore lint/complexity/noThisInStatic: a subclass (the main entry's, with a default runtime) creates its own instances.
+    const Session = this as unknown as new (
+      options: EncouragingLossOptions,
+      runtime: OrtRuntime<TTensor>,
+      sessionOptions?: object,
+    ) => EncouragingLossSession<TTensor>;
+    const session = new Session({ ...options }, runtime as OrtRuntime<TTensor>, sessionOptions);
     await session.sessionFor('int64');
     return session;
   }
@@ -101,10 +124,10 @@ export class EncouragingLossSession {
    * @throws EncouragingLossError for a wrong dtype or rank, K not matching `classWeights`, an out-of-range
    *   target, or a non-finite logit (unless `checkFinite: false`).
    */
-  async run(logits: OrtTensorLike, targets: OrtTensorLike): Promise<SessionLossWithGrad> {
+  async run(logits: OrtTensorLike, targets: OrtTensorLike): Promise<SessionLossWithGrad<TTensor>> {
     const { targetsType } = checkInputs(logits, targets, this.options);
     const session = await this.sessionFor(targetsType);
-    const out = await session.run({ logits: local(logits), targets: local(targets) });
+    const out = await session.run({ logits: this.local(logits), targets: this.local(targets) });
     return { loss: out.loss, grad: out.grad };
   }
 
@@ -115,10 +138,19 @@ export class EncouragingLossSession {
     await Promise.all(sessions.map(async (s) => (await s).release()));
   }
 
-  private sessionFor(targetsType: TargetsType): Promise<ort.InferenceSession> {
+  /**
+   * A CPU tensor of any copy of ORT (or a plain `{ dims, type, data }`) as this runtime's tensor, without copying
+   * its data; GPU tensors pass through as they are.
+   */
+  private local(t: OrtTensorLike): TTensor {
+    if (t.location !== undefined && t.location !== 'cpu') return t as TTensor;
+    return new this.runtime.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);
+  }
+
+  private sessionFor(targetsType: TargetsType): Promise<OrtRuntimeSession<TTensor>> {
     let session = this.sessions.get(targetsType);
     if (!session) {
-      session = ort.InferenceSession.create(
+      session = this.runtime.InferenceSession.create(
         cachedModel(this.options, targetsType),
         this.sessionOptions ?? {},
       );

@@ -1,11 +1,9 @@
 import {
-  checkFiniteValues,
-  checkShapes,
-  checkTargetIndices,
   EncouragingLossError,
   type EncouragingLossOptions,
+  type InputDescription,
+  prepareInput,
   type ResolvedEncouragingLossOptions,
-  resolveOptions,
 } from '@encouraging-loss/core';
 import type { TargetsType } from './build-model.js';
 
@@ -46,10 +44,17 @@ function asTensor(value: unknown, name: string): OrtTensorLike {
 
 const onCpu = (t: OrtTensorLike) => t.location === undefined || t.location === 'cpu';
 
+// Data on a GPU is not read back: its value checks are skipped.
+const describeInput = (t: OrtTensorLike): InputDescription => ({
+  shape: t.dims,
+  dtype: t.type,
+  read: onCpu(t) ? () => t.data as ArrayLike<number | bigint> : undefined,
+});
+
 /**
- * Checks a session's inputs before ONNX Runtime sees them: dtypes, ranks, K against `classWeights`, target
- * range and (when `checkFinite`) finite logits, each failure an `EncouragingLossError` naming the bad value.
- * Data on a GPU is not read back.
+ * Checks a session's inputs before ONNX Runtime sees them (core's `prepareInput`): dtypes, ranks, K against
+ * `classWeights`, target range and (when `checkFinite`) finite logits, each failure an `EncouragingLossError`
+ * naming the bad value. Data on a GPU is not read back.
  */
 export function checkInputs(
   logitsValue: unknown,
@@ -58,34 +63,12 @@ export function checkInputs(
 ): CheckedInputs {
   const logits = asTensor(logitsValue, 'Logits');
   const targets = asTensor(targetsValue, 'Targets');
-  if (logits.type !== 'float32') {
-    throw new EncouragingLossError(
-      'INVALID_DTYPE',
-      `Logits must be a float32 tensor, got ${logits.type} (shape [${logits.dims.join(', ')}]).`,
-    );
-  }
-  let targetsType: TargetsType;
-  if (targets.type === 'int64' || targets.type === 'int32') targetsType = targets.type;
-  else if (targets.type === 'float32' && targets.dims.length === logits.dims.length) targetsType = 'float32';
-  else {
-    throw new EncouragingLossError(
-      'INVALID_DTYPE',
-      `Targets must be int64 or int32 class indices of the batch shape (or float32 soft targets of the logits' shape), got ${targets.type} of shape [${targets.dims.join(', ')}].`,
-    );
-  }
-  const classCount = checkShapes(
-    logits.dims,
-    targets.dims,
-    targetsType === 'float32' ? 'probabilities' : 'indices',
-  );
-  const resolved = resolveOptions(options, classCount);
-  if (onCpu(targets)) {
-    const data = targets.data as ArrayLike<number | bigint>;
-    if (targetsType === 'float32') checkFiniteValues(data as Float32Array, targets.dims, 'soft targets');
-    else checkTargetIndices(data, targets.dims, classCount, resolved.ignoreIndex);
-  }
-  if (resolved.checkFinite && onCpu(logits)) {
-    checkFiniteValues(logits.data as Float32Array, logits.dims, resolved.input);
-  }
-  return { classCount, targetsType, options: resolved };
+  const prepared = prepareInput(describeInput(logits), describeInput(targets), options, {
+    floatDTypes: ['float32'],
+    indexDTypes: ['int64', 'int32'],
+    softTargetDTypes: ['float32'],
+  });
+  const targetsType: TargetsType =
+    prepared.targetType === 'probabilities' ? 'float32' : (targets.type as 'int64' | 'int32');
+  return { classCount: prepared.classCount, targetsType, options: prepared.options };
 }

@@ -1,12 +1,10 @@
 import {
-  checkFiniteValues,
-  checkShapes,
-  checkTargetIndices,
   createEncouragingLoss,
   EncouragingLossError,
   type EncouragingLossOptions,
-  resolveOptions,
-  resolveSigmoidOptions,
+  type InputDescription,
+  prepareInput,
+  prepareSigmoidInput,
   type SigmoidEncouragingLossOptions,
 } from '@encouraging-loss/core';
 import * as tf from '@tensorflow/tfjs-core';
@@ -67,8 +65,6 @@ function checkTensor(value: unknown, name: string): asserts value is tf.Tensor {
   }
 }
 
-const show = (shape: readonly number[]) => `[${shape.join(', ')}]`;
-
 interface Prepared {
   /** The targets, soft ones as float32 (call inside a tidy: a cast allocates). */
   targets(): tf.Tensor;
@@ -78,6 +74,23 @@ interface Prepared {
   reduction: 'mean' | 'sum' | 'none';
 }
 
+// The values a check reads (a device → host read; a GPU sync on webgl).
+const describeInput = (t: tf.Tensor, read: boolean): InputDescription => ({
+  shape: t.shape,
+  dtype: t.dtype,
+  read: read ? () => t.dataSync() as Float32Array | Int32Array : undefined,
+});
+
+function checkValuesOption(checkValues: unknown): boolean {
+  if (typeof checkValues !== 'boolean') {
+    throw new EncouragingLossError(
+      'INVALID_OPTION',
+      `Option checkValues must be a boolean, got ${String(checkValues)}.`,
+    );
+  }
+  return checkValues;
+}
+
 function prepare(
   logits: unknown,
   targets: unknown,
@@ -85,46 +98,26 @@ function prepare(
 ): Prepared {
   checkTensor(logits, 'Logits');
   checkTensor(targets, 'Targets');
-  if (logits.dtype !== 'float32') {
-    throw new EncouragingLossError(
-      'INVALID_DTYPE',
-      `Logits must be float32, got ${logits.dtype} (shape ${show(logits.shape)}).`,
-    );
-  }
-  const targetType = targets.rank === logits.rank ? 'probabilities' : 'indices';
-  const classCount = checkShapes(logits.shape, targets.shape, targetType);
   const { checkValues = false, ...rest } = options ?? {};
-  if (typeof checkValues !== 'boolean') {
-    throw new EncouragingLossError(
-      'INVALID_OPTION',
-      `Option checkValues must be a boolean, got ${String(checkValues)}.`,
-    );
-  }
-  const resolved = resolveOptions({ ...rest, checkFinite: false }, classCount);
-  if (targetType === 'indices' && targets.dtype !== 'int32') {
-    throw new EncouragingLossError(
-      'INVALID_DTYPE',
-      `Class indices must be int32, got ${targets.dtype} (shape ${show(targets.shape)}); use tf.cast(targets, 'int32'), or give soft targets of the logits' shape.`,
-    );
-  }
-  if (targetType === 'probabilities' && targets.dtype !== 'float32' && targets.dtype !== 'int32') {
-    throw new EncouragingLossError(
-      'INVALID_DTYPE',
-      `Soft (one-hot) targets must be float32 or int32, got ${targets.dtype} (shape ${show(targets.shape)}).`,
-    );
-  }
-  if (checkValues) {
-    checkFiniteValues(logits.dataSync() as Float32Array, logits.shape, resolved.input);
-    const values = targets.dataSync() as Float32Array | Int32Array;
-    if (targetType === 'indices') checkTargetIndices(values, targets.shape, classCount, resolved.ignoreIndex);
-    else checkFiniteValues(values, targets.shape, 'soft targets');
-  }
+  const read = checkValuesOption(checkValues);
+  const { targetType, options: resolved } = prepareInput(
+    describeInput(logits, read),
+    describeInput(targets, read),
+    { ...rest, checkFinite: read },
+    {
+      floatDTypes: ['float32'],
+      indexDTypes: ['int32'],
+      softTargetDTypes: ['float32', 'int32'],
+      indexDTypeHint: "use tf.cast(targets, 'int32'), or give soft targets of the logits' shape",
+    },
+  );
   return {
     targets: () =>
       targets.dtype === 'int32' && targetType === 'probabilities' ? tf.cast(targets, 'float32') : targets,
     targetType,
     options: {
       ...resolved,
+      checkFinite: false,
       classWeights: resolved.classWeights ? Array.from(resolved.classWeights) : undefined,
       targetType,
     },
@@ -283,36 +276,15 @@ function prepareSigmoid(
 ) {
   checkTensor(logits, 'Logits');
   checkTensor(targets, 'Targets');
-  if (logits.dtype !== 'float32') {
-    throw new EncouragingLossError('INVALID_DTYPE', `Logits must be float32, got ${logits.dtype}.`);
-  }
-  if (targets.dtype !== 'float32' && targets.dtype !== 'int32') {
-    throw new EncouragingLossError(
-      'INVALID_DTYPE',
-      `Multi-label targets must be float32 or int32, got ${targets.dtype}.`,
-    );
-  }
-  if (targets.rank !== logits.rank || targets.shape.some((s, i) => s !== logits.shape[i])) {
-    throw new EncouragingLossError(
-      'INVALID_SHAPE',
-      `Multi-label targets of shape ${show(targets.shape)} must have the logits' shape ${show(logits.shape)}.`,
-    );
-  }
   const { checkValues = false, ...rest } = options ?? {};
-  const resolved = resolveSigmoidOptions({ ...rest, checkFinite: false });
-  if (checkValues) {
-    checkFiniteValues(logits.dataSync() as Float32Array, logits.shape, 'logits');
-    const values = targets.dataSync();
-    values.forEach((t, i) => {
-      if (t !== 0 && t !== 1 && t !== resolved.ignoreIndex) {
-        throw new EncouragingLossError(
-          'INVALID_TARGET',
-          `Multi-label target ${t} at index ${i} must be 0, 1 or ignoreIndex (${resolved.ignoreIndex}).`,
-        );
-      }
-    });
-  }
-  return { resolved };
+  const read = checkValuesOption(checkValues);
+  const { options: resolved } = prepareSigmoidInput(
+    describeInput(logits, read),
+    describeInput(targets, read),
+    { ...rest, checkFinite: read },
+    { floatDTypes: ['float32'], softTargetDTypes: ['float32', 'int32'] },
+  );
+  return { resolved: { ...resolved, checkFinite: false } };
 }
 
 /**
