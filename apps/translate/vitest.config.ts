@@ -6,6 +6,9 @@ export default defineConfig({
     alias: {
       '@encouraging-loss/core': fileURLToPath(new URL('../../packages/core/src/index.ts', import.meta.url)),
       '@encouraging-loss/tfjs': fileURLToPath(new URL('../../packages/tfjs/src/index.ts', import.meta.url)),
+      '@encouraging-loss/onnxruntime-web': fileURLToPath(
+        new URL('../../packages/onnxruntime-web/src/index.ts', import.meta.url),
+      ),
     },
   },
   test: {
