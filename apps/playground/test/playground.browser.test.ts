@@ -1,0 +1,251 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encouragingLossWithGrad } from '@encouraging-loss/core';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumLaunchOptions } from '../../../vitest.chromium.js';
+import { serveStatic } from '../scripts/serve.mjs';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const site = join(here, '..', 'dist');
+// Screenshots and measured figures of this run (runs/ is git-ignored; the best screenshots are committed by hand).
+const runDir = join(here, '..', '..', '..', 'runs', 'playground');
+
+let browser: Browser;
+let server: Awaited<ReturnType<typeof serveStatic>>;
+const problems: string[] = [];
+const measured: Record<string, unknown> = {};
+
+async function openPage(path: string, viewport = { width: 1280, height: 900 }): Promise<Page> {
+  const page = await browser.newPage({ viewport });
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console error on ${path}: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`page error on ${path}: ${error.message}`));
+  page.on('request', (request) => {
+    // Everything must come from the site itself: no CDN, no model hub.
+    if (
+      !request.url().startsWith(server.url) &&
+      !request.url().startsWith('data:') &&
+      !request.url().startsWith('blob:')
+    )
+      problems.push(`request outside the site: ${request.url()}`);
+  });
+  await page.goto(new URL(path, server.url).href);
+  return page;
+}
+
+beforeAll(async () => {
+  mkdirSync(runDir, { recursive: true });
+  server = await serveStatic({ '/': site });
+  // WebGL on the CPU (SwiftShader), as the tfjs browser tests run it: the webgl backend exists without a GPU.
+  browser = await chromium.launch(
+    chromiumLaunchOptions(['--use-angle=swiftshader', '--enable-unsafe-swiftshader']),
+  );
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((resolve) => server?.server.close(resolve));
+  writeFileSync(join(runDir, 'measured.json'), `${JSON.stringify(measured, null, 2)}\n`);
+});
+
+/** The Why-EL table as the page shows it: p → curve → quantity → value (every bit, from data-value). */
+async function readFigureTable(page: Page) {
+  return page.$$eval('#why-values tbody tr', (rows) =>
+    rows.map((row) => ({
+      p: Number((row as HTMLElement).dataset.p),
+      cells: Array.from(row.querySelectorAll('td')).map((cell) => ({
+        curve: cell.dataset.curve!,
+        quantity: cell.dataset.quantity as 'loss' | 'targetGradient',
+        value: Number(cell.dataset.value),
+      })),
+    })),
+  );
+}
+
+/** Core's value for one cell, called here in Node with the options each curve stands for. */
+function coreValue(
+  curve: string,
+  quantity: 'loss' | 'targetGradient',
+  p: number,
+  settings: { logEnd: number; bonusWeight: number; labelSmoothing: number },
+) {
+  const options =
+    curve === 'CE'
+      ? { bonusWeight: 0, logEnd: 1, labelSmoothing: settings.labelSmoothing }
+      : curve === 'EL'
+        ? { bonusWeight: settings.bonusWeight, logEnd: 1, labelSmoothing: settings.labelSmoothing }
+        : settings;
+  const logits = { data: new Float64Array([Math.log(p) - Math.log1p(-p), 0]), shape: [1, 2] };
+  const { loss, grad } = encouragingLossWithGrad(logits, { data: new Int32Array([0]), shape: [1] }, options);
+  return quantity === 'loss' ? loss.data[0] : grad.data[0];
+}
+
+async function expectTableEqualsCore(
+  page: Page,
+  settings: { logEnd: number; bonusWeight: number; labelSmoothing: number },
+) {
+  const table = await readFigureTable(page);
+  expect(table.length).toBeGreaterThanOrEqual(9);
+  let compared = 0;
+  for (const { p, cells } of table) {
+    expect(cells).toHaveLength(6);
+    for (const { curve, quantity, value } of cells) {
+      // The same float64 math in Chromium as in Node; the engines' Math.log / Math.exp may differ in the last bit.
+      const expected = coreValue(curve, quantity, p, settings);
+      expect(
+        Math.abs(value - expected),
+        `${curve} ${quantity} at p = ${p}: ${value} vs ${expected}`,
+      ).toBeLessThanOrEqual(1e-13 * Math.max(1, Math.abs(expected)));
+      compared++;
+    }
+  }
+  return compared;
+}
+
+describe('Why EL', () => {
+  it('shows Fig. 3 with the values core computes, follows the sliders from the keyboard, and shows values on hover', async () => {
+    const page = await openPage('./');
+    await page.waitForSelector('#view-why[data-ready]');
+    await page.waitForFunction(() => document.body.dataset.firstRender !== undefined);
+    measured.firstRenderMs = Number(await page.evaluate(() => document.body.dataset.firstRender));
+    expect(await page.locator('#view-why canvas').count()).toBe(2);
+    expect(await expectTableEqualsCore(page, { logEnd: 0.75, bonusWeight: 1, labelSmoothing: 0 })).toBe(54);
+
+    // Keyboard: logEnd 0.75 → 0.5 (25 steps of 0.01 down), label smoothing 0 → 0.1 (10 steps up), ρ 1 → 0.5.
+    await page.focus('#why-log-end');
+    for (let i = 0; i < 25; i++) await page.keyboard.press('ArrowLeft');
+    await page.focus('#why-label-smoothing');
+    for (let i = 0; i < 10; i++) await page.keyboard.press('ArrowRight');
+    await page.focus('#why-bonus-weight');
+    for (let i = 0; i < 10; i++) await page.keyboard.press('ArrowLeft');
+    const settings = await page.evaluate(() => ({
+      logEnd: Number((document.getElementById('why-log-end') as HTMLInputElement).value),
+      bonusWeight: Number((document.getElementById('why-bonus-weight') as HTMLInputElement).value),
+      labelSmoothing: Number((document.getElementById('why-label-smoothing') as HTMLInputElement).value),
+    }));
+    expect(settings).toEqual({ logEnd: 0.5, bonusWeight: 0.5, labelSmoothing: 0.1 });
+    await expectTableEqualsCore(page, settings);
+
+    // Hover the gradient chart: uPlot's legend shows the values under the cursor.
+    const chart = page.locator('#view-why .chart').nth(1).locator('.u-over');
+    const box = (await chart.boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.9, box.y + box.height / 2);
+    const legend = await page
+      .locator('#view-why .chart')
+      .nth(1)
+      .locator('.u-legend .u-value')
+      .allTextContents();
+    expect(legend.every((v) => Number.isFinite(Number(v)))).toBe(true);
+    expect(Number(legend[0])).toBeGreaterThan(0.8);
+
+    await page.keyboard.press('Escape');
+    await page.screenshot({ path: join(runDir, 'why-el.png') });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: join(runDir, 'why-el-phone.png'), fullPage: false });
+    await page.close();
+  });
+});
+
+async function train(page: Page, backend: string, epochs: number) {
+  await page.selectOption('#train-backend-choice', backend);
+  await page.fill('#train-epochs', String(epochs));
+  await page.click('#train-start');
+  await page.waitForFunction(
+    () => ['done', 'stopped', 'failed'].includes(document.getElementById('view-train')!.dataset.state ?? ''),
+    null,
+    { timeout: 150_000, polling: 250 },
+  );
+  return page.evaluate(() => {
+    const view = document.getElementById('view-train')!;
+    return {
+      state: view.dataset.state,
+      backend: view.dataset.backend,
+      stepsPerSecond: Number(view.dataset.stepsPerSecond),
+      status: document.getElementById('train-status')!.textContent,
+      rows: Array.from(document.querySelectorAll<HTMLElement>('#train-results tbody tr')).map((row) => ({
+        run: row.dataset.run,
+        epochs: Number(row.dataset.epochs),
+        accuracy: Number(row.dataset.accuracy),
+        crossEntropy: Number(row.dataset.crossEntropy),
+      })),
+    };
+  });
+}
+
+describe('Train', () => {
+  it('trains CE, EL and CEL on every backend the browser has and reports their accuracies', async () => {
+    const page = await openPage('./#train');
+    await page.waitForSelector('#train-start');
+    const speeds: Record<string, number> = {};
+    for (const backend of ['wasm', 'cpu', 'webgl']) {
+      const result = await train(page, backend, 3);
+      expect(result.state, result.status ?? '').toBe('done');
+      // webgl falls back to wasm where the browser has no WebGL; whatever ran is named.
+      if (result.backend !== backend) {
+        expect(backend).toBe('webgl');
+        continue;
+      }
+      expect(result.rows.map((r) => r.run)).toEqual(['CE', 'EL', 'CEL']);
+      for (const row of result.rows) {
+        expect(row.epochs).toBe(3);
+        expect(row.accuracy).toBeGreaterThanOrEqual(0);
+        expect(row.accuracy).toBeLessThanOrEqual(1);
+        expect(Number.isFinite(row.crossEntropy)).toBe(true);
+      }
+      speeds[backend] = result.stepsPerSecond;
+      measured[`train-${backend}`] = result.rows;
+    }
+    measured.trainStepsPerSecond = speeds;
+    // The decision boundaries were painted: the canvases are not blank.
+    const painted = await page.$$eval('#view-train canvas[id^="train-boundary"]', (canvases) =>
+      canvases.map((c) => {
+        const data = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 240, 240).data;
+        return new Set(Array.from(data.filter((_, i) => i % 4 === 0))).size;
+      }),
+    );
+    for (const colours of painted) expect(colours).toBeGreaterThan(10);
+    await page.close();
+  });
+
+  it('learns the task: 30 epochs on wasm put CE and CEL well above chance (1/3)', async () => {
+    const page = await openPage('./#train');
+    await page.waitForSelector('#train-start');
+    const result = await train(page, 'wasm', 30);
+    expect(result.state).toBe('done');
+    const accuracy = Object.fromEntries(result.rows.map((r) => [r.run, r.accuracy]));
+    expect(accuracy.CE).toBeGreaterThan(0.6);
+    expect(accuracy.CEL).toBeGreaterThan(0.6);
+    measured['train-wasm-30'] = result.rows;
+    await page.screenshot({ path: join(runDir, 'train.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('stops on the Stop button and keeps what was trained', async () => {
+    const page = await openPage('./#train');
+    await page.waitForSelector('#train-start');
+    await page.selectOption('#train-backend-choice', 'cpu');
+    await page.fill('#train-epochs', '500');
+    await page.click('#train-start');
+    await page.waitForFunction(() =>
+      document.getElementById('train-status')!.textContent!.startsWith('Epoch 2 '),
+    );
+    // The page answers while training (it yields between batches): the click goes through.
+    await page.click('#train-stop');
+    await page.waitForFunction(() => document.getElementById('view-train')!.dataset.state === 'stopped');
+    const epochs = await page.$$eval('#train-results tbody tr', (rows) =>
+      rows.map((row) => Number((row as HTMLElement).dataset.epochs)),
+    );
+    expect(epochs.length).toBeGreaterThan(0);
+    for (const e of epochs) expect(e).toBeLessThan(500);
+    await page.close();
+  });
+});
+
+describe('the whole run', () => {
+  it('logged no console error, no page error and fetched nothing from outside the site', () => {
+    expect(problems).toEqual([]);
+  });
+});
