@@ -39,16 +39,47 @@ export function generationConfig(config: MarianConfig): Record<string, unknown> 
   };
 }
 
+type JsonObject = Record<string, unknown>;
+
+/**
+ * `tokenizer.json` in the form every transformers.js version reads the same way as HF tokenizers: BPE merges as
+ * `"a b"` strings (transformers.js 2.x splits them; 3+ and HF tokenizers accept both forms) and Metaspace with the
+ * legacy `add_prefix_space` beside `prepend_scheme` (2.x reads only the former). Nothing else changes.
+ */
+export function portableTokenizerJson(json: JsonObject): JsonObject {
+  const model = json.model as JsonObject | undefined;
+  const merges = model?.merges as (string | string[])[] | undefined;
+  const portableMerges = merges?.every((m) => typeof m === 'string' || !m.some((part) => part.includes(' ')))
+    ? merges.map((m) => (typeof m === 'string' ? m : m.join(' ')))
+    : merges;
+  const metaspace = (component: unknown): unknown => {
+    const c = component as JsonObject | null | undefined;
+    if (!c || c.type !== 'Metaspace' || 'add_prefix_space' in c) return c;
+    return { ...c, add_prefix_space: c.prepend_scheme !== 'never' };
+  };
+  return {
+    ...json,
+    pre_tokenizer: metaspace(json.pre_tokenizer),
+    decoder: metaspace(json.decoder),
+    ...(model ? { model: { ...model, merges: portableMerges } } : {}),
+  };
+}
+
 /** The tokenizer files of the folder, as transformers.js loads them (`tokenizer.json` + `tokenizer_config.json`). */
 function copyTokenizerFiles(from: string, to: string): string[] {
-  if (!existsSync(join(from, 'tokenizer.json'))) {
+  const file = join(from, 'tokenizer.json');
+  if (!existsSync(file)) {
     invalidData(
       `${from} has no tokenizer.json (an OPUS-MT folder's source.spm/target.spm need converting first).`,
     );
   }
-  const files = ['tokenizer.json', 'tokenizer_config.json'].filter((f) => existsSync(join(from, f)));
-  for (const file of files) copyFileSync(join(from, file), join(to, file));
-  return files;
+  const json = JSON.parse(readFileSync(file, 'utf8')) as JsonObject;
+  writeFileAtomic(join(to, 'tokenizer.json'), JSON.stringify(portableTokenizerJson(json)));
+  if (existsSync(join(from, 'tokenizer_config.json'))) {
+    copyFileSync(join(from, 'tokenizer_config.json'), join(to, 'tokenizer_config.json'));
+    return ['tokenizer.json', 'tokenizer_config.json'];
+  }
+  return ['tokenizer.json'];
 }
 
 /**

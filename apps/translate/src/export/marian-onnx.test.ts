@@ -159,9 +159,14 @@ describe('exported Marian graphs', () => {
     expect(config.model_type).toBe('marian');
     const generation = JSON.parse(readFileSync(join(exported, 'generation_config.json'), 'utf8'));
     expect(generation).toMatchObject({ decoder_start_token_id: 0, eos_token_id: 1, bad_words_ids: [[0]] });
-    for (const file of ['tokenizer.json', 'tokenizer_config.json']) {
-      expect(readFileSync(join(exported, file))).toEqual(readFileSync(join(folder, file)));
-    }
+    expect(readFileSync(join(exported, 'tokenizer_config.json'))).toEqual(
+      readFileSync(join(folder, 'tokenizer_config.json')),
+    );
+    const tokenizer = JSON.parse(readFileSync(join(exported, 'tokenizer.json'), 'utf8'));
+    const original = JSON.parse(readFileSync(join(folder, 'tokenizer.json'), 'utf8'));
+    expect(tokenizer.model.vocab).toEqual(original.model.vocab);
+    expect(tokenizer.model.merges).toEqual(original.model.merges.map((m: string[]) => m.join(' ')));
+    expect(tokenizer.pre_tokenizer).toEqual({ ...original.pre_tokenizer, add_prefix_space: true });
   });
 
   test.each(['', '_quantized'])(
