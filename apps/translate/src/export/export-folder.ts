@@ -1,5 +1,5 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { readConfig } from '../checkpoint/model-folder.js';
 import { readSafetensors } from '../checkpoint/safetensors.js';
@@ -54,7 +54,7 @@ export function portableTokenizerJson(json: JsonObject): JsonObject {
     : merges;
   const metaspace = (component: unknown): unknown => {
     const c = component as JsonObject | null | undefined;
-    if (!c || c.type !== 'Metaspace' || 'add_prefix_space' in c) return c;
+    if (c?.type !== 'Metaspace' || 'add_prefix_space' in c) return c;
     return { ...c, add_prefix_space: c.prepend_scheme !== 'never' };
   };
   return {
@@ -121,4 +121,16 @@ export function exportModelFolder(options: ExportOptions): ExportResult {
     write(`onnx/decoder_model_merged${suffix}.onnx`, decoderModel(weights, format));
   }
   return { files: written.map((path) => ({ path, bytes: statSync(join(out, path)).size })) };
+}
+
+/**
+ * The two lines that translate with an exported folder in Node with transformers.js (ES module, top-level
+ * await), local files only.
+ */
+export function transformersJsLines(out: string): string[] {
+  const absolute = resolve(out);
+  return [
+    `import { env, pipeline } from '@huggingface/transformers'; env.allowRemoteModels = false; env.localModelPath = '${dirname(absolute)}/';`,
+    `const translate = await pipeline('translation', '${basename(absolute)}', { dtype: 'fp32' }); console.log(await translate('The printer is broken.'));`,
+  ];
 }

@@ -1,0 +1,296 @@
+/**
+ * Beam search (and greedy decoding) with the key/value cache over the exported ONNX graphs, on any onnxruntime
+ * build: pass `onnxruntime-web` (browser or Node) or `onnxruntime-node` as `runtime`. No Node APIs are used, so
+ * this module bundles for the browser as is. The search is the one of `el-translate translate` (model/decode.ts):
+ * the same candidates, length penalty, length cap and stopping rule, so the outputs are the same.
+ */
+
+/** The structural subset of an onnxruntime tensor used here. */
+export interface OrtTensorLike {
+  readonly data: unknown;
+  readonly dims: readonly number[];
+}
+
+/** The structural subset of an onnxruntime `InferenceSession` used here. */
+export interface OrtSessionLike {
+  run(feeds: Record<string, OrtTensorLike>): Promise<Record<string, OrtTensorLike>>;
+  release?(): Promise<void>;
+}
+
+/** What the caller passes from `import * as ort from 'onnxruntime-web'` (or onnxruntime-node). */
+export interface OrtRuntime {
+  InferenceSession: { create(model: Uint8Array | string, options?: object): Promise<OrtSessionLike> };
+  Tensor: new (
+    type: 'float32' | 'int64' | 'bool',
+    data: Float32Array | BigInt64Array | Uint8Array,
+    dims: readonly number[],
+  ) => OrtTensorLike;
+}
+
+/** The `config.json` fields the search reads (HF MarianConfig names). */
+export interface TranslatorConfig {
+  d_model: number;
+  decoder_layers: number;
+  decoder_attention_heads: number;
+  vocab_size: number;
+  max_position_embeddings: number;
+  pad_token_id: number;
+  eos_token_id: number;
+  decoder_start_token_id: number;
+}
+
+/** Options of {@link OnnxTranslator.translateIds}, as in `el-translate translate`. */
+export interface SearchOptions {
+  /** Beam size; `1` is greedy. Default `5`. */
+  beam?: number;
+  /** Length penalty α: finished hypotheses are ranked by logP / (length + 1)^α. Default `1`. */
+  lengthPenalty?: number;
+  /** Most generated tokens (EOS excluded). Default ⌈1.5 × source length⌉ + 10, capped by the positions. */
+  maxLength?: number;
+  /** Stop a sentence once no live hypothesis can beat its best finished one (exact bound). Default `true`. */
+  stopEarly?: boolean;
+}
+
+interface Hypothesis {
+  item: number;
+  tokens: number[];
+  score: number;
+}
+
+interface Candidate {
+  row: number;
+  token: number;
+  score: number;
+}
+
+function pushTop(list: Candidate[], candidate: Candidate, k: number): void {
+  if (list.length === k && candidate.score <= list[k - 1].score) return;
+  let i = list.length;
+  while (i > 0 && list[i - 1].score < candidate.score) i--;
+  list.splice(i, 0, candidate);
+  if (list.length > k) list.pop();
+}
+
+/** Row-wise log-softmax of `[rows, vocab]` logits, in float32 like the tfjs decoder it mirrors. */
+function logSoftmaxRows(logits: Float32Array, rows: number, vocab: number): Float32Array {
+  const out = new Float32Array(rows * vocab);
+  for (let r = 0; r < rows; r++) {
+    const row = logits.subarray(r * vocab, (r + 1) * vocab);
+    let max = -Infinity;
+    for (let v = 0; v < vocab; v++) max = Math.max(max, row[v]);
+    let sum = 0;
+    for (let v = 0; v < vocab; v++) sum += Math.exp(row[v] - max);
+    const lse = max + Math.log(sum);
+    for (let v = 0; v < vocab; v++) out[r * vocab + v] = row[v] - lse;
+  }
+  return out;
+}
+
+/**
+ * Translation over an exported folder's `encoder_model.onnx` and `decoder_model_merged.onnx`.
+ *
+ * @example
+ * ```ts
+ * import * as ort from 'onnxruntime-web';
+ * const translator = await OnnxTranslator.create(ort, {
+ *   encoder: 'model/onnx/encoder_model.onnx',
+ *   decoder: 'model/onnx/decoder_model_merged.onnx',
+ *   config: await (await fetch('model/config.json')).json(),
+ * });
+ * const [ids] = await translator.translateIds([[52, 7, 1]], { beam: 5 });
+ * ```
+ */
+export class OnnxTranslator {
+  private constructor(
+    private readonly runtime: OrtRuntime,
+    private readonly encoder: OrtSessionLike,
+    private readonly decoder: OrtSessionLike,
+    readonly config: TranslatorConfig,
+  ) {}
+
+  /** Creates the two sessions (bytes or URLs/paths, as `InferenceSession.create` takes them). */
+  static async create(
+    runtime: OrtRuntime,
+    options: {
+      encoder: Uint8Array | string;
+      decoder: Uint8Array | string;
+      config: TranslatorConfig;
+      sessionOptions?: object;
+    },
+  ): Promise<OnnxTranslator> {
+    const sessionOptions = options.sessionOptions ?? { executionProviders: ['wasm'] };
+    const encoder = await runtime.InferenceSession.create(options.encoder, sessionOptions);
+    const decoder = await runtime.InferenceSession.create(options.decoder, sessionOptions);
+    return new OnnxTranslator(runtime, encoder, decoder, options.config);
+  }
+
+  /** Releases both sessions. */
+  async release(): Promise<void> {
+    await this.encoder.release?.();
+    await this.decoder.release?.();
+  }
+
+  private int64(rows: readonly (readonly number[])[], fill: number, width?: number): OrtTensorLike {
+    const length = width ?? Math.max(1, ...rows.map((r) => r.length));
+    const data = new BigInt64Array(rows.length * length).fill(BigInt(fill));
+    rows.forEach((row, i) => {
+      row.forEach((v, j) => {
+        data[i * length + j] = BigInt(v);
+      });
+    });
+    return new this.runtime.Tensor('int64', data, [rows.length, length]);
+  }
+
+  /** Rows `indices` of a `[N, ...]` tensor, in that order (a copy on the JS side). */
+  private pick(tensor: OrtTensorLike, indices: readonly number[]): OrtTensorLike {
+    const data = tensor.data as Float32Array | BigInt64Array;
+    const rowSize = tensor.dims[0] === 0 ? 0 : data.length / tensor.dims[0];
+    const out = new (data.constructor as Float32ArrayConstructor)(indices.length * rowSize) as unknown as
+      | Float32Array
+      | BigInt64Array;
+    indices.forEach((row, i) => {
+      (out as Float32Array).set(
+        (data as Float32Array).subarray(row * rowSize, (row + 1) * rowSize),
+        i * rowSize,
+      );
+    });
+    const type = data instanceof BigInt64Array ? 'int64' : 'float32';
+    return new this.runtime.Tensor(type, out, [indices.length, ...tensor.dims.slice(1)]);
+  }
+
+  /**
+   * Translates source id sequences (each ending in EOS) to target ids (without EOS): greedy with `beam: 1`,
+   * beam search otherwise. One batch: every sentence's hypotheses run in the same decoder calls.
+   */
+  async translateIds(sources: number[][], options: SearchOptions = {}): Promise<number[][]> {
+    const beam = options.beam ?? 5;
+    const alpha = options.lengthPenalty ?? 1;
+    const stopEarly = options.stopEarly ?? true;
+    const { config } = this;
+    const { eos_token_id: eos, pad_token_id: pad, decoder_start_token_id: start, vocab_size: vocab } = config;
+    const heads = config.decoder_attention_heads;
+    const headDim = config.d_model / heads;
+    const cap = config.max_position_embeddings - 1;
+    const maxLengths = sources.map((s) =>
+      Math.max(1, Math.min(options.maxLength ?? Math.ceil(1.5 * s.length) + 10, cap)),
+    );
+    const width = Math.max(1, ...sources.map((s) => s.length));
+    const attentionMask = this.int64(
+      sources.map((s) => s.map(() => 1)),
+      0,
+      width,
+    );
+    const { last_hidden_state: hidden } = await this.encoder.run({
+      input_ids: this.int64(sources, pad, width),
+      attention_mask: attentionMask,
+    });
+
+    // The decoder's inputs for the rows of `live`: the cache, the source mask, and (first call only) the
+    // encoder output; later calls pass an empty one, which the cached branch does not read.
+    const empty = (rows: number) =>
+      new this.runtime.Tensor('float32', new Float32Array(0), [rows, heads, 0, headDim]);
+    let cache: Record<string, OrtTensorLike> = {};
+    for (let i = 0; i < config.decoder_layers; i++) {
+      for (const name of ['decoder.key', 'decoder.value', 'encoder.key', 'encoder.value']) {
+        cache[`past_key_values.${i}.${name}`] = empty(sources.length);
+      }
+    }
+    let sourceMask = attentionMask;
+    let encoderStates = hidden;
+    let first = true;
+
+    let live: Hypothesis[] = sources.map((_, item) => ({ item, tokens: [], score: 0 }));
+    const finished: { tokens: number[]; score: number }[][] = sources.map(() => []);
+    const normalised = (score: number, tokens: number) => score / (tokens + 1) ** alpha;
+
+    while (live.length > 0) {
+      const ids = live.map((h) => [h.tokens.length ? h.tokens[h.tokens.length - 1] : start]);
+      const outputs = await this.decoder.run({
+        input_ids: this.int64(ids, pad),
+        encoder_attention_mask: sourceMask,
+        encoder_hidden_states: encoderStates,
+        use_cache_branch: new this.runtime.Tensor('bool', new Uint8Array([first ? 0 : 1]), [1]),
+        ...cache,
+      });
+      if (first)
+        encoderStates = new this.runtime.Tensor('float32', new Float32Array(0), [
+          live.length,
+          0,
+          config.d_model,
+        ]);
+      first = false;
+      const logProbs = logSoftmaxRows(outputs.logits.data as Float32Array, live.length, vocab);
+
+      const next: Hypothesis[] = [];
+      const rows: number[] = [];
+      for (let begin = 0; begin < live.length; ) {
+        const item = live[begin].item;
+        let end = begin;
+        while (end < live.length && live[end].item === item) end++;
+        const slots = beam - finished[item].length;
+        const candidates: Candidate[] = [];
+        for (let row = begin; row < end; row++) {
+          const offset = row * vocab;
+          for (let v = 0; v < vocab; v++) {
+            if (v !== pad)
+              pushTop(candidates, { row, token: v, score: live[row].score + logProbs[offset + v] }, slots);
+          }
+        }
+        const continuing: Candidate[] = [];
+        for (const c of candidates) {
+          const tokens = live[c.row].tokens;
+          if (c.token === eos) finished[item].push({ tokens, score: normalised(c.score, tokens.length) });
+          else if (tokens.length + 1 >= maxLengths[item]) {
+            finished[item].push({
+              tokens: [...tokens, c.token],
+              score: normalised(c.score, tokens.length + 1),
+            });
+          } else continuing.push(c);
+        }
+        let done = finished[item].length >= beam || continuing.length === 0;
+        if (!done && stopEarly && finished[item].length > 0) {
+          const best = Math.max(...finished[item].map((f) => f.score));
+          const longest = maxLengths[item] + 1;
+          const bound = Math.max(
+            ...continuing.map((c) =>
+              alpha > 0 ? c.score / longest ** alpha : normalised(c.score, live[c.row].tokens.length + 1),
+            ),
+          );
+          done = best >= bound;
+        }
+        if (!done) {
+          for (const c of continuing) {
+            next.push({ item, tokens: [...live[c.row].tokens, c.token], score: c.score });
+            rows.push(c.row);
+          }
+        }
+        begin = end;
+      }
+      if (next.length > 0) {
+        const sameRows = rows.length === live.length && rows.every((row, i) => row === i);
+        // Cross-attention rows only move when a row changes sentence (hypotheses or sentences dropped).
+        const sameSentences =
+          rows.length === live.length && rows.every((row, i) => live[row].item === live[i].item);
+        const present = Object.entries(outputs).filter(([name]) => name.startsWith('present.'));
+        cache = Object.fromEntries(
+          present.map(([name, tensor]) => {
+            const keep = sameRows || (sameSentences && name.includes('.encoder.'));
+            return [name.replace('present.', 'past_key_values.'), keep ? tensor : this.pick(tensor, rows)];
+          }),
+        );
+        if (!sameSentences) {
+          sourceMask = this.pick(sourceMask, rows);
+          encoderStates = new this.runtime.Tensor('float32', new Float32Array(0), [
+            rows.length,
+            0,
+            config.d_model,
+          ]);
+        }
+      }
+      live = next;
+    }
+    return finished.map((list) =>
+      list.length === 0 ? [] : list.reduce((best, f) => (f.score > best.score ? f : best)).tokens,
+    );
+  }
+}
