@@ -10,5 +10,6 @@ export default defineConfig({
   test: {
     name: 'conformance',
     include: ['src/**/*.test.ts'],
+    typecheck: { enabled: true, include: ['src/**/*.test-d.ts'] },
   },
 });

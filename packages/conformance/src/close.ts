@@ -66,3 +66,19 @@ export function toBeAllClose(
   }
   return { pass: true, message: () => 'expected arrays not to be all close' };
 }
+
+/** The `toBeAllClose` matcher's signature, for the vitest type augmentation below. */
+export interface AllCloseMatchers<R = unknown> {
+  /**
+   * Elementwise `|actual − expected| ≤ atol · max(1, max |expected|) + rtol · |expected|` (defaults rtol 1e-9,
+   * atol 1e-12). Register the matcher once with `expect.extend({ toBeAllClose })`.
+   */
+  toBeAllClose(expected: ArrayLike<number>, tolerance?: Partial<Tolerance>): R;
+}
+
+// Importing this package types `expect(x).toBeAllClose(...)` (vitest ≥ 3).
+declare module 'vitest' {
+  // biome-ignore lint/suspicious/noExplicitAny: vitest's own declaration has this type parameter.
+  interface Assertion<T = any> extends AllCloseMatchers<void> {}
+  interface AsymmetricMatchersContaining extends AllCloseMatchers {}
+}

@@ -330,6 +330,7 @@ export function describeConformance<T>(adapter: ConformanceAdapter<T>): void {
 
     if (adapter.ops) {
       const harness = adapter.ops;
+      group('primitives', (test) => describePrimitives(harness, tolerance, test));
       group('fused overrides', (test) => describeOverrides(harness, tolerance, test));
     }
 
@@ -337,6 +338,50 @@ export function describeConformance<T>(adapter: ConformanceAdapter<T>): void {
       const unknown = [...expectedFailures.keys()].filter((title) => !seen.has(title));
       expect(unknown, 'expectedFailures entries that match no case').toEqual([]);
     });
+  });
+}
+
+/**
+ * Contract rules that the loss cases cannot see on every backend: an out-of-range `oneHot` index (wrapped by many
+ * frameworks' one-hot) and a last-axis sum that loses the tail of a large vocabulary when it accumulates in
+ * float32.
+ */
+function describePrimitives<T>(
+  harness: OpsHarness<T>,
+  tolerance: Tolerance,
+  test: (title: string, body: () => Promise<void> | void) => void,
+) {
+  const { ops } = harness;
+  const scoped = <R>(fn: () => R): R => (ops.scope ? ops.scope(fn) : fn());
+
+  test('oneHot gives an all-false row for an index outside [0, K) (no wrapping of negative indices)', async () => {
+    const K = 4;
+    const indices = [2, -1, -100, K, 0, -K, 3];
+    const like = harness.fromArray(new Array(indices.length * K).fill(0), [indices.length, K], 'float');
+    const mask = await harness.toArray(
+      scoped(() => ops.oneHot(harness.fromArray(indices, [indices.length], 'int'), like)),
+    );
+    expect([...mask.shape]).toEqual([indices.length, K]);
+    const expected = indices.flatMap((y) => Array.from({ length: K }, (_, k) => (k === y ? 1 : 0)));
+    expect(values(mask).map((v) => (v ? 1 : 0))).toEqual(expected);
+  });
+
+  test('sumLastAxis keeps the tail of K = 32 000 classes (no plain float32 accumulation)', async () => {
+    // Row 0 is exp(z − max) of a confident prediction: the top class 1, 31 999 classes at 2⁻²⁵ each. A float32
+    // running sum drops every one of them (2⁻²⁵ is below half an ulp of 1): 1 instead of 1.000954, an error of
+    // 9.5e-4. Pairwise, Kahan or float64 accumulation keep them. Row 1: 32 000 equal values, 2⁻¹⁵ each.
+    const K = 32_000;
+    const data = new Array<number>(2 * K);
+    for (let k = 0; k < K; k++) {
+      data[k] = k === 0 ? 1 : 2 ** -25;
+      data[K + k] = 2 ** -15;
+    }
+    const sum = await harness.toArray(
+      scoped(() => ops.sumLastAxis(harness.fromArray(data, [2, K], 'float'))),
+    );
+    expect([...sum.shape]).toEqual([2, 1]);
+    // Both sums are exact in binary: 1 + 31 999 · 2⁻²⁵ and 32 000 · 2⁻¹⁵.
+    assertAllClose(values(sum), [1 + 31_999 * 2 ** -25, 32_000 * 2 ** -15], tolerance, 'sumLastAxis');
   });
 }
 

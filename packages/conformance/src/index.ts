@@ -19,7 +19,13 @@ export {
   seededRandom,
   sigmoidCases,
 } from './cases.js';
-export { assertAllClose, type Tolerance, toBeAllClose, tolerancesFor } from './close.js';
+export {
+  type AllCloseMatchers,
+  assertAllClose,
+  type Tolerance,
+  toBeAllClose,
+  tolerancesFor,
+} from './close.js';
 export { describeConformance } from './describe-conformance.js';
 export {
   type ReferenceResult,

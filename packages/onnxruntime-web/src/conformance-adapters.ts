@@ -11,7 +11,7 @@ import {
   sigmoidEncouragingLossWithGrad,
 } from './eager.js';
 import { GraphBuilder, type GraphValue } from './graph-builder.js';
-import { encodeModel } from './onnx-proto.js';
+import { DataType, encodeModel } from './onnx-proto.js';
 import { int64, ort, plain } from './test-utils.js';
 import { EncouragingLossSession } from './web-session.js';
 
@@ -123,7 +123,8 @@ function graphHarness() {
     toArray: async (value: GraphValue) => {
       const name = `out${outputs++}`;
       builder.output(value, name);
-      const graph = builder.toGraph('harness', [], [{ name, type: { tensorType: { elemType: 1 } } }]);
+      const elemType = { float32: DataType.FLOAT, int64: DataType.INT64, bool: DataType.BOOL }[value.dtype];
+      const graph = builder.toGraph('harness', [], [{ name, type: { tensorType: { elemType } } }]);
       const bytes = encodeModel({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], graph });
       const session = await ort.InferenceSession.create(bytes);
       const out = (await session.run({}))[name];
