@@ -1,0 +1,243 @@
+import { invalidData } from '../errors.js';
+import { readPickle, type StorageDType, type StorageRef, storageFromPid, type TensorRef } from './pickle.js';
+import type { NamedTensor } from './safetensors.js';
+import { readZip } from './zip.js';
+
+const ITEM_BYTES: Record<StorageDType, number> = {
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  F64: 8,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+};
+
+/** The magic number that opens the pre-1.6 (non-zip) `torch.save` format. */
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+
+function halfToFloat(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
+  if (exponent === 31) return fraction ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+}
+
+/** Copies the elements a view selects (offset + Σ index·stride) into a row-major array; F16/BF16 become float32. */
+function materialize(ref: TensorRef, storage: Uint8Array, source: string, name: string): NamedTensor {
+  const { dtype } = ref.storage;
+  const itemBytes = ITEM_BYTES[dtype];
+  if (storage.length % itemBytes)
+    invalidData(`${source}: storage ${ref.storage.key} is not whole ${dtype} items.`);
+  const available = storage.length / itemBytes;
+  const count = ref.shape.reduce((a, b) => a * b, 1);
+  if (count > 0) {
+    const last = ref.shape.reduce((sum, size, k) => sum + (size - 1) * ref.stride[k], ref.offset);
+    if (last >= available) {
+      invalidData(
+        `${source}: tensor ${name} reads element ${last} of storage ${ref.storage.key}, which holds ${available}.`,
+      );
+    }
+  }
+  // Aligned copy of the storage so typed arrays can view it.
+  const aligned = new Uint8Array(storage.length);
+  aligned.set(storage);
+  const buffer = aligned.buffer;
+  let read: (i: number) => number | bigint;
+  let out: NamedTensor['data'];
+  let outDtype: NamedTensor['dtype'];
+  switch (dtype) {
+    case 'F32': {
+      const src = new Float32Array(buffer);
+      read = (i) => src[i];
+      out = new Float32Array(count);
+      outDtype = 'F32';
+      break;
+    }
+    case 'F16':
+    case 'BF16': {
+      const src = new Uint16Array(buffer);
+      const bits = new Uint32Array(1);
+      const asFloat = new Float32Array(bits.buffer);
+      read =
+        dtype === 'F16'
+          ? (i) => halfToFloat(src[i])
+          : (i) => {
+              bits[0] = src[i] << 16;
+              return asFloat[0];
+            };
+      out = new Float32Array(count);
+      outDtype = dtype;
+      break;
+    }
+    case 'F64': {
+      const src = new Float64Array(buffer);
+      read = (i) => src[i];
+      out = new Float64Array(count);
+      outDtype = 'F64';
+      break;
+    }
+    case 'I64': {
+      const src = new BigInt64Array(buffer);
+      read = (i) => src[i];
+      out = new BigInt64Array(count);
+      outDtype = 'I64';
+      break;
+    }
+    case 'I32': {
+      const src = new Int32Array(buffer);
+      read = (i) => src[i];
+      out = new Int32Array(count);
+      outDtype = 'I32';
+      break;
+    }
+    case 'U8':
+    case 'BOOL': {
+      const src = new Uint8Array(buffer);
+      read = (i) => src[i];
+      out = new Uint8Array(count);
+      outDtype = 'U8';
+      break;
+    }
+    default:
+      return invalidData(
+        `${source}: tensor ${name} has element type ${dtype}, which no Marian checkpoint holds.`,
+      );
+  }
+  // Walk the index space in row-major order with an odometer over the strides.
+  const rank = ref.shape.length;
+  const index = new Array<number>(rank).fill(0);
+  let at = ref.offset;
+  for (let i = 0; i < count; i++) {
+    (out as { [k: number]: number | bigint })[i] = read(at);
+    for (let k = rank - 1; k >= 0; k--) {
+      index[k]++;
+      at += ref.stride[k];
+      if (index[k] < ref.shape[k]) break;
+      at -= index[k] * ref.stride[k];
+      index[k] = 0;
+    }
+  }
+  return { dtype: outDtype, shape: [...ref.shape], data: out };
+}
+
+function stateDict(value: unknown, source: string): Map<string, TensorRef> {
+  if (!(value instanceof Map))
+    invalidData(`${source}: the pickle holds no state dict (an OrderedDict of tensors).`);
+  const out = new Map<string, TensorRef>();
+  for (const [name, tensor] of value as Map<unknown, unknown>) {
+    if (typeof name !== 'string' || !(tensor && (tensor as TensorRef).kind === 'tensor')) {
+      invalidData(`${source}: state dict entry ${String(name)} is not a tensor.`);
+    }
+    out.set(name as string, tensor as TensorRef);
+  }
+  return out;
+}
+
+function readZipCheckpoint(bytes: Uint8Array, source: string): Map<string, NamedTensor> {
+  const entries = readZip(bytes, source);
+  const pickleName = [...entries.keys()].find((name) => /^[^/]+\/data\.pkl$/.test(name));
+  if (!pickleName) return invalidData(`${source}: a zip without <name>/data.pkl is not a torch.save file.`);
+  const prefix = pickleName.slice(0, -'data.pkl'.length);
+  const byteorder = entries.get(`${prefix}byteorder`);
+  if (byteorder && new TextDecoder().decode(byteorder.data()).trim() !== 'little') {
+    invalidData(`${source}: big-endian checkpoints are not read.`);
+  }
+  const storages = new Map<string, StorageRef>();
+  const { value } = readPickle(entries.get(pickleName)!.data(), {
+    source: `${source}:${pickleName}`,
+    persistentLoad: (pid) => {
+      const storage = storageFromPid(pid, source);
+      const known = storages.get(storage.key);
+      if (known && known.dtype !== storage.dtype)
+        invalidData(`${source}: storage ${storage.key} has two types.`);
+      if (!known) storages.set(storage.key, storage);
+      return known ?? storage;
+    },
+  });
+  const tensors = new Map<string, NamedTensor>();
+  const cache = new Map<string, Uint8Array>();
+  for (const [name, ref] of stateDict(value, source)) {
+    let data = cache.get(ref.storage.key);
+    if (!data) {
+      const entry = entries.get(`${prefix}data/${ref.storage.key}`);
+      if (!entry) invalidData(`${source}: storage ${ref.storage.key} of ${name} is missing.`);
+      data = entry!.data();
+      cache.set(ref.storage.key, data);
+    }
+    tensors.set(name, materialize(ref, data, source, name));
+  }
+  return tensors;
+}
+
+/** The pre-1.6 format: magic, protocol, sys info, the state dict, the storage keys, then each storage's data. */
+function readLegacyCheckpoint(bytes: Uint8Array, source: string): Map<string, NamedTensor> {
+  const noPersistent = () => invalidData(`${source}: unexpected persistent id.`);
+  const magic = readPickle(bytes, { source, persistentLoad: noPersistent });
+  if (magic.value !== LEGACY_MAGIC) invalidData(`${source}: not a torch.save file (no magic number).`);
+  const protocol = readPickle(bytes, { source, persistentLoad: noPersistent }, magic.end);
+  if (protocol.value !== 1001)
+    invalidData(`${source}: torch.save protocol ${String(protocol.value)} is not read.`);
+  const info = readPickle(bytes, { source, persistentLoad: noPersistent }, protocol.end);
+  if (!(info.value instanceof Map) || info.value.get('little_endian') !== true) {
+    invalidData(`${source}: big-endian checkpoints are not read.`);
+  }
+  const storages = new Map<string, StorageRef>();
+  const main = readPickle(
+    bytes,
+    {
+      source,
+      persistentLoad: (pid) => {
+        const storage = storageFromPid(pid, source);
+        const known = storages.get(storage.key);
+        if (!known) storages.set(storage.key, storage);
+        return known ?? storage;
+      },
+    },
+    info.end,
+  );
+  const keys = readPickle(bytes, { source, persistentLoad: noPersistent }, main.end);
+  if (!Array.isArray(keys.value) || keys.value.some((k) => typeof k !== 'string')) {
+    invalidData(`${source}: the storage key list is malformed.`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const data = new Map<string, Uint8Array>();
+  let at = keys.end;
+  for (const key of keys.value as string[]) {
+    const storage = storages.get(key);
+    if (!storage || at + 8 > bytes.length) return invalidData(`${source}: storage ${key} is missing.`);
+    const count = Number(view.getBigInt64(at, true));
+    const length = count * ITEM_BYTES[storage.dtype];
+    if (count < 0 || at + 8 + length > bytes.length)
+      invalidData(`${source}: storage ${key} runs past the file.`);
+    data.set(key, bytes.subarray(at + 8, at + 8 + length));
+    at += 8 + length;
+  }
+  const tensors = new Map<string, NamedTensor>();
+  for (const [name, ref] of stateDict(main.value, source)) {
+    const storage = data.get(ref.storage.key);
+    if (!storage) return invalidData(`${source}: storage ${ref.storage.key} of ${name} is missing.`);
+    tensors.set(name, materialize(ref, storage, source, name));
+  }
+  return tensors;
+}
+
+/**
+ * Reads a `pytorch_model.bin` state dict without running Python: the zip format of `torch.save` (torch ≥ 1.6: a
+ * restricted pickle plus one `data/<key>` member per storage) or the older non-zip format. Views are resolved
+ * through their storage offset and strides, so transposed or sliced tensors and tensors sharing one storage
+ * (tied weights) come out right. F16/BF16 are upcast to float32 (the dtype field keeps the stored type).
+ * Throws `INVALID_DATA` naming `source` for a pickle that references anything but the state-dict vocabulary.
+ */
+export function readPytorchBin(bytes: Uint8Array, source = 'pytorch_model.bin'): Map<string, NamedTensor> {
+  if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) {
+    return readZipCheckpoint(bytes, source);
+  }
+  if (bytes.length >= 3 && bytes[0] === 0x80 && bytes[2] === 0x8a) return readLegacyCheckpoint(bytes, source);
+  return invalidData(`${source}: neither a torch.save zip nor the legacy torch.save format.`);
+}

@@ -1,0 +1,159 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { invalidData, invalidOption } from '../errors.js';
+import { SentencePiece } from './sentencepiece.js';
+import type { SubwordTokenizer } from './tokenizer.js';
+
+/** Files of an OPUS-MT / HF `MarianTokenizer` folder (the last two optional). */
+export const MARIAN_TOKENIZER_FILES = [
+  'source.spm',
+  'target.spm',
+  'vocab.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+] as const;
+
+/** Options of {@link loadMarianTokenizer}. */
+export interface MarianTokenizerOptions {
+  /**
+   * Target-language token of a multilingual model (`>>deu<<`), put before every source sentence as HF users write
+   * it at the start of the text. Must be in `vocab.json` (`INVALID_OPTION` otherwise).
+   */
+  targetToken?: string;
+}
+
+/** A Marian tokenizer: the {@link SubwordTokenizer} contract plus the pieces behind the ids. */
+export interface MarianTokenizer extends SubwordTokenizer {
+  /** Source-side pieces of `text` (no `</s>`), as `spm_encode` with `source.spm` prints them. */
+  sourcePieces(text: string): string[];
+  /** Target-side pieces of `text` (no `</s>`), as `spm_encode` with `target.spm` prints them. */
+  targetPieces(text: string): string[];
+  /** Token of each id (`vocab.json` inverted). */
+  readonly tokens: readonly string[];
+  /** Tokens `decode` drops (HF `all_special_tokens`). */
+  readonly specialTokens: ReadonlySet<string>;
+}
+
+function readJsonFile(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    return invalidData(`${path}: not valid JSON (${(error as Error).message}).`);
+  }
+}
+
+/** A special token as tokenizer_config.json spells it: a string or an AddedToken dict `{content}`. */
+function tokenText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') {
+    return (value as { content: string }).content;
+  }
+  return undefined;
+}
+
+/** HF `clean_up_tokenization` (applied when tokenizer_config.json sets `clean_up_tokenization_spaces`). */
+function cleanUp(text: string): string {
+  return text
+    .replaceAll(' .', '.')
+    .replaceAll(' ?', '?')
+    .replaceAll(' !', '!')
+    .replaceAll(' ,', ',')
+    .replaceAll(" ' ", "'")
+    .replaceAll(" n't", "n't")
+    .replaceAll(" 'm", "'m")
+    .replaceAll(" 's", "'s")
+    .replaceAll(" 've", "'ve")
+    .replaceAll(" 're", "'re");
+}
+
+/**
+ * Loads an OPUS-MT tokenizer folder the way HF `MarianTokenizer` reads it: sources are segmented with
+ * `source.spm`, targets (labels) with `target.spm`, pieces become ids through the joint `vocab.json` (a piece it
+ * lacks becomes `<unk>`), `</s>` is appended; a leading `>>xxx<<` in the text (or `targetToken`) is kept as one
+ * token. `decode` maps ids back to tokens, drops the special tokens, joins the pieces and turns `▁` into spaces
+ * (`convert_tokens_to_string`), trimmed. Separate source/target vocabularies (`separate_vocabs`) are refused.
+ */
+export function loadMarianTokenizer(dir: string, options: MarianTokenizerOptions = {}): MarianTokenizer {
+  for (const file of MARIAN_TOKENIZER_FILES.slice(0, 3)) {
+    if (!existsSync(join(dir, file))) invalidData(`${dir} has no ${file}.`);
+  }
+  const configPath = join(dir, 'tokenizer_config.json');
+  const config = (existsSync(configPath) ? readJsonFile(configPath) : {}) as Record<string, unknown>;
+  const mapPath = join(dir, 'special_tokens_map.json');
+  const map = (existsSync(mapPath) ? readJsonFile(mapPath) : {}) as Record<string, unknown>;
+  if (config.separate_vocabs === true || existsSync(join(dir, 'target_vocab.json'))) {
+    invalidData(`${dir}: separate source and target vocabularies (separate_vocabs) are not implemented.`);
+  }
+  const vocabPath = join(dir, 'vocab.json');
+  const vocab = readJsonFile(vocabPath);
+  if (!vocab || typeof vocab !== 'object' || Array.isArray(vocab))
+    invalidData(`${vocabPath}: not a {token: id} object.`);
+  const ids = new Map<string, number>();
+  const tokens: string[] = [];
+  for (const [token, id] of Object.entries(vocab as Record<string, unknown>)) {
+    if (!Number.isInteger(id) || (id as number) < 0)
+      invalidData(`${vocabPath}: ${token} has id ${String(id)}.`);
+    if (tokens[id as number] !== undefined) invalidData(`${vocabPath}: id ${id} is used twice.`);
+    ids.set(token, id as number);
+    tokens[id as number] = token;
+  }
+  for (let i = 0; i < tokens.length; i++)
+    if (tokens[i] === undefined) invalidData(`${vocabPath}: id ${i} is missing.`);
+  const special = (name: string, fallback: string) => {
+    const token = tokenText(config[name]) ?? tokenText(map[name]) ?? fallback;
+    const id = ids.get(token);
+    if (id === undefined) return invalidData(`${vocabPath} has no ${name} ${token}.`);
+    return { token, id };
+  };
+  const unk = special('unk_token', '<unk>');
+  const eos = special('eos_token', '</s>');
+  const pad = special('pad_token', '<pad>');
+  const additional = [config.additional_special_tokens, map.additional_special_tokens]
+    .flatMap((list) => (Array.isArray(list) ? list : []))
+    .map(tokenText)
+    .filter((t): t is string => t !== undefined);
+  const specialTokens = new Set([unk.token, eos.token, pad.token, ...additional]);
+  const cleanUpSpaces = config.clean_up_tokenization_spaces === true;
+  const source = new SentencePiece(readFileSync(join(dir, 'source.spm')), join(dir, 'source.spm'));
+  const target = new SentencePiece(readFileSync(join(dir, 'target.spm')), join(dir, 'target.spm'));
+  let prefix: number[] = [];
+  if (options.targetToken !== undefined) {
+    const id = ids.get(options.targetToken);
+    if (id === undefined || !/^>>.+<<$/.test(options.targetToken)) {
+      const known = tokens.filter((t) => /^>>.+<<$/.test(t));
+      invalidOption(
+        `--target-token ${options.targetToken} is not a language token of ${vocabPath} (${known.length ? known.join(', ') : 'it has none'}).`,
+      );
+    }
+    prefix = [id as number];
+  }
+  const toId = (piece: string) => ids.get(piece) ?? unk.id;
+  // HF remove_language_code: a text that starts with ">>xx<<" keeps that code as one token.
+  const split = (text: string): { code: string[]; rest: string } => {
+    const end = text.startsWith('>>') ? text.indexOf('<<') : -1;
+    return end < 0 ? { code: [], rest: text } : { code: [text.slice(0, end + 2)], rest: text.slice(end + 2) };
+  };
+  const encodeWith = (model: SentencePiece, text: string, head: number[]) => {
+    const { code, rest } = split(text);
+    return [...head, ...code.map(toId), ...model.encode(rest).map(toId), eos.id];
+  };
+  const encodeSource = (text: string) => encodeWith(source, text, prefix);
+  return {
+    vocabSize: tokens.length,
+    padId: pad.id,
+    eosId: eos.id,
+    unkId: unk.id,
+    tokens,
+    specialTokens,
+    sourcePieces: (text) => source.encode(text),
+    targetPieces: (text) => target.encode(text),
+    encodeSource,
+    encode: encodeSource,
+    encodeTarget: (text) => encodeWith(target, text, []),
+    decode: (list) => {
+      const pieces = list.map((id) => tokens[id] ?? unk.token).filter((token) => !specialTokens.has(token));
+      const text = pieces.join('').replaceAll('\u2581', ' ').trim();
+      return cleanUpSpaces ? cleanUp(text) : text;
+    },
+  };
+}
