@@ -12,6 +12,7 @@ export default defineConfig({
       'examples/*/vitest.config.ts',
       // Browser runs in Debian's Chromium (.ci/run installs it).
       'packages/*/vitest.browser.config.ts',
+      'apps/translate/vitest.browser.config.ts',
       // The playground's built site, driven by playwright-core (its globalSetup runs `vite build`).
       'apps/playground/vitest.browser.config.ts',
     ],
