@@ -34,7 +34,10 @@ window.translateWithTransformers = async (name, sentences, { dtype = 'fp32', gen
   return { translations: out, seconds: (performance.now() - started) / 1000 };
 };
 
-/** Beam search (or greedy) with OnnxTranslator; tokenization by transformers.js' tokenizer of the folder. */
+/**
+ * Beam search (or greedy) with OnnxTranslator, `batchSize` sentences per search (default 1); tokenization by
+ * transformers.js' tokenizer of the folder.
+ */
 window.translateWithOnnxTranslator = async (name, sentences, search = {}) => {
   const base = `/models/${name}`;
   const config = await (await fetch(`${base}/config.json`)).json();
@@ -44,12 +47,16 @@ window.translateWithOnnxTranslator = async (name, sentences, search = {}) => {
     decoder: `${base}/onnx/decoder_model_merged.onnx`,
     config,
   });
+  const { batchSize = 1, ...options } = search;
   const started = performance.now();
   const out = [];
-  for (const sentence of sentences) {
-    const ids = Array.from(tokenizer(sentence).input_ids.data, Number);
-    const [translated] = await onnx.translateIds([ids], search);
-    out.push(translated.length ? tokenizer.decode(translated, { skip_special_tokens: true }) : '');
+  for (let i = 0; i < sentences.length; i += batchSize) {
+    const ids = sentences
+      .slice(i, i + batchSize)
+      .map((sentence) => Array.from(tokenizer(sentence).input_ids.data, Number));
+    for (const translated of await onnx.translateIds(ids, options)) {
+      out.push(translated.length ? tokenizer.decode(translated, { skip_special_tokens: true }) : '');
+    }
   }
   const seconds = (performance.now() - started) / 1000;
   await onnx.release();

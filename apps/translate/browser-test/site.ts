@@ -17,16 +17,21 @@ export interface PageApi {
   translateWithOnnxTranslator(
     name: string,
     sentences: readonly string[],
-    search?: { beam?: number },
+    search?: { beam?: number; batchSize?: number },
   ): Promise<{ translations: string[]; seconds: number }>;
 }
 
 /**
  * The folders the test page is served from: the page itself, transformers.js' browser bundle and the
  * onnxruntime-web build it bundles (its wasm files), onnxruntime-web 1.30 for OnnxTranslator, the translator
- * transpiled to a browser module (it has no imports), and `models` (exported folders).
+ * transpiled to a browser module (it has no imports), and `models` (exported folders). `appRoot` is
+ * apps/translate (given when this file runs bundled elsewhere).
  */
-export function siteMounts(models: string, scratch: string): Record<string, string> {
+export function siteMounts(
+  models: string,
+  scratch: string,
+  appRoot: string = join(here, '..'),
+): Record<string, string> {
   const transformers = dirname(require.resolve('@huggingface/transformers'));
   const transformersOrt = dirname(
     createRequire(join(transformers, '..', 'package.json')).resolve('onnxruntime-web'),
@@ -34,13 +39,13 @@ export function siteMounts(models: string, scratch: string): Record<string, stri
   const ort = dirname(require.resolve('onnxruntime-web'));
   const lib = join(scratch, 'lib');
   mkdirSync(lib, { recursive: true });
-  const source = readFileSync(join(here, '..', 'src', 'export', 'onnx-translator.ts'), 'utf8');
+  const source = readFileSync(join(appRoot, 'src', 'export', 'onnx-translator.ts'), 'utf8');
   const { outputText } = ts.transpileModule(source, {
     compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
   });
   writeFileSync(join(lib, 'onnx-translator.js'), outputText);
   return {
-    '/': here,
+    '/': join(appRoot, 'browser-test'),
     '/models/': models,
     '/transformers/': transformers,
     '/transformers-ort/': transformersOrt,

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Builds bench/export-speed.ts (tfjs and the workspace packages bundled from source, as the CLI is) and runs it.
+// Usage, from apps/translate: flock /tmp/bench.lock node bench/export-bench.mjs [--model DIR] [--data FILE]
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'tsup';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const outDir = `${root}node_modules/.cache/export-bench`;
+await build({
+  entry: [`${root}bench/export-speed.ts`],
+  outDir,
+  format: ['esm'],
+  platform: 'node',
+  target: 'node20',
+  clean: true,
+  silent: true,
+  config: false,
+  noExternal: [/^@tensorflow\//, /^@encouraging-loss\//],
+  external: [
+    'playwright-core',
+    '@xenova/transformers',
+    '@huggingface/transformers',
+    'onnxruntime-web',
+    'typescript',
+  ],
+  banner: {
+    js: "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);\nimport { fileURLToPath as __fileURLToPath } from 'node:url';\nconst __filename = __fileURLToPath(import.meta.url);\nconst __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",
+  },
+  esbuildOptions(options) {
+    options.alias = {
+      '@encouraging-loss/core': `${root}../../packages/core/src/index.ts`,
+      '@encouraging-loss/tfjs': `${root}../../packages/tfjs/src/index.ts`,
+      '@encouraging-loss/onnxruntime-web': `${root}../../packages/onnxruntime-web/src/index.ts`,
+    };
+  },
+});
+await import(pathToFileURL(`${outDir}/export-speed.js`).href);
