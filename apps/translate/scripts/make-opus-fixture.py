@@ -20,6 +20,7 @@
 - spm_encode output (pieces) of held-out dictionary sentences: test-sentences.{en,de} and .pieces files.
 
 Run: /usr/bin/python3 apps/translate/scripts/make-opus-fixture.py   (from the repository root)
+Reruns give identical files except variants/legacy/pytorch_model.bin, whose storage keys are object addresses.
 Needs: Debian packages sentencepiece, python3-torch, trans-de-en.
 """
 
@@ -71,9 +72,10 @@ def write(path, data):
 
 
 def train_spm(sentences, prefix):
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt", delete=False) as f:
+    # Fixed paths: spm_train records the input and prefix in the model's trainer_spec.
+    corpus = prefix + ".txt"
+    with open(corpus, "w", encoding="utf-8") as f:
         f.write("\n".join(sentences) + "\n")
-        corpus = f.name
     subprocess.run(
         [
             "spm_train",
@@ -182,8 +184,8 @@ def malicious_zip(payload):
     """A zip laid out as torch.save writes it (archive/data.pkl, archive/version), holding a hostile pickle."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as z:
-        z.writestr("archive/data.pkl", pickle.dumps(payload, protocol=2))
-        z.writestr("archive/version", "3\n")
+        for name, data in (("archive/data.pkl", pickle.dumps(payload, protocol=2)), ("archive/version", b"3\n")):
+            z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
     return buffer.getvalue()
 
 
@@ -201,7 +203,8 @@ def main():
                 "an emoji \U0001f600\U0001f600 and \u6f22\u5b57 here", ""]
     extra_de = ["  Das  B\u00fcro   ist\u00a0geschlossen.  ", "\uff21\uff22\uff23 sind breite Buchstaben",
                 "das \ufb01nale\tWort", "ein Emoji \U0001f600 und \u6f22\u5b57 hier", ""]
-    tmp = tempfile.mkdtemp()
+    tmp = os.path.join(tempfile.gettempdir(), "el-opus-fixture")
+    os.makedirs(tmp, exist_ok=True)
     src_pieces = train_spm([en for _, en in train], os.path.join(tmp, "source"))
     tgt_pieces = train_spm([de for de, _ in train], os.path.join(tmp, "target"))
     for side in ("source", "target"):

@@ -194,6 +194,7 @@ export async function loadTokenizer(dir: string): Promise<SubwordTokenizer> {
     encode,
     encodeSource: encode,
     encodeTarget: encode,
+    tokenId: (token) => ids.get(token),
     // transformers.js rejects an empty id list; an empty translation is the empty string.
     decode: (ids) => (ids.length === 0 ? '' : tokenizer.decode([...ids], { skip_special_tokens: true })),
   };

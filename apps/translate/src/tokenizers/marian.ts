@@ -150,6 +150,7 @@ export function loadMarianTokenizer(dir: string, options: MarianTokenizerOptions
     encodeSource,
     encode: encodeSource,
     encodeTarget: (text) => encodeWith(target, text, []),
+    tokenId: (token) => ids.get(token),
     decode: (list) => {
       const pieces = list.map((id) => tokens[id] ?? unk.token).filter((token) => !specialTokens.has(token));
       const text = pieces.join('').replaceAll('\u2581', ' ').trim();

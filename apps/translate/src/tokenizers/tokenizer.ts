@@ -20,6 +20,11 @@ export interface SubwordTokenizer {
   encodeTarget(text: string): number[];
   /** Alias of {@link encodeSource}, kept for callers written before source and target were told apart. */
   encode(text: string): number[];
-  /** Text of target-side `ids`, special tokens (`</s>`, `<pad>`, `<unk>`, language tokens) dropped. */
+  /**
+   * Text of target-side `ids`, special tokens (`</s>`, `<pad>`, `<unk>`) dropped; Marian folders decode as HF
+   * `MarianTokenizer.decode(ids, skip_special_tokens=True)` does.
+   */
   decode(ids: readonly number[]): string;
+  /** Id of a vocabulary entry (e.g. a `>>deu<<` language token), or `undefined`. */
+  tokenId?(token: string): number | undefined;
 }

@@ -1,0 +1,150 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { invalidData } from '../errors.js';
+import { loadMarianTokenizer } from './marian.js';
+import { PieceType, SentencePiece } from './sentencepiece.js';
+
+/** What {@link convertMarianTokenizer} returns: HF `tokenizers` / transformers.js files for an OPUS-MT folder. */
+export interface ConvertedMarianTokenizer {
+  /**
+   * `tokenizer.json` of the source side (`source.spm`): what transformers.js' `MarianTokenizer` encodes inputs
+   * and decodes outputs with. Ids are `vocab.json`'s.
+   */
+  tokenizerJson: Record<string, unknown>;
+  /** `tokenizer.json` of the target side (`target.spm`), for encoding labels. */
+  targetTokenizerJson: Record<string, unknown>;
+  /** `tokenizer_config.json`: the folder's own fields plus the class and special tokens transformers.js reads. */
+  tokenizerConfig: Record<string, unknown>;
+}
+
+const SPACE = '\u2581';
+
+/**
+ * The `tokenizer.json` of one side of a Marian tokenizer, in the form HF `convert_slow_tokenizer`'s SentencePiece
+ * converters write (and Xenova/opus-mt-* repos carry): a `Unigram` model whose vocabulary is `vocab.json` in id
+ * order with this side's SentencePiece scores, the model's own normaliser (`Precompiled` with the `.spm`'s
+ * precompiled_charsmap, then SentencePiece's whitespace trimming and collapsing), a `Metaspace` pre-tokenizer and
+ * decoder, and `</s>` appended by the post-processor.
+ *
+ * A `vocab.json` entry this side's `.spm` lacks (the other language's pieces, language tokens) keeps its text, so
+ * decoding works, with a score so low (k·(min − 10) − 1 for a k-character entry) that no segmentation prefers it
+ * over this side's pieces; HF `tokenizers` takes its unknown-piece penalty from the lowest score, so a character
+ * that only the other side has as a piece comes out as that piece rather than `<unk>` (the one known difference
+ * from `spm_encode` + `vocab.json`; SentencePiece pieces missing from `vocab.json` cannot be expressed either).
+ */
+function sideJson(
+  spm: SentencePiece,
+  tokens: readonly string[],
+  special: { unk: number; eos: number; pad: number },
+  addedTokens: { id: number; content: string; special: boolean }[],
+): Record<string, unknown> {
+  const scores = new Map<string, number>();
+  let min = Number.POSITIVE_INFINITY;
+  for (const piece of spm.model.pieces) {
+    if (piece.type === PieceType.NORMAL || piece.type === PieceType.USER_DEFINED) {
+      scores.set(piece.piece, piece.score);
+      if (piece.type === PieceType.NORMAL) min = Math.min(min, piece.score);
+    }
+  }
+  const specialIds = new Set([special.unk, special.eos, special.pad]);
+  const vocab = tokens.map((token, id) => {
+    if (specialIds.has(id)) return [token, 0];
+    const score = scores.get(token);
+    return [token, score ?? Math.fround(Array.from(token).length * (min - 10) - 1)];
+  });
+  const { model } = spm;
+  const normalizers: Record<string, unknown>[] = [];
+  if (model.precompiledCharsmap.length > 0) {
+    normalizers.push({
+      type: 'Precompiled',
+      precompiled_charsmap: Buffer.from(model.precompiledCharsmap).toString('base64'),
+    });
+  }
+  if (model.removeExtraWhitespaces) {
+    normalizers.push({ type: 'Strip', strip_left: true, strip_right: true });
+    normalizers.push({ type: 'Replace', pattern: { Regex: ' {2,}' }, content: ' ' });
+  }
+  const metaspace = {
+    type: 'Metaspace',
+    replacement: SPACE,
+    prepend_scheme: model.addDummyPrefix ? 'always' : 'never',
+    add_prefix_space: model.addDummyPrefix,
+    split: true,
+  };
+  const eos = tokens[special.eos];
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: addedTokens.map(({ id, content, special: isSpecial }) => ({
+      id,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: isSpecial,
+    })),
+    normalizer: { type: 'Sequence', normalizers },
+    pre_tokenizer: metaspace,
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: eos, type_id: 0 } }],
+      pair: [
+        { Sequence: { id: 'A', type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 0 } },
+        { SpecialToken: { id: eos, type_id: 0 } },
+      ],
+      special_tokens: { [eos]: { id: eos, ids: [special.eos], tokens: [eos] } },
+    },
+    decoder: metaspace,
+    model: { type: 'Unigram', unk_id: special.unk, vocab, byte_fallback: false },
+  };
+}
+
+/**
+ * Converts an OPUS-MT tokenizer folder (`source.spm`, `target.spm`, `vocab.json`, optional
+ * `tokenizer_config.json`) into the files transformers.js and HF `tokenizers` load: a source-side and a
+ * target-side `tokenizer.json` and a `tokenizer_config.json` (`tokenizer_class: "MarianTokenizer"`). Language
+ * tokens (`>>deu<<`) become non-special added tokens, so a text that starts with one keeps it as one token, as
+ * `MarianTokenizer` does.
+ *
+ * The app itself encodes with the SentencePiece files ({@link loadMarianTokenizer}), which agree with `spm_encode`
+ * exactly; this conversion is for exporting a folder to transformers.js, whose `Precompiled` normaliser
+ * approximates the character map with Unicode NFKC.
+ *
+ * @example
+ * const { tokenizerJson, tokenizerConfig } = convertMarianTokenizer('./opus-mt-en-de');
+ * writeFileSync('out/tokenizer.json', JSON.stringify(tokenizerJson));
+ */
+export function convertMarianTokenizer(dir: string): ConvertedMarianTokenizer {
+  const tokenizer = loadMarianTokenizer(dir);
+  const special = { unk: tokenizer.unkId, eos: tokenizer.eosId, pad: tokenizer.padId };
+  const addedTokens = tokenizer.tokens
+    .map((content, id) => ({ id, content, special: tokenizer.specialTokens.has(content) }))
+    .filter(({ content, special: isSpecial }) => isSpecial || /^>>.+<<$/.test(content));
+  const side = (file: string) => new SentencePiece(readFileSync(join(dir, file)), join(dir, file));
+  const configPath = join(dir, 'tokenizer_config.json');
+  let original: Record<string, unknown> = {};
+  if (existsSync(configPath)) {
+    try {
+      original = JSON.parse(readFileSync(configPath, 'utf8'));
+    } catch (error) {
+      invalidData(`${configPath}: not valid JSON (${(error as Error).message}).`);
+    }
+  }
+  return {
+    tokenizerJson: sideJson(side('source.spm'), tokenizer.tokens, special, addedTokens),
+    targetTokenizerJson: sideJson(side('target.spm'), tokenizer.tokens, special, addedTokens),
+    tokenizerConfig: {
+      model_max_length: 512,
+      clean_up_tokenization_spaces: false,
+      ...original,
+      tokenizer_class: 'MarianTokenizer',
+      eos_token: tokenizer.tokens[special.eos],
+      unk_token: tokenizer.tokens[special.unk],
+      pad_token: tokenizer.tokens[special.pad],
+      separate_vocabs: false,
+    },
+  };
+}

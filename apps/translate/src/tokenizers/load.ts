@@ -1,0 +1,40 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { invalidData, invalidOption } from '../errors.js';
+import { loadTokenizer } from './bpe.js';
+import { loadMarianTokenizer, MARIAN_TOKENIZER_FILES, type MarianTokenizerOptions } from './marian.js';
+import type { SubwordTokenizer } from './tokenizer.js';
+
+/** Tokenizer files a model folder may carry, in the order they are looked for. */
+export const FOLDER_TOKENIZER_FILES = [...MARIAN_TOKENIZER_FILES, 'tokenizer.json'] as const;
+
+/** Which tokenizer a folder carries: OPUS-MT SentencePiece files, a `tokenizer.json`, or none. */
+export function tokenizerKind(dir: string): 'marian' | 'tokenizer.json' | undefined {
+  if (existsSync(join(dir, 'source.spm')) && existsSync(join(dir, 'vocab.json'))) return 'marian';
+  if (existsSync(join(dir, 'tokenizer.json'))) return 'tokenizer.json';
+  return undefined;
+}
+
+/**
+ * The tokenizer of a model folder: `source.spm` + `target.spm` + `vocab.json` (OPUS-MT as published, read as HF
+ * `MarianTokenizer` does) when present, else `tokenizer.json` through transformers.js (the app's own BPE folders,
+ * and converted folders such as Xenova/opus-mt-*; `targetToken` is then prepended by id).
+ */
+export async function loadFolderTokenizer(
+  dir: string,
+  options: MarianTokenizerOptions = {},
+): Promise<SubwordTokenizer> {
+  const kind = tokenizerKind(dir);
+  if (kind === 'marian') return loadMarianTokenizer(dir, options);
+  if (kind === undefined) {
+    return invalidData(`${dir} has no tokenizer: neither source.spm + vocab.json nor tokenizer.json.`);
+  }
+  const tokenizer = await loadTokenizer(dir);
+  if (options.targetToken === undefined) return tokenizer;
+  const id = tokenizer.tokenId?.(options.targetToken);
+  if (id === undefined) {
+    return invalidOption(`--target-token ${options.targetToken} is not in ${join(dir, 'tokenizer.json')}.`);
+  }
+  const encodeSource = (text: string) => [id, ...tokenizer.encodeSource(text)];
+  return { ...tokenizer, encodeSource, encode: encodeSource };
+}
