@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // A tiny static file server for the built site (and, in the browser test, a model folder beside it).
-// Usage: node scripts/serve.mjs [dir=dist] [--port 5180]   (PORT=0 picks a free port)
+// Usage: node scripts/serve.mjs [dir=dist] [--port 5180] [--model EXPORTED_FOLDER]   (PORT=0 picks a free port)
 import { createReadStream, statSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { extname, join, resolve, sep } from 'node:path';
+import { basename, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const TYPES = {
@@ -67,7 +67,10 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const args = process.argv.slice(2);
   const portFlag = args.indexOf('--port');
   const port = Number(portFlag >= 0 ? args[portFlag + 1] : (process.env.PORT ?? 5180));
-  const dir = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--port') ?? 'dist';
+  const modelFlag = args.indexOf('--model');
+  const model = modelFlag >= 0 ? resolve(args[modelFlag + 1]) : undefined;
+  const dir =
+    args.find((a, i) => !a.startsWith('--') && !['--port', '--model'].includes(args[i - 1])) ?? 'dist';
   try {
     statSync(join(dir, 'index.html'));
   } catch {
@@ -76,6 +79,10 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     );
     process.exit(1);
   }
-  const { url } = await serveStatic({ '/': dir }, { port });
+  // --model DIR serves an exported model folder beside the site and opens the Translate view on it.
+  const name = model ? basename(model).replace(/[^\w.-]/g, '_') : undefined;
+  const mounts = model ? { '/': dir, [`/models/${name}/`]: model } : { '/': dir };
+  const { url } = await serveStatic(mounts, { port });
   console.log(`Encouraging Loss playground: ${url}  (Ctrl-C stops)`);
+  if (model) console.log(`Translate with ${model}: ${url}?model=models/${name}/#translate`);
 }

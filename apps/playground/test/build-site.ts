@@ -1,7 +1,22 @@
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { build } from 'vite';
 
-/** globalSetup of the browser test: the test runs against the site as `vite build` writes it (dist/). */
-export default async function buildSite(): Promise<void> {
-  await build({ root: fileURLToPath(new URL('..', import.meta.url)), logLevel: 'warn' });
+/**
+ * globalSetup of the browser test: builds the site (`vite build` → dist/) and el-translate (its CLI makes the
+ * Translate view's model), with the packages they use, through turbo (cached when nothing changed).
+ */
+export default function buildSite(): void {
+  execFileSync(
+    'pnpm',
+    [
+      'exec',
+      'turbo',
+      'run',
+      'build',
+      '--filter=@encouraging-loss/playground',
+      '--filter=@encouraging-loss/translate',
+      '--output-logs=errors-only',
+    ],
+    { cwd: fileURLToPath(new URL('../../..', import.meta.url)), stdio: ['ignore', 'inherit', 'inherit'] },
+  );
 }

@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encouragingLossWithGrad } from '@encouraging-loss/core';
@@ -6,11 +7,15 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumLaunchOptions } from '../../../vitest.chromium.js';
 import { serveStatic } from '../scripts/serve.mjs';
+import { referenceLosses } from './reference-scores.js';
+import { makeExportedModel, REFERENCE, SOURCE } from './translation-fixture.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const site = join(here, '..', 'dist');
 // Screenshots and measured figures of this run (runs/ is git-ignored; the best screenshots are committed by hand).
 const runDir = join(here, '..', '..', '..', 'runs', 'playground');
+// The exported model folder of the Translate view, made at test time and served under /models/.
+const fixtureDir = mkdtempSync(join(tmpdir(), 'el-playground-'));
 
 let browser: Browser;
 let server: Awaited<ReturnType<typeof serveStatic>>;
@@ -38,7 +43,7 @@ async function openPage(path: string, viewport = { width: 1280, height: 900 }): 
 
 beforeAll(async () => {
   mkdirSync(runDir, { recursive: true });
-  server = await serveStatic({ '/': site });
+  server = await serveStatic({ '/': site, '/models/': join(fixtureDir, 'models') });
   // WebGL on the CPU (SwiftShader), as the tfjs browser tests run it: the webgl backend exists without a GPU.
   browser = await chromium.launch(
     chromiumLaunchOptions(['--use-angle=swiftshader', '--enable-unsafe-swiftshader']),
@@ -49,6 +54,7 @@ afterAll(async () => {
   await browser?.close();
   await new Promise((resolve) => server?.server.close(resolve));
   writeFileSync(join(runDir, 'measured.json'), `${JSON.stringify(measured, null, 2)}\n`);
+  rmSync(fixtureDir, { recursive: true, force: true });
 });
 
 /** The Why-EL table as the page shows it: p → curve → quantity → value (every bit, from data-value). */
@@ -240,6 +246,88 @@ describe('Train', () => {
     );
     expect(epochs.length).toBeGreaterThan(0);
     for (const e of epochs) expect(e).toBeLessThan(500);
+    await page.close();
+  });
+});
+
+describe('Translate', () => {
+  let folder: string;
+
+  beforeAll(async () => {
+    folder = await makeExportedModel(fixtureDir);
+  }, 240_000);
+
+  it('translates with transformers.js and scores a reference with the loss values ORT gives outside the page', async () => {
+    const page = await openPage('./?model=models/en-de/#translate');
+    await page.waitForSelector('#translate-load');
+    await page.click('#translate-load');
+    await page.waitForFunction(() =>
+      ['loaded', 'failed'].includes(document.getElementById('view-translate')!.dataset.state ?? ''),
+    );
+    expect(await page.textContent('#translate-model-status')).toMatch(/^Loaded en-de/);
+
+    await page.fill('#translate-source', SOURCE);
+    await page.click('#translate-run');
+    await page.waitForFunction(
+      () => document.getElementById('view-translate')!.dataset.translated === 'true',
+    );
+    const translation = await page.getAttribute('#translate-output', 'data-translation');
+
+    // The same folder in Node with transformers.js: the page's greedy translation is the one it gives.
+    const { AutoModelForSeq2SeqLM, AutoTokenizer, env } = await import('@huggingface/transformers');
+    env.allowRemoteModels = false;
+    env.localModelPath = `${join(fixtureDir, 'models')}/`;
+    const tokenizer = await AutoTokenizer.from_pretrained('en-de');
+    const model = await AutoModelForSeq2SeqLM.from_pretrained('en-de', { dtype: 'fp32' });
+    const output = (await model.generate({
+      ...tokenizer(SOURCE),
+      max_new_tokens: 40,
+      num_beams: 1,
+      do_sample: false,
+    })) as {
+      tolist(): bigint[][];
+    };
+    expect(translation).toBe(tokenizer.decode(output.tolist()[0], { skip_special_tokens: true }));
+    expect(translation!.length).toBeGreaterThan(0);
+    await model.dispose();
+
+    // Score the reference with non-default settings, read the page's table, and recompute it in Node.
+    await page.fill('#translate-reference', REFERENCE);
+    await page.fill('#translate-log-end', '0.5');
+    await page.fill('#translate-bonus-weight', '0.8');
+    await page.fill('#translate-label-smoothing', '0.1');
+    await page.click('#translate-score');
+    await page.waitForFunction(() => document.getElementById('view-translate')!.dataset.scored === 'true');
+    const table = await page.$$eval('#translate-losses tbody tr', (rows) =>
+      rows.map((row) => ({
+        target: Number((row as HTMLElement).dataset.target),
+        losses: Object.fromEntries(
+          Array.from(row.querySelectorAll<HTMLElement>('td[data-loss]')).map((cell) => [
+            cell.dataset.loss!,
+            Number(cell.dataset.value),
+          ]),
+        ),
+      })),
+    );
+    const sourceIds = Array.from(tokenizer(SOURCE).input_ids.data as BigInt64Array, Number);
+    const targetIds = Array.from(tokenizer(REFERENCE).input_ids.data as BigInt64Array, Number);
+    expect(table.map((row) => row.target)).toEqual(targetIds);
+    const smoothing = { labelSmoothing: 0.1 };
+    const expected = await referenceLosses(folder, sourceIds, targetIds, {
+      CE: { ...smoothing, bonusWeight: 0, logEnd: 1 },
+      EL: { ...smoothing, bonusWeight: 0.8, logEnd: 1 },
+      CEL: { ...smoothing, bonusWeight: 0.8, logEnd: 0.5 },
+    });
+    for (const name of ['CE', 'EL', 'CEL']) {
+      table.forEach((row, t) => {
+        // float32 logits from two runs of the same graphs on ORT's wasm kernels.
+        expect(Math.abs(row.losses[name] - expected[name][t]), `${name} at token ${t}`).toBeLessThanOrEqual(
+          1e-5 * Math.max(1, Math.abs(expected[name][t])),
+        );
+      });
+    }
+    measured.translate = { translation, tokens: targetIds.length, losses: expected };
+    await page.screenshot({ path: join(runDir, 'translate.png'), fullPage: true });
     await page.close();
   });
 });
