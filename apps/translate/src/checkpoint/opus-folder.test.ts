@@ -217,6 +217,7 @@ test("the app's own folders: no bos_token_id equal to pad, bad_words_ids, a leng
   expect(generation.bos_token_id).toBeUndefined();
   expect(generation.bad_words_ids).toEqual([[0]]);
   expect(generation.max_length).toBe(model.config.max_position_embeddings);
+  expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).max_length).toBe(generation.max_length);
   const keys = [...readSafetensors(readFileSync(join(out, 'model.safetensors'))).tensors.keys()];
   expect(keys.some((k) => k.includes('embed_positions'))).toBe(false);
   model.dispose();

@@ -36,6 +36,8 @@ function materialize(ref: TensorRef, storage: Uint8Array, source: string, name: 
     invalidData(`${source}: storage ${ref.storage.key} is not whole ${dtype} items.`);
   const available = storage.length / itemBytes;
   const count = ref.shape.reduce((a, b) => a * b, 1);
+  if (count > 2 ** 31 / itemBytes)
+    invalidData(`${source}: tensor ${name} of shape [${ref.shape}] is too large.`);
   if (count > 0) {
     const last = ref.shape.reduce((sum, size, k) => sum + (size - 1) * ref.stride[k], ref.offset);
     if (last >= available) {

@@ -57,6 +57,8 @@ export function readZip(bytes: Uint8Array, source: string): Map<string, ZipEntry
     const extraLength = u16(at + 30);
     const commentLength = u16(at + 32);
     let local = u32(at + 42);
+    if (at + 46 + nameLength + extraLength + commentLength > bytes.length)
+      fail(`central directory entry ${i} is cut`);
     const name = new TextDecoder().decode(bytes.subarray(at + 46, at + 46 + nameLength));
     // ZIP64 extended information: the 0xffffffff fields, in order size, compressed size, local offset.
     let extra = at + 46 + nameLength;
@@ -64,6 +66,7 @@ export function readZip(bytes: Uint8Array, source: string): Map<string, ZipEntry
     while (extra + 4 <= extraEnd) {
       const id = u16(extra);
       const length = u16(extra + 2);
+      if (extra + 4 + length > extraEnd) fail(`${name} has a malformed extra field`);
       if (id === 0x0001) {
         let field = extra + 4;
         if (size === 0xffffffff) {

@@ -120,11 +120,13 @@ export function makeConfig(vocabSize: number, preset: string = 'small'): MarianC
     forced_eos_token_id: EOS_ID,
     init_std: 0.02,
     num_beams: 5,
-    max_length: 128,
+    max_length: 256,
     ...overrides,
   } as MarianConfig;
   config.decoder_vocab_size = config.vocab_size;
   config.bad_words_ids ??= [[config.pad_token_id]];
+  // HF generate's length cap, equal to the app's own: it never decodes past its positions.
+  if (overrides.max_length === undefined) config.max_length = config.max_position_embeddings;
   validateConfig(config, preset);
   return config;
 }

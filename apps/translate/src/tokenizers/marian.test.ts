@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { expect, test } from 'vitest';
 import { loadMarianTokenizer } from './marian.js';
+import { SentencePiece } from './sentencepiece.js';
 
 const folder = fileURLToPath(new URL('../../fixtures/opus-mt-tiny', import.meta.url));
 const lines = (file: string) => readFileSync(`${folder}/${file}`, 'utf8').split('\n').slice(0, -1);
@@ -63,5 +65,25 @@ test('target-language token of multilingual models: --target-token or a leading 
       code: 'INVALID_OPTION',
       message: expect.stringMatching(/--target-token >>fra<< is not a language token.*>>deu<<, >>nld<</),
     }),
+  );
+});
+
+test('pieces concatenate to the normalised text; decoding known pieces gives it back (fast-check)', () => {
+  const tokenizer = loadMarianTokenizer(folder);
+  const spm = new SentencePiece(readFileSync(`${folder}/target.spm`), 'target.spm');
+  const text = fc.string({
+    unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzäöüßABCÄÖÜ .,!?-\t\u00a0\u3000ﬁＡ1'.split('')),
+    maxLength: 40,
+  });
+  fc.assert(
+    fc.property(text, (sentence) => {
+      const pieces = spm.encode(sentence);
+      expect(pieces.join('')).toBe(spm.normalize(sentence));
+      const ids = tokenizer.encodeTarget(sentence);
+      if (!ids.includes(tokenizer.unkId)) {
+        expect(tokenizer.decode(ids)).toBe(spm.normalize(sentence).replaceAll('\u2581', ' ').trim());
+      }
+    }),
+    { numRuns: 300, seed: 3 },
   );
 });
