@@ -6,6 +6,8 @@ import { beforeAll, expect, test } from 'vitest';
 import { makeConfig, parseConfig } from '../model/config.js';
 import { MarianModel } from '../model/marian.js';
 import { Rng } from '../rng.js';
+import { convertMarianTokenizer } from '../tokenizers/convert-marian.js';
+import { loadMarianTokenizer } from '../tokenizers/marian.js';
 import { initBackend } from '../training/backend.js';
 import { POSITION_KEYS, resolveMarianTensors, TIED_KEYS } from './hf-keys.js';
 import {
@@ -245,4 +247,27 @@ test('a folder with only pytorch_model.bin loads from it; a malicious one is ref
   await expect(loadModelFolder(binOnly)).rejects.toThrow(
     dataError(/<pad>=387 .* config.pad_token_id is 388/),
   );
+});
+
+test('a folder with a tokenizer.json instead of the SentencePiece files (as Xenova/opus-mt-* carry) loads', async () => {
+  const converted = join(tmp, 'tokenizer-json');
+  cpSync(folder, converted, {
+    recursive: true,
+    filter: (path) => !/\.spm$|vocab\.json$|tokenizer_config\.json$|variants|malicious/.test(path),
+  });
+  const { tokenizerJson, tokenizerConfig } = convertMarianTokenizer(folder);
+  writeFileSync(join(converted, 'tokenizer.json'), JSON.stringify(tokenizerJson));
+  writeFileSync(join(converted, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
+  const { model, tokenizer } = await loadModelFolder(converted, { targetToken: '>>deu<<' });
+  const marian = loadMarianTokenizer(folder, { targetToken: '>>deu<<' });
+  for (const text of ['the moment of parting', 'vote by show of hands', 'negative assortative mating']) {
+    expect(tokenizer.encodeSource(text)).toEqual(marian.encodeSource(text));
+  }
+  expect(tokenizer.decode(marian.encodeTarget('Das Büro ist geschlossen.'))).toBe(
+    'Das Büro ist geschlossen.',
+  );
+  await expect(loadModelFolder(converted, { targetToken: '>>fra<<' })).rejects.toThrow(
+    expect.objectContaining({ code: 'INVALID_OPTION' }),
+  );
+  model.dispose();
 });

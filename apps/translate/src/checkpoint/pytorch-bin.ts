@@ -111,8 +111,20 @@ function materialize(ref: TensorRef, storage: Uint8Array, source: string, name: 
         `${source}: tensor ${name} has element type ${dtype}, which no Marian checkpoint holds.`,
       );
   }
-  // Walk the index space in row-major order with an odometer over the strides.
   const rank = ref.shape.length;
+  // Row-major contiguous F32 view (the usual case): one copy of the bytes.
+  let expected = 1;
+  let contiguous = true;
+  for (let k = rank - 1; k >= 0; k--) {
+    if (ref.shape[k] !== 1 && ref.stride[k] !== expected) contiguous = false;
+    expected *= ref.shape[k];
+  }
+  if (contiguous && dtype === 'F32') {
+    (out as Float32Array).set(new Float32Array(buffer, ref.offset * 4, count));
+    return { dtype: outDtype, shape: [...ref.shape], data: out };
+  }
+  // Otherwise walk the index space in row-major order with an odometer over the strides.
+
   const index = new Array<number>(rank).fill(0);
   let at = ref.offset;
   for (let i = 0; i < count; i++) {
@@ -126,6 +138,29 @@ function materialize(ref: TensorRef, storage: Uint8Array, source: string, name: 
     }
   }
   return { dtype: outDtype, shape: [...ref.shape], data: out };
+}
+
+/**
+ * Materializes every tensor of a state dict; views that are the same (tied weights: one storage, offset, shape
+ * and stride) share one result, so a 58k × 512 embedding tied four ways is copied once.
+ */
+function materializeAll(
+  refs: Map<string, TensorRef>,
+  source: string,
+  storageBytes: (key: string, name: string) => Uint8Array,
+): Map<string, NamedTensor> {
+  const tensors = new Map<string, NamedTensor>();
+  const views = new Map<string, NamedTensor>();
+  for (const [name, ref] of refs) {
+    const signature = `${ref.storage.key}|${ref.offset}|${ref.shape}|${ref.stride}`;
+    let tensor = views.get(signature);
+    if (!tensor) {
+      tensor = materialize(ref, storageBytes(ref.storage.key, name), source, name);
+      views.set(signature, tensor);
+    }
+    tensors.set(name, tensor);
+  }
+  return tensors;
 }
 
 function stateDict(value: unknown, source: string): Map<string, TensorRef> {
@@ -162,19 +197,11 @@ function readZipCheckpoint(bytes: Uint8Array, source: string): Map<string, Named
       return known ?? storage;
     },
   });
-  const tensors = new Map<string, NamedTensor>();
-  const cache = new Map<string, Uint8Array>();
-  for (const [name, ref] of stateDict(value, source)) {
-    let data = cache.get(ref.storage.key);
-    if (!data) {
-      const entry = entries.get(`${prefix}data/${ref.storage.key}`);
-      if (!entry) invalidData(`${source}: storage ${ref.storage.key} of ${name} is missing.`);
-      data = entry!.data();
-      cache.set(ref.storage.key, data);
-    }
-    tensors.set(name, materialize(ref, data, source, name));
-  }
-  return tensors;
+  return materializeAll(stateDict(value, source), source, (key, name) => {
+    const entry = entries.get(`${prefix}data/${key}`);
+    if (!entry) return invalidData(`${source}: storage ${key} of ${name} is missing.`);
+    return entry.data();
+  });
 }
 
 /** The pre-1.6 format: magic, protocol, sys info, the state dict, the storage keys, then each storage's data. */
@@ -220,13 +247,10 @@ function readLegacyCheckpoint(bytes: Uint8Array, source: string): Map<string, Na
     data.set(key, bytes.subarray(at + 8, at + 8 + length));
     at += 8 + length;
   }
-  const tensors = new Map<string, NamedTensor>();
-  for (const [name, ref] of stateDict(main.value, source)) {
-    const storage = data.get(ref.storage.key);
-    if (!storage) return invalidData(`${source}: storage ${ref.storage.key} of ${name} is missing.`);
-    tensors.set(name, materialize(ref, storage, source, name));
-  }
-  return tensors;
+  return materializeAll(stateDict(main.value, source), source, (key, name) => {
+    const storage = data.get(key);
+    return storage ?? invalidData(`${source}: storage ${key} of ${name} is missing.`);
+  });
 }
 
 /**
