@@ -19,6 +19,7 @@ export default async function setup(): Promise<void> {
       options.alias = {
         '@encouraging-loss/core': `${root}../../packages/core/src/index.ts`,
         '@encouraging-loss/tfjs': `${root}../../packages/tfjs/src/index.ts`,
+        '@encouraging-loss/onnxruntime-web': `${root}../../packages/onnxruntime-web/src/index.ts`,
       };
     },
   });

@@ -5,6 +5,7 @@ import { formatTsv, type SentencePair } from '../data/data.js';
 import { invalidOption } from '../errors.js';
 import { corpusBleu } from '../evaluation/bleu.js';
 import { corpusChrf } from '../evaluation/chrf.js';
+import { exportBest } from '../export/export-folder.js';
 import { initBackend } from '../training/backend.js';
 import type { LossSettings } from '../training/loss.js';
 import { train, translateTexts } from '../training/train.js';
@@ -243,6 +244,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
   );
   writeReport(out, rows, table, wall, options, test.length);
   process.stdout.write(`report: ${join(out, 'report.md')}\n`);
+  const fineTuned = DEMO_LOSSES.map((l) => ({
+    dir: join(out, runName(l.name, seeds[0], seeds)),
+    bleu: perLoss.get(l.name)![0].bleu,
+  }));
+  process.stdout.write(`${exportBest(fineTuned, join(out, 'exported')).join('\n')}\n`);
   return rows;
 }
 

@@ -1,10 +1,11 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
-import { readConfig } from '../checkpoint/model-folder.js';
-import { readSafetensors } from '../checkpoint/safetensors.js';
+import { resolveMarianTensors } from '../checkpoint/hf-keys.js';
+import { generationConfig, readConfig, readWeights } from '../checkpoint/model-folder.js';
 import { invalidData, invalidOption } from '../errors.js';
-import type { MarianConfig } from '../model/config.js';
+import { convertMarianTokenizer } from '../tokenizers/convert-marian.js';
+import { tokenizerKind } from '../tokenizers/load.js';
 import { decoderModel, encoderModel, MarianWeights, type WeightFormat } from './marian-onnx.js';
 
 /** Which weight formats to write: `none` fp32 only, `int8` fp32 and `*_quantized.onnx`, `both` the same. */
@@ -23,20 +24,6 @@ export interface ExportOptions {
 /** What {@link exportModelFolder} wrote: paths relative to `out` and their sizes in bytes. */
 export interface ExportResult {
   files: { path: string; bytes: number }[];
-}
-
-/** The generation defaults transformers.js reads (`generation_config.json`), HF Marian's keys. */
-export function generationConfig(config: MarianConfig): Record<string, unknown> {
-  return {
-    bad_words_ids: config.bad_words_ids ?? [[config.pad_token_id]],
-    bos_token_id: config.bos_token_id ?? config.pad_token_id,
-    decoder_start_token_id: config.decoder_start_token_id,
-    eos_token_id: config.eos_token_id,
-    forced_eos_token_id: config.forced_eos_token_id,
-    max_length: config.max_length,
-    num_beams: config.num_beams,
-    pad_token_id: config.pad_token_id,
-  };
 }
 
 type JsonObject = Record<string, unknown>;
@@ -65,15 +52,28 @@ export function portableTokenizerJson(json: JsonObject): JsonObject {
   };
 }
 
-/** The tokenizer files of the folder, as transformers.js loads them (`tokenizer.json` + `tokenizer_config.json`). */
-function copyTokenizerFiles(from: string, to: string): string[] {
-  const file = join(from, 'tokenizer.json');
-  if (!existsSync(file)) {
-    invalidData(
-      `${from} has no tokenizer.json (an OPUS-MT folder's source.spm/target.spm need converting first).`,
+/**
+ * The tokenizer files transformers.js loads: the folder's `tokenizer.json` (the app's BPE), or for an OPUS-MT
+ * folder (`source.spm`, `target.spm`, `vocab.json`) the source side converted to a `tokenizer.json` with a
+ * `MarianTokenizer` `tokenizer_config.json`.
+ */
+function writeTokenizerFiles(from: string, to: string): string[] {
+  const kind = tokenizerKind(from);
+  if (kind === 'marian') {
+    const converted = convertMarianTokenizer(from);
+    writeFileAtomic(
+      join(to, 'tokenizer.json'),
+      JSON.stringify(portableTokenizerJson(converted.tokenizerJson)),
     );
+    writeFileAtomic(
+      join(to, 'tokenizer_config.json'),
+      `${JSON.stringify(converted.tokenizerConfig, null, 2)}\n`,
+    );
+    return ['tokenizer.json', 'tokenizer_config.json'];
   }
-  const json = JSON.parse(readFileSync(file, 'utf8')) as JsonObject;
+  if (kind === undefined)
+    invalidData(`${from} has no tokenizer: neither source.spm + vocab.json nor tokenizer.json.`);
+  const json = JSON.parse(readFileSync(join(from, 'tokenizer.json'), 'utf8')) as JsonObject;
   writeFileAtomic(join(to, 'tokenizer.json'), JSON.stringify(portableTokenizerJson(json)));
   if (existsSync(join(from, 'tokenizer_config.json'))) {
     copyFileSync(join(from, 'tokenizer_config.json'), join(to, 'tokenizer_config.json'));
@@ -86,7 +86,7 @@ function copyTokenizerFiles(from: string, to: string): string[] {
  * Exports a model folder to the layout transformers.js (`@huggingface/transformers` 3–4, `@xenova/transformers`
  * 2.x) loads for `MarianMTModel`: `config.json`, `generation_config.json`, the tokenizer files,
  * `onnx/encoder_model.onnx` and `onnx/decoder_model_merged.onnx` (plus `*_quantized.onnx` with int8 weights).
- * The graphs are written with the ORT adapter's ONNX writer from `model.safetensors`; no tfjs is involved.
+ * The graphs are written with the ORT adapter's ONNX writer from the folder's weights; no tfjs is involved.
  *
  * @example
  * exportModelFolder({ model: 'runs/demo/cel', out: 'runs/demo/cel-onnx', quantize: 'both' });
@@ -98,9 +98,12 @@ export function exportModelFolder(options: ExportOptions): ExportResult {
     invalidOption(`--quantize must be none, int8 or both, got ${quantize}.`);
   }
   const config = readConfig(options.model);
-  const weightsFile = join(options.model, 'model.safetensors');
-  if (!existsSync(weightsFile)) invalidData(`${options.model} has no model.safetensors.`);
-  const weights = new MarianWeights(config, readSafetensors(readFileSync(weightsFile), weightsFile).tensors);
+  // Weights as from_pretrained reads them (safetensors in any float type, sharded, pytorch_model.bin; tied
+  // copies, optional final_logits_bias and positions); a parameter the config needs and the file lacks is named
+  // when the graph asks for it.
+  const raw = readWeights(options.model);
+  const names = [...raw.keys()].flatMap((name) => [name, `model.${name}`]);
+  const weights = new MarianWeights(config, resolveMarianTensors(raw, config, names, options.model));
   const out = options.out;
   mkdirSync(join(out, 'onnx'), { recursive: true });
   const written: string[] = [];
@@ -113,7 +116,7 @@ export function exportModelFolder(options: ExportOptions): ExportResult {
     `${JSON.stringify({ ...config, use_cache: true, is_encoder_decoder: true }, null, 2)}\n`,
   );
   write('generation_config.json', `${JSON.stringify(generationConfig(config), null, 2)}\n`);
-  written.push(...copyTokenizerFiles(options.model, out));
+  written.push(...writeTokenizerFiles(options.model, out));
   const formats: [WeightFormat, string][] = [['fp32', '']];
   if (quantize !== 'none') formats.push(['int8', '_quantized']);
   for (const [format, suffix] of formats) {
@@ -132,5 +135,22 @@ export function transformersJsLines(out: string): string[] {
   return [
     `import { env, pipeline } from '@huggingface/transformers'; env.allowRemoteModels = false; env.localModelPath = '${dirname(absolute)}/';`,
     `const translate = await pipeline('translation', '${basename(absolute)}', { dtype: 'fp32' }); console.log(await translate('The printer is broken.'));`,
+  ];
+}
+
+/**
+ * Exports the best of several fine-tuned folders (highest `bleu`) to `out` with int8 files beside the fp32
+ * ones, and returns what to tell the user: which model, the folder, and the two lines that run it.
+ */
+export function exportBest(candidates: readonly { dir: string; bleu: number }[], out: string): string[] {
+  const best = candidates.reduce((a, b) => (b.bleu > a.bleu ? b : a));
+  const { files } = exportModelFolder({ model: best.dir, out, quantize: 'int8' });
+  const megabytes = (path: string) =>
+    ((files.find((f) => f.path === path)?.bytes ?? 0) / (1 << 20)).toFixed(1);
+  return [
+    `exported ${best.dir} (best in-domain BLEU ${best.bleu.toFixed(2)}) → ${out}`,
+    `  onnx/encoder_model.onnx ${megabytes('onnx/encoder_model.onnx')} MiB, decoder_model_merged.onnx ${megabytes('onnx/decoder_model_merged.onnx')} MiB (int8: *_quantized.onnx)`,
+    'run it with transformers.js (Node, ES module):',
+    ...transformersJsLines(out).map((line) => `  ${line}`),
   ];
 }

@@ -14,6 +14,11 @@ export interface OrtTensorLike {
 /** The structural subset of an onnxruntime `InferenceSession` used here. */
 export interface OrtSessionLike {
   run(feeds: Record<string, OrtTensorLike>): Promise<Record<string, OrtTensorLike>>;
+  /** With `fetches`: only those outputs. */
+  run(
+    feeds: Record<string, OrtTensorLike>,
+    fetches: readonly string[],
+  ): Promise<Record<string, OrtTensorLike>>;
   release?(): Promise<void>;
 }
 
@@ -195,6 +200,12 @@ export class OnnxTranslator {
         cache[`past_key_values.${i}.${name}`] = empty(sources.length);
       }
     }
+    // After the first call the cross-attention keys/values are ours already: fetch only the logits and the
+    // self-attention cache, so onnxruntime does not copy the passed-through ones back out on every step.
+    const stepFetches = ['logits'];
+    for (let i = 0; i < config.decoder_layers; i++) {
+      stepFetches.push(`present.${i}.decoder.key`, `present.${i}.decoder.value`);
+    }
     let sourceMask = attentionMask;
     let encoderStates = hidden;
     let first = true;
@@ -205,13 +216,14 @@ export class OnnxTranslator {
 
     while (live.length > 0) {
       const ids = live.map((h) => [h.tokens.length ? h.tokens[h.tokens.length - 1] : start]);
-      const outputs = await this.decoder.run({
+      const feeds = {
         input_ids: this.int64(ids, pad),
         encoder_attention_mask: sourceMask,
         encoder_hidden_states: encoderStates,
         use_cache_branch: new this.runtime.Tensor('bool', new Uint8Array([first ? 0 : 1]), [1]),
         ...cache,
-      });
+      };
+      const outputs = first ? await this.decoder.run(feeds) : await this.decoder.run(feeds, stepFetches);
       if (first)
         encoderStates = new this.runtime.Tensor('float32', new Float32Array(0), [
           live.length,
@@ -271,11 +283,13 @@ export class OnnxTranslator {
         // Cross-attention rows only move when a row changes sentence (hypotheses or sentences dropped).
         const sameSentences =
           rows.length === live.length && rows.every((row, i) => live[row].item === live[i].item);
-        const present = Object.entries(outputs).filter(([name]) => name.startsWith('present.'));
+        // The cross-attention entries: this call's outputs on the first call, the cache's own afterwards.
+        const present = { ...cache, ...outputs };
         cache = Object.fromEntries(
-          present.map(([name, tensor]) => {
+          Object.keys(cache).map((name) => {
+            const tensor = present[name.replace('past_key_values.', 'present.')] ?? cache[name];
             const keep = sameRows || (sameSentences && name.includes('.encoder.'));
-            return [name.replace('present.', 'past_key_values.'), keep ? tensor : this.pick(tensor, rows)];
+            return [name, keep ? tensor : this.pick(tensor, rows)];
           }),
         );
         if (!sameSentences) {
