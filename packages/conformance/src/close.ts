@@ -76,9 +76,8 @@ export interface AllCloseMatchers<R = unknown> {
   toBeAllClose(expected: ArrayLike<number>, tolerance?: Partial<Tolerance>): R;
 }
 
-// Importing this package types `expect(x).toBeAllClose(...)` (vitest ≥ 3).
+// Importing this package types `expect(x).toBeAllClose(...)` (vitest ≥ 3.2 reads custom matchers from `Matchers`).
 declare module 'vitest' {
   // biome-ignore lint/suspicious/noExplicitAny: vitest's own declaration has this type parameter.
-  interface Assertion<T = any> extends AllCloseMatchers<void> {}
-  interface AsymmetricMatchersContaining extends AllCloseMatchers {}
+  interface Matchers<T = any> extends AllCloseMatchers<T> {}
 }
