@@ -1,5 +1,7 @@
 // Writes docs/support-matrix.md from the adapters' expected-failure lists: every package that runs the conformance
 // suite keeps them in `conformance-expectations.json` as { "<backend>": { "<group > case>": "<reason>" } }.
+//   node scripts/support-matrix.mjs            regenerate
+//   node scripts/support-matrix.mjs --check    fail if docs/support-matrix.md is not what this would write (CI)
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -31,5 +33,14 @@ const lines = [
   ),
   '',
 ];
-writeFileSync(join(root, 'docs', 'support-matrix.md'), lines.join('\n'));
-console.log(`docs/support-matrix.md: ${rows.length} backend(s)`);
+const target = join(root, 'docs', 'support-matrix.md');
+if (process.argv.includes('--check')) {
+  if (!existsSync(target) || readFileSync(target, 'utf8') !== lines.join('\n')) {
+    console.error('docs/support-matrix.md is out of date: run `node scripts/support-matrix.mjs` and commit it.');
+    process.exit(1);
+  }
+  console.log(`docs/support-matrix.md is current: ${rows.length} backend(s)`);
+} else {
+  writeFileSync(target, lines.join('\n'));
+  console.log(`docs/support-matrix.md: ${rows.length} backend(s)`);
+}
