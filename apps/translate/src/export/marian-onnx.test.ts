@@ -171,7 +171,13 @@ describe('exported Marian graphs', () => {
 
   test.each(['', '_quantized'])(
     'graphs%s pass the checker and declare the transformers.js names',
-    (suffix) => {
+    async (suffix) => {
+      // onnxruntime's own load: shape inference and type checks of every node, graph optimisations off and on.
+      for (const level of ['disabled', 'all'] as const) {
+        const { encoder, decoder } = await sessions(suffix, level);
+        await encoder.release();
+        await decoder.release();
+      }
       for (const file of ['encoder_model', 'decoder_model_merged']) {
         const onnx = decodeOnnxModel(readFileSync(join(exported, `onnx/${file}${suffix}.onnx`)));
         expect(onnx.opsetImports).toEqual([{ domain: '', version: EXPORT_OPSET }]);
