@@ -229,6 +229,13 @@ const PASSTHROUGH = new Set([
   'suppress_tokens',
   'begin_suppress_tokens',
   'bos_token_id',
+  'renormalize_logits',
+  'forced_decoder_ids',
+  // Fields transformers 3.x wrote into early OPUS-MT configs (BartConfig heritage); MarianMTModel reads none.
+  'extra_pos_embeddings',
+  'force_bos_token_to_be_generated',
+  'do_blenderbot_90_layernorm',
+  'xla_device',
 ]);
 
 /** Fields with model semantics, all checked by {@link validateConfig}. */
