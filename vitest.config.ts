@@ -9,6 +9,7 @@ const nodeProjects = [
   'packages/*/vitest.config.ts',
   'apps/*/vitest.config.ts',
   'examples/*/vitest.config.ts',
+  'scripts/vitest.config.ts',
 ];
 const browserProjects = [
   // Browser runs in Debian's Chromium (.ci/run installs it).
