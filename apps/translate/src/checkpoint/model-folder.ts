@@ -1,5 +1,5 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { invalidData } from '../errors.js';
 import { type MarianConfig, parseConfig, readJson } from '../model/config.js';
 import { MarianModel } from '../model/marian.js';
@@ -107,8 +107,19 @@ function readSharded(index: string): Map<string, NamedTensor> {
   return out;
 }
 
-/** Reads the raw tensors of a weights file or of a model folder (by {@link WEIGHT_FILES} preference). */
+/**
+ * Reads the raw tensors of a weights file or of a model folder (by {@link WEIGHT_FILES} preference). A
+ * `model.safetensors` path that does not exist reads its folder instead, as `from_pretrained` falls back from
+ * `model.safetensors` to `pytorch_model.bin` (many OPUS-MT repos have only the latter).
+ */
 export function readWeights(fileOrDir: string): Map<string, NamedTensor> {
+  if (
+    basename(fileOrDir) === 'model.safetensors' &&
+    !existsSync(fileOrDir) &&
+    findWeights(dirname(fileOrDir))
+  ) {
+    return readWeights(dirname(fileOrDir));
+  }
   let file = fileOrDir;
   if (existsSync(fileOrDir) && !fileOrDir.match(/\.(safetensors|bin|json)$/)) {
     const found = findWeights(fileOrDir);

@@ -234,6 +234,11 @@ test('a folder with only pytorch_model.bin loads from it; a malicious one is ref
   expect(existsSync(join(binOnly, 'model.safetensors'))).toBe(false);
   const { model } = await loadModelFolder(binOnly);
   for (const [name, tensor] of reference) expect(parameters(model).get(name), name).toEqual(tensor.data);
+  // Asked for <folder>/model.safetensors, the loader falls back to the folder's pytorch_model.bin.
+  const named = freshModel();
+  loadWeights(named, join(binOnly, 'model.safetensors'));
+  expect(parameters(named)).toEqual(parameters(model));
+  named.dispose();
   model.dispose();
   cpSync(join(folder, 'malicious', 'pytorch_model.bin'), join(binOnly, 'pytorch_model.bin'));
   await expect(loadModelFolder(binOnly)).rejects.toThrow(

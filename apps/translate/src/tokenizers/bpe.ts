@@ -1,7 +1,5 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { invalidData } from '../errors.js';
-import type { SubwordTokenizer } from './tokenizer.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** The special tokens, at fixed ids (Marian keeps `</s>` as EOS and uses `<pad>` as decoder start). */
 export const PAD_TOKEN = '<pad>';
@@ -154,48 +152,9 @@ export function saveTokenizer(model: BpeModel, dir: string): void {
   );
 }
 
-export type { SubwordTokenizer } from './tokenizer.js';
-
 /**
- * Loads `dir/tokenizer.json` through transformers.js from local files only (remote models are disabled, so
- * nothing is ever downloaded).
+ * The tokenizer of a model folder (re-exported from `load.ts`): OPUS-MT SentencePiece files when present, else
+ * `tokenizer.json` through transformers.js.
  */
-export async function loadTokenizer(dir: string): Promise<SubwordTokenizer> {
-  const absolute = resolve(dir);
-  try {
-    readFileSync(join(absolute, 'tokenizer.json'));
-  } catch {
-    invalidData(`No tokenizer.json in ${absolute}.`);
-  }
-  const { AutoTokenizer, env } = await import('@huggingface/transformers');
-  env.allowRemoteModels = false;
-  env.allowLocalModels = true;
-  env.localModelPath = `${dirname(absolute)}/`;
-  const tokenizer = await AutoTokenizer.from_pretrained(basename(absolute), { local_files_only: true });
-  const vocab = (
-    JSON.parse(readFileSync(join(absolute, 'tokenizer.json'), 'utf8')) as { model: { vocab: object } }
-  ).model.vocab;
-  // BPE vocabularies are {token: id}; Unigram ones (converted SentencePiece) are [[piece, score], …].
-  const ids = new Map<string, number>(
-    Array.isArray(vocab)
-      ? (vocab as [string, number][]).map(([piece], id) => [piece, id])
-      : (Object.entries(vocab) as [string, number][]),
-  );
-  const special = (token: string) => {
-    const id = ids.get(token);
-    return id === undefined ? invalidData(`${absolute}/tokenizer.json has no ${token} token.`) : id;
-  };
-  const encode = (text: string) => Array.from(tokenizer.encode(text) as number[]);
-  return {
-    vocabSize: ids.size,
-    padId: special(PAD_TOKEN),
-    eosId: special(EOS_TOKEN),
-    unkId: special(UNK_TOKEN),
-    encode,
-    encodeSource: encode,
-    encodeTarget: encode,
-    tokenId: (token) => ids.get(token),
-    // transformers.js rejects an empty id list; an empty translation is the empty string.
-    decode: (ids) => (ids.length === 0 ? '' : tokenizer.decode([...ids], { skip_special_tokens: true })),
-  };
-}
+export { loadFolderTokenizer as loadTokenizer } from './load.js';
+export type { SubwordTokenizer } from './tokenizer.js';

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { invalidData, invalidOption } from '../errors.js';
-import { loadTokenizer } from './bpe.js';
 import { loadMarianTokenizer, MARIAN_TOKENIZER_FILES, type MarianTokenizerOptions } from './marian.js';
 import type { SubwordTokenizer } from './tokenizer.js';
+import { loadTokenizerJson } from './tokenizer-json.js';
 
 /** Tokenizer files a model folder may carry, in the order they are looked for. */
 export const FOLDER_TOKENIZER_FILES = [...MARIAN_TOKENIZER_FILES, 'tokenizer.json'] as const;
@@ -29,7 +29,7 @@ export async function loadFolderTokenizer(
   if (kind === undefined) {
     return invalidData(`${dir} has no tokenizer: neither source.spm + vocab.json nor tokenizer.json.`);
   }
-  const tokenizer = await loadTokenizer(dir);
+  const tokenizer = await loadTokenizerJson(dir);
   if (options.targetToken === undefined) return tokenizer;
   const id = tokenizer.tokenId?.(options.targetToken);
   if (id === undefined) {
