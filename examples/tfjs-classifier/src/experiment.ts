@@ -68,3 +68,33 @@ export function meanStd(values: readonly number[]): { mean: number; std: number 
     values.length > 1 ? values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1) : 0;
   return { mean, std: Math.sqrt(variance) };
 }
+
+/** One loss's row of results.json. */
+export interface ResultRow {
+  loss: LossName;
+  accuracies: number[];
+  mean: number;
+  std: number;
+}
+
+/** The README's results table, made from results.json's rows (so the published figures are the code's). */
+export function resultsTable(rows: readonly ResultRow[]): string {
+  const percent = (v: number) => (100 * v).toFixed(2);
+  return [
+    '| loss | accuracy % (mean ± std) | per seed |',
+    '| --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.loss} | ${percent(r.mean)} ± ${percent(r.std)} | ${r.accuracies.map((a) => (100 * a).toFixed(1)).join(', ')} |`,
+    ),
+  ].join('\n');
+}
+
+/** Replaces the README's table between its `<!-- results -->` and `<!-- /results -->` markers. */
+export function withResultsTable(readme: string, rows: readonly ResultRow[]): string {
+  const start = readme.indexOf('<!-- results -->');
+  const end = readme.indexOf('<!-- /results -->');
+  if (start < 0 || end < start)
+    throw new Error('README.md has no <!-- results --> … <!-- /results --> block');
+  return `${readme.slice(0, start)}<!-- results -->\n${resultsTable(rows)}\n${readme.slice(end)}`;
+}
