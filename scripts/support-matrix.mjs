@@ -36,7 +36,9 @@ const lines = [
 const target = join(root, 'docs', 'support-matrix.md');
 if (process.argv.includes('--check')) {
   if (!existsSync(target) || readFileSync(target, 'utf8') !== lines.join('\n')) {
-    console.error('docs/support-matrix.md is out of date: run `node scripts/support-matrix.mjs` and commit it.');
+    console.error(
+      'docs/support-matrix.md is out of date: run `node scripts/support-matrix.mjs` and commit it.',
+    );
     process.exit(1);
   }
   console.log(`docs/support-matrix.md is current: ${rows.length} backend(s)`);
