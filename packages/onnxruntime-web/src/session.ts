@@ -59,7 +59,7 @@ function checkRuntime(runtime: unknown): asserts runtime is OrtRuntime {
  * `EncouragingLossError`, not a runtime crash.
  *
  * This entry (`@encouraging-loss/onnxruntime-web/session`) imports no runtime: bundle only the one you use. The
- * package's main entry exports the same class with onnxruntime-web as the default runtime.
+ * package's main entry exports a subclass whose `runtime` defaults to onnxruntime-web.
  *
  * @example
  * ```ts
