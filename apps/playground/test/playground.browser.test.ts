@@ -225,7 +225,7 @@ describe('Train', () => {
     expect(accuracy.CE).toBeGreaterThan(0.6);
     expect(accuracy.CEL).toBeGreaterThan(0.6);
     measured['train-wasm-30'] = result.rows;
-    await page.screenshot({ path: join(runDir, 'train.png'), fullPage: true });
+    await page.locator('#view-train').screenshot({ path: join(runDir, 'train.png') });
     await page.close();
   });
 
@@ -327,7 +327,7 @@ describe('Translate', () => {
       });
     }
     measured.translate = { translation, tokens: targetIds.length, losses: expected };
-    await page.screenshot({ path: join(runDir, 'translate.png'), fullPage: true });
+    await page.locator('#view-translate').screenshot({ path: join(runDir, 'translate.png') });
     await page.close();
   });
 });

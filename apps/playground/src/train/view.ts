@@ -150,7 +150,9 @@ export function mountTrain(root: HTMLElement): void {
     h(
       'p',
       { class: 'note' },
-      'Training loss is each run’s own objective (EL’s includes its negative bonus, so it goes below zero); test ',
+      'Training loss is each run’s own objective (EL’s includes its negative bonus, so it goes below zero). Plain EL ',
+      'has no lower bound: on a small noisy task it keeps pushing confident points and can overfit, which is what ',
+      'CEL’s tangent past logEnd prevents. Test ',
       'cross-entropy and accuracy compare the three on 600 held-out points. Training yields to the browser between ',
       'batches, so the page stays responsive; Stop ends after the current batch.',
     ),
