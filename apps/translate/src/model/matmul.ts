@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { batchMatMul } from './kernels/batch-matmul.js';
 
 function swapLast(x: tf.Tensor): tf.Tensor {
   const perm = x.shape.map((_, i) => i);
@@ -7,23 +8,46 @@ function swapLast(x: tf.Tensor): tf.Tensor {
 }
 
 /**
- * `a @ b` (batched over leading dims) whose gradients never ask the backend for a transposed matMul: the wasm
- * backend (tfjs 4.22, XNNPACK) runs `transposeA`/`transposeB` about 15× slower than an explicit transpose
- * followed by a plain matMul, and tfjs's own MatMul gradient uses those flags.
+ * `op(a) @ op(b)`. Batched products (rank ≥ 3: attention) take the transposes as flags into
+ * {@link batchMatMul} (a WebAssembly SIMD kernel on wasm, no transposed copies); 2-D products (the linear layers)
+ * transpose explicitly and run a plain matMul, which tfjs-backend-wasm sends to XNNPACK: it runs
+ * `transposeA`/`transposeB` about 15× slower.
+ */
+function product(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor {
+  if (a.rank > 2) return batchMatMul(a, b, transposeA, transposeB);
+  return tf.matMul(transposeA ? swapLast(a) : a, transposeB ? swapLast(b) : b);
+}
+
+/**
+ * `a @ b` (batched over leading dims) whose gradients never ask the backend for a transposed matMul on a 2-D
+ * product (see {@link product}); tfjs's own MatMul gradient uses those flags.
  */
 export const matmul = tf.customGrad((...inputs) => {
   const [a, b, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
   save([a, b]);
   return {
-    value: tf.matMul(a, b),
+    value: product(a, b, false, false),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-      tf.matMul(dy, swapLast(saved[1])),
-      tf.matMul(swapLast(saved[0]), dy),
+      product(dy, saved[1], false, true),
+      product(saved[0], dy, true, false),
     ],
   };
 }) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
-/** `a @ bᵀ` through {@link matmul}. */
+/** `a @ bᵀ` for batched `a`, `b` (attention scores): d a = dy @ b, d b = dyᵀ @ a, no transposed copies. */
+const matmulBatchedTransposed = tf.customGrad((...inputs) => {
+  const [a, b, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: product(a, b, false, true),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+      product(dy, saved[1], false, false),
+      product(dy, saved[0], true, false),
+    ],
+  };
+}) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+/** `a @ bᵀ`: through {@link matmul} with an explicit transpose in 2-D, flags only when batched. */
 export function matmulTransposed(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  return matmul(a, swapLast(b));
+  return a.rank > 2 ? matmulBatchedTransposed(a, b) : matmul(a, swapLast(b));
 }
