@@ -32,7 +32,7 @@ export interface ReferenceLogits {
 /** An exported Marian model loaded with transformers.js. */
 export interface Translator {
   name: string;
-  translate(text: string, options: { maxNewTokens: number; beams: number }): Promise<string>;
+  translate(text: string, options: { maxNewTokens: number }): Promise<string>;
   referenceLogits(source: string, reference: string): Promise<ReferenceLogits>;
   dispose(): Promise<void>;
 }
@@ -51,12 +51,12 @@ export async function loadTranslator(source: ModelSource): Promise<Translator> {
   const config = model.config as unknown as { decoder_start_token_id: number };
   return {
     name: source.name,
-    async translate(text, { maxNewTokens, beams }) {
+    async translate(text, { maxNewTokens }) {
       const inputs = tokenizer(text);
       const output = (await model.generate({
         ...inputs,
         max_new_tokens: maxNewTokens,
-        num_beams: beams,
+        num_beams: 1, // greedy: transformers.js's beam sampler is not the app's beam search
         do_sample: false,
       })) as Tensor;
       return tokenizer.decode(output.tolist()[0] as bigint[], { skip_special_tokens: true });

@@ -40,7 +40,6 @@ export function mountTranslate(root: HTMLElement): void {
     max: 512,
     step: 1,
   });
-  const beams = numberField({ id: 'translate-beams', label: 'beams', value: 1, min: 1, max: 8, step: 1 });
   const translateButton = h('button', { type: 'button', id: 'translate-run', disabled: true }, 'Translate');
   const output = h('output', {
     id: 'translate-output',
@@ -118,7 +117,7 @@ export function mountTranslate(root: HTMLElement): void {
       { class: 'lead' },
       'Load a translation model folder exported for transformers.js (',
       h('code', {}, 'el-translate export --model DIR --out DIR'),
-      '), translate in the page with transformers.js, and score a reference translation token by token with CE, EL ',
+      '), translate in the page with transformers.js (greedy), and score a reference translation token by token with CE, EL ',
       'and CEL: the model’s teacher-forced logits go through @encouraging-loss/onnxruntime-web’s loss graphs.',
     ),
     h(
@@ -136,7 +135,7 @@ export function mountTranslate(root: HTMLElement): void {
     ),
     modelStatus,
     h('div', { class: 'field' }, h('label', { for: 'translate-source' }, 'Source sentence'), sourceText),
-    h('div', { class: 'row' }, maxTokens.element, beams.element, translateButton),
+    h('div', { class: 'row' }, maxTokens.element, translateButton),
     h('div', { class: 'field' }, h('span', {}, 'Translation'), output),
     h(
       'div',
@@ -208,7 +207,6 @@ export function mountTranslate(root: HTMLElement): void {
     try {
       const text = await translator.translate(sourceText.value, {
         maxNewTokens: Number(maxTokens.input.value),
-        beams: Number(beams.input.value),
       });
       output.textContent = text;
       output.dataset.translation = text;
