@@ -15,6 +15,11 @@ export class MarianModel {
   readonly config: MarianConfig;
   /** Trainable parameters by HF name. */
   readonly params = new Map<string, tf.Variable>();
+  /**
+   * Fixed buffers by HF name, saved and loaded but never trained: `final_logits_bias` (`[1, V]`, a
+   * `register_buffer` in HF `MarianMTModel`, so an optimizer never sees it).
+   */
+  readonly buffers = new Map<string, tf.Variable>();
   /** Fixed sinusoidal positions `[max_position_embeddings, d_model]` (Marian layout: sin half, cos half). */
   readonly positions: tf.Tensor2D;
 
@@ -46,7 +51,10 @@ export class MarianModel {
     add('model.shared.weight', tf.mul(shared, keepRows));
     keepRows.dispose();
     shared.dispose();
-    add('final_logits_bias', tf.zeros([1, vocab]));
+    this.buffers.set(
+      'final_logits_bias',
+      tf.variable(tf.zeros([1, vocab]), false, `${scope}final_logits_bias`),
+    );
     for (let i = 0; i < config.encoder_layers; i++) {
       const p = `model.encoder.layers.${i}`;
       attention(`${p}.self_attn`);
@@ -71,28 +79,26 @@ export class MarianModel {
   /** Releases every tensor. */
   dispose(): void {
     for (const v of this.params.values()) v.dispose();
+    for (const v of this.buffers.values()) v.dispose();
     this.positions.dispose();
   }
 
-  /** Parameters as safetensors entries (plus the fixed positions and the tied copies HF expects). */
+  /**
+   * Parameters and buffers as safetensors entries, under the keys HF `save_pretrained` writes for a tied Marian
+   * model: `model.shared.weight` once (the tied `lm_head` / `embed_tokens` copies and the static sinusoidal
+   * `embed_positions` are not written; `from_pretrained` rebuilds them).
+   */
   toNamedTensors(): Map<string, NamedTensor> {
     const out = new Map<string, NamedTensor>();
-    for (const [name, v] of this.params) {
+    for (const [name, v] of [...this.params, ...this.buffers]) {
       out.set(name, { dtype: 'F32', shape: v.shape, data: v.dataSync() as Float32Array });
     }
-    const positions = {
-      dtype: 'F32' as const,
-      shape: this.positions.shape,
-      data: this.positions.dataSync() as Float32Array,
-    };
-    out.set('model.encoder.embed_positions.weight', positions);
-    out.set('model.decoder.embed_positions.weight', positions);
     return out;
   }
 
-  /** Loads parameters by name; shapes must match. Extra entries (positions, tied copies) are ignored. */
+  /** Loads parameters and buffers by name; shapes must match. Extra entries (positions, tied copies) are ignored. */
   loadNamedTensors(tensors: ReadonlyMap<string, NamedTensor>, source: string): void {
-    for (const [name, v] of this.params) {
+    for (const [name, v] of [...this.params, ...this.buffers]) {
       const t = tensors.get(name);
       if (!t) throw new Error(`${source}: parameter ${name} is missing.`);
       if (t.shape.join(',') !== v.shape.join(',')) {
@@ -105,7 +111,17 @@ export class MarianModel {
   }
 
   private p(name: string): tf.Variable {
-    return this.params.get(name)!;
+    return this.params.get(name) ?? this.buffers.get(name)!;
+  }
+
+  /** The output projection `[V, d]` (the shared embedding: tied, as in every Marian model this app loads). */
+  get outputWeight(): tf.Variable<tf.Rank.R2> {
+    return this.p('model.shared.weight') as tf.Variable<tf.Rank.R2>;
+  }
+
+  /** The fixed `final_logits_bias` `[1, V]` added to every logit row. */
+  get outputBias(): tf.Variable {
+    return this.p('final_logits_bias');
   }
 
   private linear(x: tf.Tensor, prefix: string): tf.Tensor {
@@ -123,14 +139,7 @@ export class MarianModel {
   }
 
   private activation(x: tf.Tensor): tf.Tensor {
-    switch (this.config.activation_function) {
-      case 'relu':
-        return tf.relu(x);
-      case 'gelu':
-        return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2))));
-      default:
-        return tf.mul(x, tf.sigmoid(x));
-    }
+    return activate(x, this.config.activation_function);
   }
 
   private dropout(x: tf.Tensor, rate: number, rng: Rng | undefined): tf.Tensor {
@@ -141,7 +150,10 @@ export class MarianModel {
   private embed(ids: tf.Tensor2D, offset: number): tf.Tensor3D {
     const [, length] = ids.shape;
     const scale = this.config.scale_embedding ? Math.sqrt(this.config.d_model) : 1;
-    const tokens = tf.mul(embeddingLookup(this.p('model.shared.weight'), ids), scale);
+    const tokens = tf.mul(
+      embeddingLookup(this.p('model.shared.weight'), ids, this.config.pad_token_id),
+      scale,
+    );
     const positions = tf.slice(this.positions, [offset, 0], [length, this.config.d_model]);
     return tf.add(tokens, positions) as tf.Tensor3D;
   }
@@ -191,22 +203,75 @@ export class MarianModel {
    */
   encode(sourceIds: tf.Tensor2D, rng?: Rng): { hidden: tf.Tensor3D; bias: tf.Tensor4D } {
     const { config } = this;
-    const heads = config.encoder_attention_heads;
     const bias = paddingBias(sourceIds, config.pad_token_id);
-    let x: tf.Tensor = this.dropout(this.embed(sourceIds, 0), config.dropout, rng);
-    for (let i = 0; i < config.encoder_layers; i++) {
-      const p = `model.encoder.layers.${i}`;
-      const q = this.query(x, `${p}.self_attn`, heads);
-      const k = this.heads(this.linear(x, `${p}.self_attn.k_proj`), heads);
-      const v = this.heads(this.linear(x, `${p}.self_attn.v_proj`), heads);
-      const attended = this.attend(q, k, v, bias, `${p}.self_attn`, rng);
-      x = this.layerNorm(tf.add(x, this.dropout(attended, config.dropout, rng)), `${p}.self_attn_layer_norm`);
-      x = this.layerNorm(
-        tf.add(x, this.dropout(this.feedForward(x, p, rng), config.dropout, rng)),
-        `${p}.final_layer_norm`,
-      );
-    }
+    let x: tf.Tensor = this.embedInputs(sourceIds, rng);
+    for (let i = 0; i < config.encoder_layers; i++) x = this.encoderLayer(i, x, bias, rng);
     return { hidden: x as tf.Tensor3D, bias };
+  }
+
+  /** Token embeddings × √d (when `scale_embedding`) + positions, then dropout: the input of layer 0. */
+  embedInputs(ids: tf.Tensor2D, rng?: Rng): tf.Tensor3D {
+    return this.dropout(this.embed(ids, 0), this.config.dropout, rng) as tf.Tensor3D;
+  }
+
+  /** Parameters of one layer (`model.encoder.layers.3`), in a fixed order. */
+  layerParams(prefix: string): [string, tf.Variable][] {
+    return [...this.params].filter(([name]) => name.startsWith(`${prefix}.`));
+  }
+
+  /**
+   * Encoder layer `i` (HF `MarianEncoderLayer`, post-norm): x ← LN(x + Dropout(SelfAttn(x))), then
+   * x ← LN(x + Dropout(fc2(Dropout(act(fc1 x))))). `bias` `[B, 1, 1, S]` masks source padding.
+   */
+  encoderLayer(i: number, x: tf.Tensor, bias: tf.Tensor4D, rng?: Rng): tf.Tensor3D {
+    const { config } = this;
+    const heads = config.encoder_attention_heads;
+    const p = `model.encoder.layers.${i}`;
+    const q = this.query(x, `${p}.self_attn`, heads);
+    const k = this.heads(this.linear(x, `${p}.self_attn.k_proj`), heads);
+    const v = this.heads(this.linear(x, `${p}.self_attn.v_proj`), heads);
+    const attended = this.attend(q, k, v, bias, `${p}.self_attn`, rng);
+    x = this.layerNorm(tf.add(x, this.dropout(attended, config.dropout, rng)), `${p}.self_attn_layer_norm`);
+    return this.layerNorm(
+      tf.add(x, this.dropout(this.feedForward(x, p, rng), config.dropout, rng)),
+      `${p}.final_layer_norm`,
+    ) as tf.Tensor3D;
+  }
+
+  /**
+   * Decoder layer `i` (HF `MarianDecoderLayer`, post-norm): causal self-attention, cross-attention over the encoder
+   * output (masked by `encoderBias`), feed-forward, each followed by dropout, residual and LayerNorm.
+   */
+  decoderLayer(
+    i: number,
+    x: tf.Tensor,
+    causal: tf.Tensor4D,
+    encoded: { hidden: tf.Tensor; bias: tf.Tensor4D },
+    rng?: Rng,
+  ): tf.Tensor3D {
+    const { config } = this;
+    const heads = config.decoder_attention_heads;
+    const p = `model.decoder.layers.${i}`;
+    const q = this.query(x, `${p}.self_attn`, heads);
+    const k = this.heads(this.linear(x, `${p}.self_attn.k_proj`), heads);
+    const v = this.heads(this.linear(x, `${p}.self_attn.v_proj`), heads);
+    const selfAttended = this.attend(q, k, v, causal, `${p}.self_attn`, rng);
+    x = this.layerNorm(
+      tf.add(x, this.dropout(selfAttended, config.dropout, rng)),
+      `${p}.self_attn_layer_norm`,
+    );
+    const cq = this.query(x, `${p}.encoder_attn`, heads);
+    const ck = this.heads(this.linear(encoded.hidden, `${p}.encoder_attn.k_proj`), heads);
+    const cv = this.heads(this.linear(encoded.hidden, `${p}.encoder_attn.v_proj`), heads);
+    const crossAttended = this.attend(cq, ck, cv, encoded.bias, `${p}.encoder_attn`, rng);
+    x = this.layerNorm(
+      tf.add(x, this.dropout(crossAttended, config.dropout, rng)),
+      `${p}.encoder_attn_layer_norm`,
+    );
+    return this.layerNorm(
+      tf.add(x, this.dropout(this.feedForward(x, p, rng), config.dropout, rng)),
+      `${p}.final_layer_norm`,
+    ) as tf.Tensor3D;
   }
 
   /**
@@ -219,35 +284,23 @@ export class MarianModel {
     encoded: { hidden: tf.Tensor3D; bias: tf.Tensor4D },
     rng?: Rng,
   ): tf.Tensor3D {
-    const { config } = this;
-    const heads = config.decoder_attention_heads;
-    const length = decoderIds.shape[1];
-    const causal = causalBias(length);
-    let x: tf.Tensor = this.dropout(this.embed(decoderIds, 0), config.dropout, rng);
-    for (let i = 0; i < config.decoder_layers; i++) {
-      const p = `model.decoder.layers.${i}`;
-      const q = this.query(x, `${p}.self_attn`, heads);
-      const k = this.heads(this.linear(x, `${p}.self_attn.k_proj`), heads);
-      const v = this.heads(this.linear(x, `${p}.self_attn.v_proj`), heads);
-      const selfAttended = this.attend(q, k, v, causal, `${p}.self_attn`, rng);
-      x = this.layerNorm(
-        tf.add(x, this.dropout(selfAttended, config.dropout, rng)),
-        `${p}.self_attn_layer_norm`,
-      );
-      const cq = this.query(x, `${p}.encoder_attn`, heads);
-      const ck = this.heads(this.linear(encoded.hidden, `${p}.encoder_attn.k_proj`), heads);
-      const cv = this.heads(this.linear(encoded.hidden, `${p}.encoder_attn.v_proj`), heads);
-      const crossAttended = this.attend(cq, ck, cv, encoded.bias, `${p}.encoder_attn`, rng);
-      x = this.layerNorm(
-        tf.add(x, this.dropout(crossAttended, config.dropout, rng)),
-        `${p}.encoder_attn_layer_norm`,
-      );
-      x = this.layerNorm(
-        tf.add(x, this.dropout(this.feedForward(x, p, rng), config.dropout, rng)),
-        `${p}.final_layer_norm`,
-      );
-    }
-    return this.project(x) as tf.Tensor3D;
+    return this.project(this.decodeHidden(decoderIds, encoded, rng)) as tf.Tensor3D;
+  }
+
+  /**
+   * The decoder's last hidden states `[B, T, d]` before the output projection (training computes the projection
+   * and the loss in token chunks from these, so the `[B·T, V]` logits never exist at once). The decoder has the
+   * causal mask only, as in HF: padded positions follow the real ones, and their labels are ignored.
+   */
+  decodeHidden(
+    decoderIds: tf.Tensor2D,
+    encoded: { hidden: tf.Tensor3D; bias: tf.Tensor4D },
+    rng?: Rng,
+  ): tf.Tensor3D {
+    const causal = causalBias(decoderIds.shape[1]);
+    let x: tf.Tensor = this.embedInputs(decoderIds, rng);
+    for (let i = 0; i < this.config.decoder_layers; i++) x = this.decoderLayer(i, x, causal, encoded, rng);
+    return x as tf.Tensor3D;
   }
 
   /** Hidden states `[..., d]` → logits `[..., V]` through the tied embedding. */
@@ -402,33 +455,69 @@ export function sinusoidalPositions(count: number, dim: number): tf.Tensor2D {
 }
 
 /** `[B, 1, 1, S]`: 0 for real tokens, −1e9 for padding (added to attention scores). */
-function paddingBias(ids: tf.Tensor2D, padId: number): tf.Tensor4D {
+export function paddingBias(ids: tf.Tensor2D, padId: number): tf.Tensor4D {
   const [b, s] = ids.shape;
   return tf.reshape(tf.mul(tf.cast(tf.equal(ids, padId), 'float32'), -1e9), [b, 1, 1, s]);
 }
 
 /** `[1, 1, T, T]`: −1e9 above the diagonal, so position t sees positions ≤ t only. */
-function causalBias(length: number): tf.Tensor4D {
+export function causalBias(length: number): tf.Tensor4D {
   const upper = tf.sub(1, tf.linalg.bandPart(tf.ones([length, length]), -1, 0));
   return tf.reshape(tf.mul(upper, -1e9), [1, 1, length, length]);
 }
 
 /**
- * Embedding lookup whose gradient is a matMul with a one-hot matrix instead of `unsortedSegmentSum`, which the
- * wasm backend lacks (tfjs 4.22): d table = oneHot(ids)ᵀ · dy.
+ * HF `ACT2FN[name](x)`: `swish`/`silu` x·σ(x); `gelu` the exact x·Φ(x) = x/2·(1 + erf(x/√2)) (PyTorch's default
+ * `nn.functional.gelu`); `gelu_new` the tanh approximation x/2·(1 + tanh(√(2/π)·(x + 0.044715x³))); `relu`.
  */
-export function embeddingLookup(table: tf.Tensor2D | tf.Variable, ids: tf.Tensor2D): tf.Tensor3D {
+export function activate(x: tf.Tensor, name: string): tf.Tensor {
+  switch (name) {
+    case 'relu':
+      return tf.relu(x);
+    case 'gelu':
+      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2))));
+    case 'gelu_new': {
+      const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
+      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
+    }
+    case 'swish':
+    case 'silu':
+      return tf.mul(x, tf.sigmoid(x));
+    default:
+      throw new Error(`activation ${name} is not implemented`);
+  }
+}
+
+/**
+ * Embedding lookup as `nn.Embedding(V, d, padding_idx)`: rows of `table` for `ids` `[B, L]`; the gradient is
+ * d table[v] = Σ_{i: ids_i = v} dy_i, summed on the host (the wasm backend lacks `UnsortedSegmentSum`, and a
+ * one-hot matMul would build a `[B·L, V]` matrix), and the `paddingIdx` row gets none.
+ */
+export function embeddingLookup(
+  table: tf.Tensor2D | tf.Variable,
+  ids: tf.Tensor2D,
+  paddingIdx?: number,
+): tf.Tensor3D {
   const [b, l] = ids.shape;
-  const vocab = table.shape[0];
+  const [vocab, dim] = table.shape as [number, number];
   const lookup = tf.customGrad((...inputs) => {
     const [weights, flatIds, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     save([flatIds]);
     return {
       value: tf.gather(weights, flatIds as tf.Tensor1D),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-        tf.matMul(tf.transpose(tf.oneHot(saved[0] as tf.Tensor1D, vocab)), dy as tf.Tensor2D),
-        tf.zerosLike(saved[0]),
-      ],
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const indices = saved[0].dataSync();
+        const upstream = dy.dataSync() as Float32Array;
+        const grad = new Float32Array(vocab * dim);
+        for (let i = 0; i < indices.length; i++) {
+          const row = indices[i];
+          if (row === paddingIdx) continue;
+          const to = row * dim;
+          const from = i * dim;
+          for (let j = 0; j < dim; j++) grad[to + j] += upstream[from + j];
+        }
+        return [tf.tensor2d(grad, [vocab, dim]), tf.zerosLike(saved[0])];
+      },
     };
   });
   return tf.reshape(lookup(table, tf.reshape(ids, [-1])), [b, l, table.shape[1] as number]) as tf.Tensor3D;

@@ -6,6 +6,7 @@
 import {
   encouragingLoss,
   encouragingLossComponents,
+  encouragingLossWithGrad,
   type TfjsEncouragingLossOptions,
 } from '@encouraging-loss/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
@@ -66,23 +67,232 @@ export interface LossParts {
 }
 
 /**
- * {@link LossParts} of logits `[B, T, V]` and labels `[B, T]`. The adapter's components give the loss and the
- * (smoothed) bonus in one pass; the NLL for perplexity is a second pass with ε = 0 and ρ = 0, since with label
- * smoothing the adapter's `crossEntropy` part is the smoothed one.
+ * {@link LossParts} of logits `[B, T, V]` and labels `[B, T]`: the loss and the bonus from the adapter's components
+ * in one pass; the NLL for perplexity is the `crossEntropy` component at ε = 0 and ρ = 0 (with label smoothing the
+ * loss's own `crossEntropy` is the smoothed one, so that takes a second pass; without smoothing it is the NLL).
  */
 export function tokenLossParts(
   logits: tf.Tensor,
   labels: tf.Tensor,
   options: TfjsEncouragingLossOptions,
 ): LossParts {
-  const summed = { ...options, reduction: 'sum' as const };
-  const [loss, bonus, nll] = tf.tidy(() => {
-    const parts = encouragingLossComponents(logits, labels, summed);
-    const plain = encouragingLossComponents(logits, labels, { ...summed, bonusWeight: 0, labelSmoothing: 0 });
-    return [parts.loss, parts.bonus, plain.crossEntropy].map((t) => t.dataSync()[0]);
-  });
+  const sums = tf.tidy(() => componentSums(logits, labels, options));
   let tokens = 0;
   for (const t of labels.dataSync()) if (t !== IGNORE_INDEX) tokens++;
   const per = Math.max(1, tokens);
-  return { loss: loss / per, nll: nll / per, bonus: bonus / per, tokens };
+  return { loss: sums.loss / per, nll: sums.nll / per, bonus: sums.bonus / per, tokens };
+}
+
+/** Summed loss, bonus and NLL (`crossEntropy` at ε = 0) of some logits rows. Call inside a tidy. */
+function componentSums(
+  logits: tf.Tensor,
+  labels: tf.Tensor,
+  options: TfjsEncouragingLossOptions,
+): { loss: number; bonus: number; nll: number } {
+  const summed = { ...options, reduction: 'sum' as const };
+  const parts = encouragingLossComponents(logits, labels, summed);
+  const smoothed = (options.labelSmoothing ?? 0) > 0;
+  const nll = smoothed
+    ? encouragingLossComponents(logits, labels, { ...summed, bonusWeight: 0, labelSmoothing: 0 }).crossEntropy
+    : parts.crossEntropy;
+  return { loss: parts.loss.dataSync()[0], bonus: parts.bonus.dataSync()[0], nll: nll.dataSync()[0] };
+}
+
+/** Logit elements per chunk of {@link projectedTokenLoss}: 2²⁴ floats (64 MiB), ~288 tokens at V = 58101. */
+export const CHUNK_ELEMENTS = 1 << 24;
+
+/** Options of {@link projectedTokenLoss}. */
+export interface ProjectedLossSettings {
+  /** Differentiable (inside `tf.variableGrads`): the gradient is computed chunk by chunk in the forward. */
+  grad?: boolean;
+  /** Also differentiate with respect to `weight` (off with `--freeze-embeddings`). Default `true`. */
+  trainWeight?: boolean;
+  /** Also return {@link LossParts} (one more kernel pass per chunk, two with label smoothing). */
+  parts?: boolean;
+  /** Also return each token's −log p_y (ε = 0, ρ = 0), `NaN` for ignored tokens (one more kernel pass). */
+  perToken?: boolean;
+  /** Tokens per chunk. Default ⌊{@link CHUNK_ELEMENTS} / V⌋. */
+  chunkTokens?: number;
+}
+
+/** What {@link projectedTokenLoss} returns. */
+export interface ProjectedLoss {
+  /** The summed loss over non-ignored tokens (differentiable with `grad`). */
+  loss: tf.Scalar;
+  parts?: LossParts;
+  perToken?: Float64Array;
+}
+
+/** What {@link projectedLossWithGrad} returns: the summed loss and its gradients (the caller disposes them). */
+export interface ProjectedLossWithGrad {
+  loss: number;
+  /** ∂loss/∂hidden `[N, d]` (zero rows for ignored tokens). */
+  dHidden: tf.Tensor2D;
+  /** ∂loss/∂weight `[V, d]`, unless `trainWeight` is false. */
+  dWeight?: tf.Tensor2D;
+  parts?: LossParts;
+}
+
+/**
+ * The output projection and the summed token loss together, in chunks of tokens, so the `[N, V]` logits never
+ * exist at once: for each chunk of non-ignored rows, z = h·Wᵀ + b, the adapter's fused loss and its gradient G
+ * (one pass, written into a heap tensor on wasm), then dh = G·W and dW += Gᵀ·h. Peak extra memory: Wᵀ, one
+ * chunk's logits and gradient (and Gᵀ, dW with `trainWeight`). `bias` (`final_logits_bias`) is a fixed buffer
+ * and gets no gradient, as in HF.
+ *
+ * @param hidden - decoder output `[N, d]` (N = B·T).
+ * @param weight - the output projection `[V, d]` (the tied embedding).
+ * @param bias - `[1, V]`.
+ * @param labels - N target ids, {@link IGNORE_INDEX} for padding.
+ */
+export function projectedLossWithGrad(
+  hidden: tf.Tensor2D,
+  weight: tf.Tensor2D,
+  bias: tf.Tensor,
+  labels: Int32Array,
+  options: TfjsEncouragingLossOptions,
+  settings: Omit<ProjectedLossSettings, 'grad' | 'perToken'> = {},
+): ProjectedLossWithGrad {
+  const pass = chunkedPass(hidden, weight, bias, labels, options, {
+    ...settings,
+    grad: true,
+    trainWeight: settings.trainWeight ?? true,
+  });
+  return {
+    loss: pass.total,
+    dHidden: tf.tensor2d(pass.dh!, hidden.shape),
+    dWeight: pass.dW as tf.Tensor2D | undefined,
+    parts: pass.parts,
+  };
+}
+
+/**
+ * {@link projectedLossWithGrad} as a differentiable scalar (a `tf.customGrad` whose backward only scales the
+ * gradients computed in the forward), or, without `grad`, the loss alone; with `perToken`, also each token's
+ * −log p_y (ε = 0, ρ = 0), `NaN` for ignored tokens.
+ */
+export function projectedTokenLoss(
+  hidden: tf.Tensor2D,
+  weight: tf.Tensor2D,
+  bias: tf.Tensor,
+  labels: Int32Array,
+  options: TfjsEncouragingLossOptions,
+  settings: ProjectedLossSettings = {},
+): ProjectedLoss {
+  const [n, d] = hidden.shape;
+  const vocab = weight.shape[0];
+  let loss: tf.Scalar;
+  let pass: ReturnType<typeof chunkedPass> | undefined;
+  if (!settings.grad) {
+    pass = chunkedPass(hidden, weight, bias, labels, options, { ...settings, trainWeight: false });
+    loss = tf.scalar(pass.total);
+  } else if (settings.trainWeight ?? true) {
+    const op = tf.customGrad((...inputs) => {
+      const [h, w, save] = inputs as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+      pass = chunkedPass(h, w, bias, labels, options, { ...settings, trainWeight: true });
+      save([tf.tensor2d(pass.dh!, [n, d]), pass.dW ?? tf.zeros([vocab, d])]);
+      return {
+        value: tf.scalar(pass.total),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(saved[0], dy), tf.mul(saved[1], dy)],
+      };
+    });
+    loss = op(hidden, weight) as tf.Scalar;
+  } else {
+    // The weight is closed over, not an input: tfjs sends it no gradient.
+    const op = tf.customGrad((...inputs) => {
+      const [h, save] = inputs as [tf.Tensor2D, tf.GradSaveFunc];
+      pass = chunkedPass(h, weight, bias, labels, options, { ...settings, trainWeight: false });
+      save([tf.tensor2d(pass.dh!, [n, d])]);
+      return {
+        value: tf.scalar(pass.total),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(saved[0], dy)],
+      };
+    });
+    loss = op(hidden) as tf.Scalar;
+  }
+  return { loss, parts: pass?.parts, perToken: pass?.perToken };
+}
+
+/** One pass over the chunks of non-ignored rows; with `grad` also dh (host) and, with `trainWeight`, dW. */
+function chunkedPass(
+  hidden: tf.Tensor2D,
+  weight: tf.Tensor2D,
+  bias: tf.Tensor,
+  labels: Int32Array,
+  options: TfjsEncouragingLossOptions,
+  settings: ProjectedLossSettings,
+) {
+  const [n, d] = hidden.shape;
+  const vocab = weight.shape[0];
+  const chunk = Math.max(1, settings.chunkTokens ?? Math.floor(CHUNK_ELEMENTS / vocab));
+  const withGrad = !!settings.grad;
+  const withWeight = withGrad && !!settings.trainWeight;
+  const rows: number[] = [];
+  labels.forEach((y, i) => {
+    if (y !== IGNORE_INDEX) rows.push(i);
+  });
+  const summed = { ...options, reduction: 'sum' as const };
+  const sums = { loss: 0, bonus: 0, nll: 0 };
+  const perToken = settings.perToken ? new Float64Array(n).fill(Number.NaN) : undefined;
+  const hData = hidden.dataSync() as Float32Array;
+  const dh = withGrad ? new Float32Array(n * d) : undefined;
+  let dW: tf.Tensor | undefined;
+  let total = 0;
+  const wT = tf.transpose(weight);
+  for (let start = 0; start < rows.length; start += chunk) {
+    const picked = rows.slice(start, start + chunk);
+    const count = picked.length;
+    const hChunk = new Float32Array(count * d);
+    const yChunk = new Int32Array(count);
+    picked.forEach((row, i) => {
+      hChunk.set(hData.subarray(row * d, (row + 1) * d), i * d);
+      yChunk[i] = labels[row];
+    });
+    const kept = tf.tidy(() => {
+      const x = tf.tensor2d(hChunk, [count, d]);
+      const y = tf.tensor1d(yChunk, 'int32');
+      const logits = tf.add(tf.matMul(x, wT), bias);
+      if (settings.parts) {
+        const s = componentSums(logits, y, options);
+        sums.loss += s.loss;
+        sums.bonus += s.bonus;
+        sums.nll += s.nll;
+      }
+      if (perToken) {
+        const nll = encouragingLossComponents(logits, y, {
+          ...options,
+          bonusWeight: 0,
+          labelSmoothing: 0,
+          reduction: 'none',
+        }).crossEntropy.dataSync();
+        picked.forEach((row, i) => {
+          perToken[row] = nll[i];
+        });
+      }
+      if (!withGrad) {
+        total += encouragingLossComponents(logits, y, summed).loss.dataSync()[0];
+        return undefined;
+      }
+      const { loss, grad } = encouragingLossWithGrad(logits, y, summed);
+      total += loss.dataSync()[0];
+      const dx = tf.matMul(grad, weight).dataSync() as Float32Array;
+      picked.forEach((row, i) => {
+        dh!.set(dx.subarray(i * d, (i + 1) * d), row * d);
+      });
+      if (!withWeight) return undefined;
+      const part = tf.matMul(tf.transpose(grad), x);
+      return dW ? tf.add(dW, part) : part;
+    });
+    if (kept) {
+      dW?.dispose();
+      dW = kept;
+    }
+  }
+  wT.dispose();
+  const per = Math.max(1, rows.length);
+  const parts = settings.parts
+    ? { loss: sums.loss / per, nll: sums.nll / per, bonus: sums.bonus / per, tokens: rows.length }
+    : undefined;
+  if (withWeight && !dW) dW = tf.zeros([vocab, d]);
+  return { total, dh, dW, parts, perToken };
 }

@@ -18,17 +18,13 @@ import { corpusChrf } from '../evaluation/chrf.js';
 import { makeConfig, readJson } from '../model/config.js';
 import { padBatch, translateIds } from '../model/decode.js';
 import { MarianModel } from '../model/marian.js';
+import { Progress } from '../progress/progress.js';
 import { Rng } from '../rng.js';
-import { loadTokenizer, PAD_ID, type SubwordTokenizer, saveTokenizer, trainBpe } from '../tokenizers/bpe.js';
+import { loadTokenizer, type SubwordTokenizer, saveTokenizer, trainBpe } from '../tokenizers/bpe.js';
 import { type BackendName, initBackend } from './backend.js';
-import {
-  IGNORE_INDEX,
-  type LossParts,
-  type LossSettings,
-  lossOptions,
-  tokenLoss,
-  tokenLossParts,
-} from './loss.js';
+import { modelGradients } from './backprop.js';
+import { IGNORE_INDEX, type LossParts, type LossSettings, lossOptions, projectedTokenLoss } from './loss.js';
+import { HostAdam } from './optimizer.js';
 
 /** Options of {@link train}; the CLI flags of `el-translate train`. */
 export interface TrainOptions {
@@ -37,7 +33,10 @@ export interface TrainOptions {
   sourceLanguage: string;
   targetLanguage: string;
   out: string;
-  /** A trained model folder to fine-tune (its tokenizer and config are reused). */
+  /**
+   * A trained model folder to fine-tune (its tokenizer and config are reused). Changes the defaults to HF
+   * Trainer-like fine-tuning ones: lr 5e-5, warmup min(100, ⌈maxSteps / 20⌉), linear decay.
+   */
   init?: string;
   /** A folder with tokenizer.json to use instead of training one. */
   tokenizer?: string;
@@ -45,7 +44,9 @@ export interface TrainOptions {
   maxSteps: number;
   /** Target tokens (padding included) per micro-batch. Default 2000. */
   maxTokens?: number;
+  /** Peak learning rate. Default 1e-3, or 5e-5 with `init`. */
   lr?: number;
+  /** Warmup steps. Default min(400, ⌈maxSteps / 10⌉), or min(100, ⌈maxSteps / 20⌉) with `init`. */
   warmup?: number;
   schedule?: 'inverse-sqrt' | 'linear';
   clip?: number;
@@ -63,12 +64,16 @@ export interface TrainOptions {
   backend?: BackendName;
   /** Print nothing (metrics still go to `metrics.jsonl`). */
   quiet?: boolean;
+  /** Leave `model.shared.weight` (token embeddings and the tied output projection) as loaded. */
+  freezeEmbeddings?: boolean;
 }
 
 /** What {@link train} returns. */
 export interface TrainResult {
   steps: number;
   stoppedEarly: boolean;
+  /** Stopped by Ctrl-C (SIGINT) after writing a checkpoint; the same command resumes. */
+  interrupted: boolean;
   bestBleu: number;
   /** Non-padding target tokens per second of training (evaluation excluded). */
   tokensPerSecond: number;
@@ -160,78 +165,182 @@ export function makeBatches(examples: readonly Example[], maxTokens: number, rng
   return rng.shuffle(batches);
 }
 
-/** Tensors of one batch: source ids, decoder inputs (start token + target without its last) and labels `[B, T]`. */
-function batchTensors(examples: readonly Example[], indices: number[], startId: number) {
+/**
+ * Tensors of one batch as HF `MarianMTModel` trains on it: sources padded with `padId` (the config's
+ * `pad_token_id`, which the encoder masks), labels padded with {@link IGNORE_INDEX}, and decoder inputs =
+ * `shift_tokens_right(labels, pad, start)`: the start token, then the labels without their last, ignored positions
+ * replaced by `padId`.
+ */
+export function batchTensors(
+  examples: readonly Example[],
+  indices: readonly number[],
+  ids: { padId: number; startId: number },
+) {
   const sources = indices.map((i) => examples[i].source);
   const targets = indices.map((i) => examples[i].target);
   const length = Math.max(...targets.map((t) => t.length));
   const labels = new Int32Array(indices.length * length).fill(IGNORE_INDEX);
-  const decoderInput = new Int32Array(indices.length * length).fill(PAD_ID);
+  const decoderInput = new Int32Array(indices.length * length).fill(ids.padId);
   let tokens = 0;
   targets.forEach((t, r) => {
     labels.set(t, r * length);
-    decoderInput[r * length] = startId;
+    decoderInput[r * length] = ids.startId;
     decoderInput.set(t.slice(0, -1), r * length + 1);
     tokens += t.length;
   });
   return {
-    source: padBatch(sources, PAD_ID),
+    source: padBatch(sources, ids.padId),
     decoderInput: tf.tensor2d(decoderInput, [indices.length, length], 'int32'),
-    labels: tf.tensor2d(labels, [indices.length, length], 'int32'),
+    labels,
     tokens,
   };
+}
+
+function batchIds(model: MarianModel) {
+  return { padId: model.config.pad_token_id, startId: model.config.decoder_start_token_id };
+}
+
+/** Settings of {@link accumulateGradients}. */
+export interface GradientSettings {
+  /** Dropout runs when given. */
+  rng?: Rng;
+  /** Also return the loss parts of the step's micro-batches. */
+  logParts?: boolean;
+  /** Leave `model.shared.weight` (embeddings and tied output projection) untrained. */
+  freezeEmbeddings?: boolean;
+  /** Tokens per chunk of the output projection (default: see `projectedTokenLoss`). */
+  chunkTokens?: number;
 }
 
 /**
  * The gradient of one optimizer step: the summed token losses of the micro-batches `batches` (indices into
  * `examples`), differentiated and divided by the step's total of non-padding tokens, so N accumulated
- * micro-batches give the gradient of one batch of all their tokens. Dropout runs when `rng` is given. With
- * `logParts`, also the loss parts of the last micro-batch.
+ * micro-batches give the gradient of one batch of all their tokens. Each micro-batch's gradients leave the tfjs
+ * heap for host arrays as soon as they are computed. With `logParts`, also the loss parts over all micro-batches.
  *
- * @returns gradients by HF parameter name (the caller disposes them), the token count and the parts.
+ * @returns gradients by HF parameter name (host arrays), the token count and the parts.
  */
 export function accumulateGradients(
   model: MarianModel,
   examples: readonly Example[],
   batches: number[][],
   options: TfjsEncouragingLossOptions,
-  settings: { rng?: Rng; logParts?: boolean } = {},
-): { grads: Map<string, tf.Tensor>; tokens: number; parts?: LossParts } {
-  const variables = [...model.params.values()];
-  const hfNames = new Map([...model.params].map(([name, v]) => [v.name, name]));
-  const startId = model.config.decoder_start_token_id;
-  let summed: Record<string, tf.Tensor> | undefined;
+  settings: GradientSettings = {},
+): { grads: Map<string, Float32Array>; tokens: number; parts?: LossParts } {
+  const sums = new Map<string, Float32Array>();
+  const add = (name: string, values: Float32Array) => {
+    const sum = sums.get(name);
+    if (!sum) sums.set(name, tf.getBackend() === 'wasm' ? values : values.slice());
+    else for (let i = 0; i < values.length; i++) sum[i] += values[i];
+  };
   let tokens = 0;
-  let parts: LossParts | undefined;
-  batches.forEach((batch, i) => {
-    const t = batchTensors(examples, batch, startId);
-    const { value, grads } = tf.variableGrads(() => {
-      const logits = model.decode(t.decoderInput, model.encode(t.source, settings.rng), settings.rng);
-      if (settings.logParts && i === batches.length - 1) parts = tokenLossParts(logits, t.labels, options);
-      return tokenLoss(logits, t.labels, options);
-    }, variables);
-    tf.dispose([value, t.source, t.decoderInput, t.labels]);
-    if (!summed) summed = grads;
-    else {
-      const previous = summed;
-      summed = Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.add(previous[k], g)]));
-      tf.dispose([...Object.values(previous), ...Object.values(grads)]);
-    }
+  const partSums = { loss: 0, nll: 0, bonus: 0, tokens: 0 };
+  for (const batch of batches) {
+    const t = batchTensors(examples, batch, batchIds(model));
+    const { parts } = modelGradients(model, t, options, add, {
+      rng: settings.rng,
+      freezeEmbeddings: settings.freezeEmbeddings,
+      parts: settings.logParts,
+      chunkTokens: settings.chunkTokens,
+    });
+    tf.dispose([t.source, t.decoderInput]);
     tokens += t.tokens;
-  });
-  const scale = 1 / Math.max(1, tokens);
-  const out = new Map<string, tf.Tensor>();
-  for (const [variableName, g] of Object.entries(summed ?? {})) {
-    out.set(hfNames.get(variableName)!, tf.mul(g, scale));
-    g.dispose();
+    if (parts) {
+      partSums.loss += parts.loss * parts.tokens;
+      partSums.nll += parts.nll * parts.tokens;
+      partSums.bonus += parts.bonus * parts.tokens;
+      partSums.tokens += parts.tokens;
+    }
   }
-  return { grads: out, tokens, parts };
+  const scale = 1 / Math.max(1, tokens);
+  for (const g of sums.values()) for (let i = 0; i < g.length; i++) g[i] *= scale;
+  const per = Math.max(1, partSums.tokens);
+  const parts = settings.logParts
+    ? {
+        loss: partSums.loss / per,
+        nll: partSums.nll / per,
+        bonus: partSums.bonus / per,
+        tokens: partSums.tokens,
+      }
+    : undefined;
+  return { grads: sums, tokens, parts };
+}
+
+/**
+ * One optimizer step of the trainer: the gradient of the micro-batches `batches` (see {@link accumulateGradients}),
+ * then clipping and Adam on the host ({@link HostAdam}) at step `t` with learning rate `lr`.
+ */
+export function trainingStep(
+  model: MarianModel,
+  optimizer: HostAdam,
+  examples: readonly Example[],
+  batches: number[][],
+  options: TfjsEncouragingLossOptions,
+  settings: GradientSettings & { lr: number; t: number; clip?: number },
+): { tokens: number; parts?: LossParts; gradientNorm: number } {
+  const { grads, tokens, parts } = accumulateGradients(model, examples, batches, options, settings);
+  const gradientNorm = optimizer.step(model.params, grads, {
+    lr: settings.lr,
+    t: settings.t,
+    clip: settings.clip ?? 1,
+  });
+  return { tokens, parts, gradientNorm };
 }
 
 function encodePairs(pairs: SentencePair[], tokenizer: SubwordTokenizer, maxLength: number): Example[] {
   return pairs
-    .map((p) => ({ source: tokenizer.encode(p.source), target: tokenizer.encode(p.target) }))
+    .map((p) => ({ source: tokenizer.encodeSource(p.source), target: tokenizer.encodeTarget(p.target) }))
     .filter((e) => e.source.length < maxLength && e.target.length < maxLength);
+}
+
+/** Per-sentence teacher-forced scores: Σ log p of the target tokens (EOS included) and their count. */
+export interface SentenceScore {
+  logProb: number;
+  tokens: number;
+}
+
+/**
+ * Teacher-forced log-probabilities of `examples` (HF semantics: sources padded and masked with the config's pad,
+ * decoder inputs shifted right from `decoder_start_token_id`), batched by `maxTokens`, in input order.
+ * `onBatch(done)` reports sentences scored.
+ */
+export function scoreExamples(
+  model: MarianModel,
+  examples: readonly Example[],
+  options: { maxTokens?: number; onBatch?: (done: number) => void } = {},
+): SentenceScore[] {
+  const scores: SentenceScore[] = examples.map(() => ({ logProb: 0, tokens: 0 }));
+  const ce = lossOptions({ kind: 'ce' });
+  let done = 0;
+  for (const batch of makeBatches(examples, options.maxTokens ?? 2000, new Rng(0))) {
+    const t = batchTensors(examples, batch, batchIds(model));
+    const hidden = tf.tidy(() =>
+      tf.reshape(model.decodeHidden(t.decoderInput, model.encode(t.source)), [-1, model.config.d_model]),
+    ) as tf.Tensor2D;
+    const { loss, perToken } = projectedTokenLoss(
+      hidden,
+      model.outputWeight,
+      model.outputBias,
+      t.labels,
+      ce,
+      {
+        perToken: true,
+      },
+    );
+    tf.dispose([loss, hidden, t.source, t.decoderInput]);
+    const length = t.labels.length / batch.length;
+    batch.forEach((example, r) => {
+      for (let j = 0; j < length; j++) {
+        const nll = perToken![r * length + j];
+        if (Number.isNaN(nll)) continue;
+        scores[example].logProb -= nll;
+        scores[example].tokens += 1;
+      }
+    });
+    done += batch.length;
+    options.onBatch?.(done);
+  }
+  return scores;
 }
 
 /** Teacher-forced validation NLL per token, and BLEU/chrF of greedy translations of the first `count` pairs. */
@@ -243,18 +352,9 @@ export function validate(
   count: number,
   beam = 1,
 ): { nll: number; bleu: number; chrf: number } {
-  let nllSum = 0;
-  let tokenSum = 0;
-  const options = lossOptions({ kind: 'ce' });
-  const rng = new Rng(0);
-  for (const batch of makeBatches(examples, 2000, rng)) {
-    const t = batchTensors(examples, batch, model.config.decoder_start_token_id);
-    const logits = tf.tidy(() => model.decode(t.decoderInput, model.encode(t.source)));
-    const parts = tokenLossParts(logits, t.labels, options);
-    nllSum += parts.nll * parts.tokens;
-    tokenSum += parts.tokens;
-    tf.dispose([logits, t.source, t.decoderInput, t.labels]);
-  }
+  const scores = scoreExamples(model, examples);
+  const logProb = scores.reduce((a, s) => a + s.logProb, 0);
+  const tokens = scores.reduce((a, s) => a + s.tokens, 0);
   const subset = pairs.slice(0, count);
   const hypotheses = translateTexts(
     model,
@@ -264,30 +364,36 @@ export function validate(
   );
   const references = subset.map((p) => p.target);
   return {
-    nll: nllSum / Math.max(1, tokenSum),
+    nll: -logProb / Math.max(1, tokens),
     bleu: corpusBleu(hypotheses, [references]).score,
     chrf: corpusChrf(hypotheses, references).score,
   };
 }
 
-/** Translates sentences in batches of `batchSize`, in input order. */
+/** Translates sentences in batches of `batchSize`, in input order; `onBatch(done)` reports sentences done. */
 export function translateTexts(
   model: MarianModel,
   tokenizer: SubwordTokenizer,
   sentences: string[],
-  options: { beam?: number; batchSize?: number; lengthPenalty?: number } = {},
+  options: {
+    beam?: number;
+    batchSize?: number;
+    lengthPenalty?: number;
+    onBatch?: (done: number) => void;
+  } = {},
 ): string[] {
   const batchSize = options.batchSize ?? 64;
   const out: string[] = [];
   for (let i = 0; i < sentences.length; i += batchSize) {
     const ids = sentences
       .slice(i, i + batchSize)
-      .map((s) => tokenizer.encode(s).slice(0, model.config.max_position_embeddings - 1));
+      .map((s) => tokenizer.encodeSource(s).slice(0, model.config.max_position_embeddings - 1));
     const translated = translateIds(model, ids, {
       beam: options.beam ?? 5,
       lengthPenalty: options.lengthPenalty,
     });
     out.push(...translated.map((t) => tokenizer.decode(t)));
+    options.onBatch?.(out.length);
   }
   return out;
 }
@@ -304,27 +410,24 @@ function latestCheckpoint(out: string): string | undefined {
 function saveCheckpoint(
   out: string,
   model: MarianModel,
-  moments: Map<string, { m: tf.Variable; v: tf.Variable }>,
+  optimizer: HostAdam,
   state: TrainingState,
   keepLast: number,
-): void {
+): string {
   const root = join(out, STATE_DIR);
   mkdirSync(root, { recursive: true });
   const name = `step-${String(state.step).padStart(8, '0')}`;
   const temporary = join(root, `.tmp-${name}`);
   rmSync(temporary, { recursive: true, force: true });
   mkdirSync(temporary);
-  const optimizer = new Map<string, NamedTensor>();
-  for (const [param, { m, v }] of moments) {
-    optimizer.set(`${param}.exp_avg`, { dtype: 'F32', shape: m.shape, data: m.dataSync() as Float32Array });
-    optimizer.set(`${param}.exp_avg_sq`, {
-      dtype: 'F32',
-      shape: v.shape,
-      data: v.dataSync() as Float32Array,
-    });
+  const moments = new Map<string, NamedTensor>();
+  for (const [param, { m, v }] of optimizer.moments) {
+    const shape = model.params.get(param)!.shape;
+    moments.set(`${param}.exp_avg`, { dtype: 'F32', shape, data: m });
+    moments.set(`${param}.exp_avg_sq`, { dtype: 'F32', shape, data: v });
   }
   writeFileAtomic(join(temporary, 'model.safetensors'), writeSafetensors(model.toNamedTensors()));
-  writeFileAtomic(join(temporary, 'optimizer.safetensors'), writeSafetensors(optimizer));
+  writeFileAtomic(join(temporary, 'optimizer.safetensors'), writeSafetensors(moments));
   writeFileAtomic(join(temporary, 'state.json'), JSON.stringify(state));
   publishDirectory(temporary, join(root, name));
   writeFileAtomic(join(root, 'latest'), name);
@@ -334,27 +437,98 @@ function saveCheckpoint(
   for (const old of steps.slice(0, Math.max(0, steps.length - keepLast))) {
     rmSync(join(root, old), { recursive: true, force: true });
   }
+  return join(root, name);
 }
 
-function log(options: TrainOptions, message: string): void {
-  if (!options.quiet) process.stderr.write(`${message}\n`);
+function restoreMoments(optimizer: HostAdam, dir: string): void {
+  const file = join(dir, 'optimizer.safetensors');
+  const saved = readSafetensors(readFileSync(file), file);
+  for (const [name, { m, v }] of optimizer.moments) {
+    for (const [key, target] of [
+      [`${name}.exp_avg`, m],
+      [`${name}.exp_avg_sq`, v],
+    ] as const) {
+      const tensor = saved.tensors.get(key);
+      if (!tensor || tensor.data.length !== target.length) {
+        invalidData(`${file}: ${key} is missing or not of ${target.length} elements.`);
+      }
+      target.set(tensor.data as Float32Array);
+    }
+  }
 }
+
+/** Hyper-parameters after defaults: from scratch, or fine-tuning a pretrained `--init` (HF Trainer-like). */
+export function resolveSchedule(options: TrainOptions): {
+  lr: number;
+  warmup: number;
+  schedule: 'inverse-sqrt' | 'linear';
+  fineTuning: boolean;
+} {
+  const fineTuning = options.init !== undefined;
+  if (fineTuning) {
+    return {
+      lr: options.lr ?? 5e-5,
+      warmup: options.warmup ?? Math.min(100, Math.ceil(options.maxSteps / 20)),
+      schedule: options.schedule ?? 'linear',
+      fineTuning,
+    };
+  }
+  return {
+    lr: options.lr ?? 1e-3,
+    warmup: options.warmup ?? Math.min(400, Math.ceil(options.maxSteps / 10)),
+    schedule: options.schedule ?? 'inverse-sqrt',
+    fineTuning,
+  };
+}
+
+/** The model to train: resumed from `out`, loaded from `init`, or new with a new tokenizer. */
+function setupModel(options: TrainOptions, trainPairs: SentencePair[], resumeDir: string | undefined) {
+  const seed = options.seed ?? 1;
+  if (resumeDir) {
+    const model = new MarianModel(readConfig(options.out), new Rng(seed));
+    loadWeights(model, join(resumeDir, 'model.safetensors'));
+    return model;
+  }
+  let model: MarianModel;
+  if (options.init) {
+    copyTokenizer(options.init, options.out);
+    model = new MarianModel(readConfig(options.init), new Rng(seed));
+    loadWeights(model, options.init);
+  } else {
+    if (options.tokenizer) copyTokenizer(options.tokenizer, options.out);
+    else {
+      const bpe = trainBpe(
+        trainPairs.flatMap((p) => [p.source, p.target]),
+        { vocabSize: options.vocabSize ?? 1000, alphabet: 'ÄÖÜäöüß' },
+      );
+      saveTokenizer(bpe, options.out);
+    }
+    const vocab = JSON.parse(readFileSync(join(options.out, TOKENIZER_FILES[0]), 'utf8')).model.vocab;
+    model = new MarianModel(makeConfig(Object.keys(vocab).length, options.config ?? 'small'), new Rng(seed));
+  }
+  saveModel(model, options.out);
+  return model;
+}
+
+const fixed = (x: number, digits = 3) => x.toFixed(digits);
 
 /**
  * Trains (or fine-tunes with `init`) a Marian model, resuming from `out/training_state` when a checkpoint is
  * there. Writes `out/` as an HF-layout model folder (config.json, model.safetensors of the best valid BLEU,
- * tokenizer files), `out/metrics.jsonl` and checkpoints.
+ * tokenizer files), `out/metrics.jsonl` and checkpoints. Ctrl-C (SIGINT) finishes the current step, writes a
+ * checkpoint and returns with `interrupted` set; the same call resumes.
  */
 export async function train(options: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
   if (!Number.isInteger(options.maxSteps) || options.maxSteps <= 0) {
     invalidOption(`--max-steps must be a positive integer, got ${options.maxSteps}.`);
   }
   const maxTokens = options.maxTokens ?? 2000;
-  const peakLr = options.lr ?? 1e-3;
-  const warmup = options.warmup ?? Math.min(400, Math.ceil(options.maxSteps / 10));
-  const schedule = options.schedule ?? 'inverse-sqrt';
+  const { lr: peakLr, warmup, schedule, fineTuning } = resolveSchedule(options);
   const clip = options.clip ?? 1;
   const accumulate = options.accumulate ?? 1;
+  if (!Number.isInteger(accumulate) || accumulate < 1) {
+    invalidOption(`--accumulate must be a positive integer, got ${accumulate}.`);
+  }
   const seed = options.seed ?? 1;
   const evalEvery = options.evalEvery ?? Math.max(1, Math.ceil(options.maxSteps / 5));
   const patience = options.patience ?? 0;
@@ -362,6 +536,16 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   const logEvery = options.logEvery ?? 10;
   const validCount = options.validSentences ?? 200;
   const lossSetting = lossOptions(options.loss);
+  const say = (message: string) => {
+    if (!options.quiet) progress.message(message);
+  };
+  const progress = new Progress({
+    label: 'train',
+    total: options.maxSteps,
+    unit: 'step',
+    quiet: options.quiet,
+    every: logEvery,
+  });
   await initBackend(options.backend ?? 'wasm');
   mkdirSync(options.out, { recursive: true });
   const readOptions = {
@@ -371,34 +555,14 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   };
   const trainData = readParallelData(options.train, readOptions);
   const validData = options.valid ? readParallelData(options.valid, readOptions) : undefined;
-  if (trainData.skipped) log(options, `skipped ${trainData.skipped} bad lines in ${options.train}`);
+  if (trainData.skipped) say(`skipped ${trainData.skipped} bad lines in ${options.train}`);
 
   const resumeDir = latestCheckpoint(options.out);
-  let model: MarianModel;
-  if (resumeDir) {
-    model = new MarianModel(readConfig(options.out), new Rng(seed));
-    loadWeights(model, join(resumeDir, 'model.safetensors'));
-  } else {
-    if (options.init) {
-      copyTokenizer(options.init, options.out);
-      model = new MarianModel(readConfig(options.init), new Rng(seed));
-      loadWeights(model, join(options.init, 'model.safetensors'));
-    } else {
-      if (options.tokenizer) copyTokenizer(options.tokenizer, options.out);
-      else {
-        const bpe = trainBpe(
-          trainData.pairs.flatMap((p) => [p.source, p.target]),
-          { vocabSize: options.vocabSize ?? 1000, alphabet: 'ÄÖÜäöüß' },
-        );
-        saveTokenizer(bpe, options.out);
-      }
-      const vocab = JSON.parse(readFileSync(join(options.out, TOKENIZER_FILES[0]), 'utf8')).model.vocab;
-      model = new MarianModel(
-        makeConfig(Object.keys(vocab).length, options.config ?? 'small'),
-        new Rng(seed),
-      );
-    }
-    saveModel(model, options.out);
+  const model = setupModel(options, trainData.pairs, resumeDir);
+  if (fineTuning && !resumeDir) {
+    say(
+      `fine-tuning ${options.init}: lr ${peakLr} (--lr), warmup ${warmup} steps (--warmup), ${schedule} schedule (--schedule)${options.freezeEmbeddings ? ', embeddings frozen' : ''}`,
+    );
   }
   const tokenizer = await loadTokenizer(options.out);
   const maxLength = model.config.max_position_embeddings;
@@ -406,9 +570,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   if (examples.length === 0) invalidData(`${options.train} has no usable sentence pairs.`);
   const validExamples = validData ? encodePairs(validData.pairs, tokenizer, maxLength) : [];
 
-  const moments = new Map<string, { m: tf.Variable; v: tf.Variable }>();
-  for (const [name, p] of model.params)
-    moments.set(name, { m: tf.variable(tf.zerosLike(p), false), v: tf.variable(tf.zerosLike(p), false) });
+  const optimizer = new HostAdam(model.params);
   let state: TrainingState = {
     step: 0,
     epoch: 0,
@@ -421,20 +583,8 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   };
   if (resumeDir) {
     state = readJson(join(resumeDir, 'state.json')) as TrainingState;
-    const file = join(resumeDir, 'optimizer.safetensors');
-    const saved = readSafetensors(readFileSync(file), file);
-    const moment = (key: string, like: tf.Variable) => {
-      const tensor = saved.tensors.get(key);
-      if (!tensor || tensor.data.length !== like.size) {
-        invalidData(`${file}: ${key} is missing or not of shape [${like.shape.join(', ')}].`);
-      }
-      return tf.tensor(tensor.data as Float32Array, like.shape);
-    };
-    for (const [name, { m, v }] of moments) {
-      m.assign(moment(`${name}.exp_avg`, m));
-      v.assign(moment(`${name}.exp_avg_sq`, v));
-    }
-    log(options, `resuming from ${resumeDir} (step ${state.step})`);
+    restoreMoments(optimizer, resumeDir);
+    say(`resuming from ${resumeDir} (step ${state.step})`);
   }
   const resumedFrom = state.step;
   const rng = new Rng(0);
@@ -443,7 +593,13 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   const record = (r: MetricsRecord) => appendFileSync(metricsFile, `${JSON.stringify(r)}\n`);
   let batches = makeBatches(examples, maxTokens, new Rng(seed * 7919 + state.epoch));
   let stoppedEarly = false;
-  const tty = process.stderr.isTTY && !options.quiet;
+  let interrupted = false;
+  const onInterrupt = () => {
+    if (interrupted) process.exit(130); // a second Ctrl-C does not wait for the checkpoint
+    interrupted = true;
+    say('interrupted: writing a checkpoint after this step (Ctrl-C again to quit without one)');
+  };
+  process.on('SIGINT', onInterrupt);
   let windowTokens = 0;
   let windowMs = 0;
   const runValidation =
@@ -464,10 +620,8 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
       bleu: result.bleu,
       chrf: result.chrf,
     });
-    if (tty) process.stderr.write('\n');
-    log(
-      options,
-      `step ${state.step}: valid nll ${result.nll.toFixed(3)} bleu ${result.bleu.toFixed(2)} chrF ${result.chrf.toFixed(2)}`,
+    say(
+      `step ${state.step}: valid nll ${fixed(result.nll)} bleu ${result.bleu.toFixed(2)} chrF ${result.chrf.toFixed(2)}`,
     );
     if (result.bleu > state.bestBleu) {
       state.bestBleu = result.bleu;
@@ -476,91 +630,87 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     } else state.badEvals += 1;
   };
 
-  while (state.step < options.maxSteps) {
-    const started = performance.now();
-    const micro: number[][] = [];
-    for (let i = 0; i < accumulate; i++) {
-      if (state.batchInEpoch >= batches.length) {
-        state.epoch += 1;
-        state.batchInEpoch = 0;
-        batches = makeBatches(examples, maxTokens, new Rng(seed * 7919 + state.epoch));
+  try {
+    while (state.step < options.maxSteps) {
+      const started = performance.now();
+      const micro: number[][] = [];
+      for (let i = 0; i < accumulate; i++) {
+        if (state.batchInEpoch >= batches.length) {
+          state.epoch += 1;
+          state.batchInEpoch = 0;
+          batches = makeBatches(examples, maxTokens, new Rng(seed * 7919 + state.epoch));
+        }
+        micro.push(batches[state.batchInEpoch]);
+        state.batchInEpoch += 1;
       }
-      micro.push(batches[state.batchInEpoch]);
-      state.batchInEpoch += 1;
-    }
-    const logStep = (state.step + 1) % logEvery === 0 || state.step + 1 === options.maxSteps;
-    const {
-      grads,
-      tokens: stepTokens,
-      parts,
-    } = accumulateGradients(model, examples, micro, lossSetting, {
-      rng,
-      logParts: logStep,
-    });
-    state.step += 1;
-    const lr = learningRate(state.step, peakLr, warmup, schedule, options.maxSteps);
-    tf.tidy(() => {
-      const norm = tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))));
-      const scale = tf.minimum(1, tf.div(clip, tf.add(norm, 1e-6)));
-      const t = state.step;
-      const correction1 = 1 - 0.9 ** t;
-      const correction2 = 1 - 0.98 ** t;
-      for (const [name, raw] of grads) {
-        const param = model.params.get(name)!;
-        const g = tf.mul(raw, scale);
-        const { m, v } = moments.get(name)!;
-        m.assign(tf.add(tf.mul(m, 0.9), tf.mul(g, 0.1)));
-        v.assign(tf.add(tf.mul(v, 0.98), tf.mul(tf.square(g), 0.02)));
-        const update = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), 1e-9));
-        param.assign(tf.sub(param, tf.mul(update, lr)));
-      }
-    });
-    tf.dispose([...grads.values()]);
-    const elapsed = performance.now() - started;
-    state.trainMs += elapsed;
-    state.tokens += stepTokens;
-    windowTokens += stepTokens;
-    windowMs += elapsed;
-    if (parts) {
-      const tokensPerSecond = (windowTokens / windowMs) * 1000;
-      record({
-        type: 'train',
-        step: state.step,
-        loss: parts.loss,
-        nll: parts.nll,
-        bonus: parts.bonus,
+      const logStep = (state.step + 1) % logEvery === 0 || state.step + 1 === options.maxSteps;
+      const lr = learningRate(state.step + 1, peakLr, warmup, schedule, options.maxSteps);
+      const { tokens: stepTokens, parts } = trainingStep(model, optimizer, examples, micro, lossSetting, {
+        rng,
+        logParts: logStep,
+        freezeEmbeddings: options.freezeEmbeddings,
         lr,
-        tokensPerSecond,
+        t: state.step + 1,
+        clip,
       });
-      windowTokens = 0;
-      windowMs = 0;
-      const eta =
-        ((options.maxSteps - state.step) * state.trainMs) / Math.max(1, state.step - resumedFrom) / 1000;
-      const line = `step ${state.step}/${options.maxSteps} loss ${parts.loss.toFixed(3)} nll ${parts.nll.toFixed(3)} bonus ${parts.bonus.toFixed(3)} lr ${lr.toExponential(2)} ${Math.round(tokensPerSecond)} tok/s ETA ${Math.round(eta)}s`;
-      if (tty) process.stderr.write(`\r${line.padEnd(110)}`);
-    }
-    if (state.step % evalEvery === 0 || state.step === options.maxSteps) {
-      evaluate();
-      state.rngState = rng.state;
-      saveCheckpoint(options.out, model, moments, state, keepLast);
-      if (patience > 0 && state.badEvals >= patience) {
-        stoppedEarly = true;
-        log(options, `early stop at step ${state.step}: no valid BLEU gain in ${patience} evaluations`);
-        break;
+      state.step += 1;
+      const elapsed = performance.now() - started;
+      state.trainMs += elapsed;
+      state.tokens += stepTokens;
+      windowTokens += stepTokens;
+      windowMs += elapsed;
+      const tokensPerSecond = (windowTokens / Math.max(1e-9, windowMs)) * 1000;
+      if (parts) {
+        record({
+          type: 'train',
+          step: state.step,
+          loss: parts.loss,
+          nll: parts.nll,
+          bonus: parts.bonus,
+          lr,
+          tokensPerSecond,
+        });
+        windowTokens = 0;
+        windowMs = 0;
+        progress.fields = {
+          loss: fixed(parts.loss),
+          nll: fixed(parts.nll),
+          bonus: fixed(parts.bonus),
+        };
       }
+      progress.update(state.step, { lr: lr.toExponential(2), 'tok/s': String(Math.round(tokensPerSecond)) });
+      const evalStep = state.step % evalEvery === 0 || state.step === options.maxSteps;
+      if (evalStep) evaluate();
+      if (evalStep || interrupted) {
+        state.rngState = rng.state;
+        const written = saveCheckpoint(options.out, model, optimizer, state, keepLast);
+        if (interrupted) {
+          say(`checkpoint ${written} written at step ${state.step}; run the same command to resume`);
+          break;
+        }
+        if (patience > 0 && state.badEvals >= patience) {
+          stoppedEarly = true;
+          say(`early stop at step ${state.step}: no valid BLEU gain in ${patience} evaluations`);
+          break;
+        }
+      }
+      // Let a pending SIGINT reach its handler: the step itself never yields to the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
     }
+  } finally {
+    process.removeListener('SIGINT', onInterrupt);
+    progress.finish();
   }
-  if (tty) process.stderr.write('\n');
-  if (state.bestBleu < 0) saveModel(model, options.out);
+  if (state.bestBleu < 0 && !interrupted) saveModel(model, options.out);
   const result: TrainResult = {
     steps: state.step,
     stoppedEarly,
+    interrupted,
     bestBleu: state.bestBleu,
     tokensPerSecond: (state.tokens / Math.max(1, state.trainMs)) * 1000,
     trainSeconds: state.trainMs / 1000,
     resumedFrom,
   };
-  for (const { m, v } of moments.values()) tf.dispose([m, v]);
   model.dispose();
   return result;
 }

@@ -1,0 +1,64 @@
+import { loadModelFolder } from '../checkpoint/model-folder.js';
+import { readParallelData } from '../data/data.js';
+import { scoreCorpus } from '../evaluation/score.js';
+import { Progress } from '../progress/progress.js';
+import { initBackend } from '../training/backend.js';
+import { backend, type Command, DATA_OPTIONS, parseCommand, positiveInteger, required } from './args.js';
+
+const usage = `el-translate score — teacher-forced log-probability, NLL and perplexity of each target given its source
+
+  el-translate score --model DIR --data FILE [--src en --tgt de] [--json] [--max-tokens 2000]
+                     [--skip-bad-lines] [--backend wasm|cpu] [--quiet]
+
+Per sentence (stdout, tab-separated: line, log_prob, tokens, nll, perplexity; or with --json one object
+{"sentences": [...], "corpus": {...}}) and for the corpus (Σ log p ÷ Σ tokens). Natural logs; </s> counted.
+`;
+
+/** `el-translate score`. */
+export const scoreCommand: Command = {
+  name: 'score',
+  summary: 'teacher-forced log-prob, NLL and perplexity per sentence and corpus',
+  usage,
+  async run(argv) {
+    const values = parseCommand(this, argv, {
+      ...DATA_OPTIONS,
+      model: { type: 'string' },
+      data: { type: 'string' },
+      'max-tokens': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+    });
+    if (!values) return;
+    const modelDir = required(values.model, 'model', usage);
+    const dataFile = required(values.data, 'data', usage);
+    const maxTokens = positiveInteger(values['max-tokens'], 'max-tokens', 2000);
+    await initBackend(backend(values.backend));
+    const { pairs, skipped } = readParallelData(dataFile, {
+      sourceLanguage: values.src!,
+      targetLanguage: values.tgt!,
+      skipBadLines: values['skip-bad-lines'],
+    });
+    const { model, tokenizer } = await loadModelFolder(modelDir);
+    const progress = new Progress({ label: 'score', total: pairs.length, unit: 'sent', quiet: values.quiet });
+    const { sentences, corpus } = scoreCorpus(model, tokenizer, pairs, {
+      file: dataFile,
+      maxTokens,
+      onBatch: (done) => progress.update(done),
+    });
+    progress.finish();
+    model.dispose();
+    if (values.json) {
+      process.stdout.write(
+        `${JSON.stringify({ sentences, corpus: { ...corpus, sentences: pairs.length, skipped } })}\n`,
+      );
+      return;
+    }
+    const row = (label: string | number, s: (typeof sentences)[number]) =>
+      `${label}\t${s.logProb.toFixed(4)}\t${s.tokens}\t${s.nll.toFixed(4)}\t${s.perplexity.toFixed(3)}\n`;
+    process.stdout.write('line\tlog_prob\ttokens\tnll\tperplexity\n');
+    sentences.forEach((s, i) => {
+      process.stdout.write(row(i + 1, s));
+    });
+    process.stdout.write(row('corpus', corpus));
+  },
+};

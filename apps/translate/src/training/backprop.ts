@@ -1,0 +1,143 @@
+import type { TfjsEncouragingLossOptions } from '@encouraging-loss/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import { causalBias, type MarianModel, paddingBias } from '../model/marian.js';
+import { Rng } from '../rng.js';
+import { type LossParts, projectedLossWithGrad } from './loss.js';
+
+/** One batch as the model sees it: source ids and decoder inputs `[B, ·]`, and the `[B·T]` labels. */
+export interface ModelBatch {
+  source: tf.Tensor2D;
+  decoderInput: tf.Tensor2D;
+  labels: Int32Array;
+}
+
+/** Settings of {@link modelGradients}. */
+export interface BackpropSettings {
+  /** Dropout on when given (the masks are drawn from seeds taken from it, once per layer). */
+  rng?: Rng;
+  /** Leave `model.shared.weight` untrained (no gradient computed for it). */
+  freezeEmbeddings?: boolean;
+  /** Also return the loss parts (see `projectedTokenLoss`). */
+  parts?: boolean;
+  /** Tokens per chunk of the output projection. */
+  chunkTokens?: number;
+}
+
+/**
+ * The gradient of the summed token loss of one batch with respect to every trained parameter, with activation
+ * checkpointing per layer: the forward keeps only each layer's input (`[B, L, d]`), the output projection and loss
+ * run in token chunks, and the backward recomputes one layer at a time under a tape (same dropout masks: each
+ * layer's are drawn from its own seed) and takes the vector–Jacobian product with the upstream gradient. The
+ * tfjs heap thus holds one layer's activations at a time instead of the whole network's (at OPUS-MT base size and
+ * 2,000 tokens the full tape would not fit in the 4 GiB wasm heap). Gradients are handed to `add(name, values)` as
+ * host arrays as soon as each layer's are known (for `model.shared.weight` up to three times: output projection,
+ * decoder and encoder lookups).
+ *
+ * @returns the summed loss (and its parts when asked).
+ */
+export function modelGradients(
+  model: MarianModel,
+  batch: ModelBatch,
+  options: TfjsEncouragingLossOptions,
+  add: (name: string, values: Float32Array) => void,
+  settings: BackpropSettings = {},
+): { loss: number; parts?: LossParts } {
+  const { config } = model;
+  const seed = () => (settings.rng ? settings.rng.seed() : undefined);
+  const rngOf = (s: number | undefined) => (s === undefined ? undefined : new Rng(s));
+  const encoderSeeds = Array.from({ length: config.encoder_layers + 1 }, seed);
+  const decoderSeeds = Array.from({ length: config.decoder_layers + 1 }, seed);
+  const sourceBias = paddingBias(batch.source, config.pad_token_id);
+  const causal = causalBias(batch.decoderInput.shape[1]);
+  const shared = 'model.shared.weight';
+  const trainShared = !settings.freezeEmbeddings;
+  const take = (name: string, g: tf.Tensor) => {
+    add(name, g.dataSync() as Float32Array);
+    g.dispose();
+  };
+
+  // Forward without a tape: the input of every layer, and the final states.
+  const encoderInputs: tf.Tensor[] = [tf.tidy(() => model.embedInputs(batch.source, rngOf(encoderSeeds[0])))];
+  for (let i = 0; i < config.encoder_layers; i++) {
+    const x = encoderInputs[i];
+    encoderInputs.push(tf.tidy(() => model.encoderLayer(i, x, sourceBias, rngOf(encoderSeeds[i + 1]))));
+  }
+  const encoded = encoderInputs[config.encoder_layers];
+  const decoderInputs: tf.Tensor[] = [
+    tf.tidy(() => model.embedInputs(batch.decoderInput, rngOf(decoderSeeds[0]))),
+  ];
+  for (let i = 0; i < config.decoder_layers; i++) {
+    const x = decoderInputs[i];
+    decoderInputs.push(
+      tf.tidy(() =>
+        model.decoderLayer(i, x, causal, { hidden: encoded, bias: sourceBias }, rngOf(decoderSeeds[i + 1])),
+      ),
+    );
+  }
+  const top = decoderInputs[config.decoder_layers];
+  const flat = tf.reshape(top, [-1, config.d_model]) as tf.Tensor2D;
+  const projected = projectedLossWithGrad(flat, model.outputWeight, model.outputBias, batch.labels, options, {
+    trainWeight: trainShared,
+    parts: settings.parts,
+    chunkTokens: settings.chunkTokens,
+  });
+  flat.dispose();
+  if (projected.dWeight) take(shared, projected.dWeight);
+  let upstream: tf.Tensor = tf.reshape(projected.dHidden, top.shape);
+  projected.dHidden.dispose();
+
+  /** Recomputes `layer` on its input under a tape; returns d input (and the extra inputs' gradients). */
+  const backLayer = (
+    prefix: string,
+    inputs: tf.Tensor[],
+    layer: (vars: tf.Variable[]) => tf.Tensor,
+  ): tf.Tensor[] => {
+    const inputVars = inputs.map((t) => tf.variable(t, true));
+    const params = model.layerParams(prefix);
+    const dy = upstream;
+    const { grads } = tf.variableGrads(
+      () => tf.sum(tf.mul(layer(inputVars), dy)) as tf.Scalar,
+      [...inputVars, ...params.map(([, v]) => v)],
+    );
+    for (const [name, v] of params) take(name, grads[v.name]);
+    const out = inputVars.map((v) => grads[v.name]);
+    tf.dispose(inputVars);
+    return out;
+  };
+
+  /** The embedding's share of the gradient: recompute embed + dropout, VJP with the upstream gradient. */
+  const backEmbedding = (ids: tf.Tensor2D, layerSeed: number | undefined) => {
+    if (!trainShared) return;
+    const dy = upstream;
+    const { grads } = tf.variableGrads(
+      () => tf.sum(tf.mul(model.embedInputs(ids, rngOf(layerSeed)), dy)) as tf.Scalar,
+      [model.outputWeight],
+    );
+    take(shared, grads[model.outputWeight.name]);
+  };
+
+  let dEncoded: tf.Tensor = tf.zerosLike(encoded);
+  for (let i = config.decoder_layers - 1; i >= 0; i--) {
+    const [dx, dEnc] = backLayer(`model.decoder.layers.${i}`, [decoderInputs[i], encoded], ([x, enc]) =>
+      model.decoderLayer(i, x, causal, { hidden: enc, bias: sourceBias }, rngOf(decoderSeeds[i + 1])),
+    );
+    upstream.dispose();
+    upstream = dx;
+    const sum = tf.add(dEncoded, dEnc);
+    tf.dispose([dEncoded, dEnc]);
+    dEncoded = sum;
+  }
+  backEmbedding(batch.decoderInput, decoderSeeds[0]);
+  upstream.dispose();
+  upstream = dEncoded;
+  for (let i = config.encoder_layers - 1; i >= 0; i--) {
+    const [dx] = backLayer(`model.encoder.layers.${i}`, [encoderInputs[i]], ([x]) =>
+      model.encoderLayer(i, x, sourceBias, rngOf(encoderSeeds[i + 1])),
+    );
+    upstream.dispose();
+    upstream = dx;
+  }
+  backEmbedding(batch.source, encoderSeeds[0]);
+  tf.dispose([upstream, ...encoderInputs, ...decoderInputs, sourceBias, causal]);
+  return { loss: projected.loss, parts: projected.parts };
+}
