@@ -10,7 +10,7 @@ const usage = `el-translate score — teacher-forced log-probability, NLL and pe
   el-translate score --model DIR --data FILE [--src en --tgt de] [--json] [--max-tokens 2000]
                      [--skip-bad-lines] [--backend wasm|cpu] [--quiet]
 
-Per sentence (stdout, tab-separated: line, log_prob, tokens, nll, perplexity; or with --json one object
+Per sentence (stdout, tab-separated: sentence number, log_prob, tokens, nll, perplexity; or with --json one object
 {"sentences": [...], "corpus": {...}}) and for the corpus (Σ log p ÷ Σ tokens). Natural logs; </s> counted.
 `;
 
@@ -55,7 +55,7 @@ export const scoreCommand: Command = {
     }
     const row = (label: string | number, s: (typeof sentences)[number]) =>
       `${label}\t${s.logProb.toFixed(4)}\t${s.tokens}\t${s.nll.toFixed(4)}\t${s.perplexity.toFixed(3)}\n`;
-    process.stdout.write('line\tlog_prob\ttokens\tnll\tperplexity\n');
+    process.stdout.write('sentence\tlog_prob\ttokens\tnll\tperplexity\n');
     sentences.forEach((s, i) => {
       process.stdout.write(row(i + 1, s));
     });

@@ -192,6 +192,54 @@ describe('checkpoints', () => {
   }, 120_000);
 });
 
+describe('Ctrl-C', () => {
+  test('SIGINT writes a checkpoint at the current step, exits 130, and the same command resumes from it', async () => {
+    const out = join(dir, 'interrupted');
+    // Not --quiet: the interrupt notice goes to stderr (plain lines: stderr is a pipe).
+    const args = trainArgs(out, [
+      '--max-steps',
+      '100000',
+      '--eval-every',
+      '100000',
+      '--log-every',
+      '1',
+    ]).filter((a) => a !== '--quiet');
+    const child = spawn('node', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr!.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const metrics = join(out, 'metrics.jsonl');
+    // Interrupt once training has logged a few steps (no checkpoint exists before the interrupt).
+    while (!existsSync(metrics) || readFileSync(metrics, 'utf8').trim().split('\n').length < 3) {
+      if (child.exitCode !== null) throw new Error(`training ended early: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(latestStep(out)).toBe(0);
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    const result = JSON.parse(stdout);
+    expect(result.interrupted).toBe(true);
+    const stoppedAt = latestStep(out);
+    expect(stoppedAt).toBe(result.steps);
+    expect(stoppedAt).toBeGreaterThanOrEqual(3);
+    expect(stderr).toMatch(/checkpoint .* written at step \d+; run the same command to resume/);
+    expect(stderr).toMatch(/^train 1\/100000 0% \| loss /m);
+    expect(stderr).not.toContain('\r');
+    const resumed = JSON.parse(
+      run(
+        trainArgs(out, ['--max-steps', String(stoppedAt + 2), '--eval-every', '100000', '--log-every', '1']),
+      ),
+    );
+    expect(resumed).toMatchObject({ resumedFrom: stoppedAt, steps: stoppedAt + 2, interrupted: false });
+  }, 120_000);
+});
+
 describe('end to end', () => {
   test('tiny train → eval --json → translate', () => {
     const out = join(dir, 'e2e');
