@@ -24,6 +24,7 @@ async function translator(name, dtype) {
 /** Greedy translations with transformers.js, one sentence at a time; `generation` goes to generate(). */
 window.translateWithTransformers = async (name, sentences, { dtype = 'fp32', generation = {} } = {}) => {
   const translate = await translator(name, dtype);
+  await translate(sentences[0], { num_beams: 1, max_new_tokens: 2 }); // warm-up, not timed
   const out = [];
   const started = performance.now();
   for (const [i, sentence] of sentences.entries()) {
@@ -48,6 +49,7 @@ window.translateWithOnnxTranslator = async (name, sentences, search = {}) => {
     config,
   });
   const { batchSize = 1, ...options } = search;
+  await onnx.translateIds([Array.from(tokenizer(sentences[0]).input_ids.data, Number)], options); // warm-up
   const started = performance.now();
   const out = [];
   for (let i = 0; i < sentences.length; i += batchSize) {
