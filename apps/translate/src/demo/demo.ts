@@ -6,12 +6,20 @@ import { invalidOption } from '../errors.js';
 import { corpusBleu } from '../evaluation/bleu.js';
 import { corpusChrf } from '../evaluation/chrf.js';
 import { exportBest } from '../export/export-folder.js';
+import { Progress } from '../progress/progress.js';
 import { initBackend } from '../training/backend.js';
 import type { LossSettings } from '../training/loss.js';
 import { train, translateTexts } from '../training/train.js';
 import { GENERAL, generateCorpus, IN_DOMAIN } from './demo-data.js';
 import { emojiLabelPairs } from './emoji-data.js';
-import { aggregateRows, type DemoRow, lineChart, markdownTable, parseMetrics } from './report.js';
+import {
+  aggregateRows,
+  type ChartSeries,
+  type DemoRow,
+  lineChart,
+  markdownTable,
+  parseMetrics,
+} from './report.js';
 
 const runName = (name: string, seed: number, seeds: number[]) =>
   seeds.length > 1 ? `ft-${name}-seed${seed}` : `ft-${name}`;
@@ -51,7 +59,8 @@ export const DEMO_SIZES = {
     baseLr: 2e-3,
     tuneLr: 1.5e-3,
     validSentences: 40,
-    tuneEvals: 2,
+    // Evaluations per fine-tune: enough points for a curve in the report.
+    tuneEvals: 6,
   },
   quick: {
     general: 1200,
@@ -67,7 +76,7 @@ export const DEMO_SIZES = {
     baseLr: 2e-3,
     tuneLr: 2e-3,
     validSentences: 20,
-    tuneEvals: 1,
+    tuneEvals: 3,
   },
 };
 
@@ -92,12 +101,14 @@ function writeData(dir: string, name: string, pairs: SentencePair[]): string {
 
 async function evaluate(modelDir: string, test: SentencePair[]): Promise<{ bleu: number; chrf: number }> {
   const { model, tokenizer } = await loadModelFolder(modelDir);
+  const progress = new Progress({ label: 'test (beam 5)', total: test.length, unit: 'sent' });
   const hypotheses = translateTexts(
     model,
     tokenizer,
     test.map((p) => p.source),
-    { beam: 5 },
+    { beam: 5, onBatch: (done) => progress.update(done) },
   );
+  progress.finish();
   model.dispose();
   const references = test.map((p) => p.target);
   return { bleu: corpusBleu(hypotheses, [references]).score, chrf: corpusChrf(hypotheses, references).score };
@@ -219,6 +230,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
         maxSteps: sizes.tuneSteps,
         lr: sizes.tuneLr,
         warmup: Math.ceil(sizes.tuneSteps / 10),
+        // The demo's recipe, not --init's pretrained-model defaults (linear decay from 5e-5).
+        schedule: 'inverse-sqrt',
         evalEvery: Math.ceil(sizes.tuneSteps / sizes.tuneEvals),
         validSentences: sizes.validSentences,
       });
@@ -242,7 +255,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
   process.stdout.write(
     `\nIn-domain test (${test.length} sentences, beam 5, sacreBLEU 13a/exp, chrF2${seedNote}):\n\n${table}\n\nwall time ${wall.toFixed(0)} s\n`,
   );
-  writeReport(out, rows, table, wall, options, test.length);
+  await writeReport(out, rows, table, wall, options, test.length);
   process.stdout.write(`report: ${join(out, 'report.md')}\n`);
   const fineTuned = DEMO_LOSSES.map((l) => ({
     dir: join(out, runName(l.name, seeds[0], seeds)),
@@ -252,18 +265,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
   return rows;
 }
 
-function writeReport(
+async function writeReport(
   out: string,
   rows: DemoRow[],
   table: string,
   wall: number,
   options: DemoOptions,
   testSize: number,
-): void {
+): Promise<void> {
   const { seeds } = options;
   // The curves are of the first seed's runs.
   const runs = DEMO_LOSSES.map((l) => ({
-    name: l.name,
+    name: l.label,
     records: parseMetrics(readFileSync(join(out, runName(l.name, seeds[0], seeds), 'metrics.jsonl'), 'utf8')),
   }));
   const curve = (field: 'nll' | 'bonus', type: 'train' | 'valid') =>
@@ -273,12 +286,23 @@ function writeReport(
         .filter((m) => m.type === type)
         .map((m) => [m.step, (m as unknown as Record<string, number>)[field]] as [number, number]),
     }));
+  const chart = (title: string, y: string, series: ChartSeries[]) =>
+    lineChart({ title, x: 'fine-tuning step', y, legend: 'fine-tuning loss', series });
   const charts = {
-    'train-nll.svg': lineChart('fine-tuning: train NLL per token', curve('nll', 'train')),
-    'train-bonus.svg': lineChart('fine-tuning: bonus log(1−p) per token', curve('bonus', 'train')),
-    'valid-nll.svg': lineChart('fine-tuning: valid NLL', curve('nll', 'valid')),
-    'valid-bleu.svg': lineChart(
-      'fine-tuning: valid BLEU (greedy)',
+    'train-nll.svg': await chart(
+      'Train NLL (unsmoothed, per token)',
+      'NLL per token (nats)',
+      curve('nll', 'train'),
+    ),
+    'train-bonus.svg': await chart(
+      'Train bonus Σ q·b(p) per token',
+      'bonus per token (nats)',
+      curve('bonus', 'train'),
+    ),
+    'valid-nll.svg': await chart('Valid NLL (teacher-forced)', 'NLL per token (nats)', curve('nll', 'valid')),
+    'valid-bleu.svg': await chart(
+      'Valid BLEU (greedy decoding)',
+      'BLEU',
       runs.map((r) => ({
         name: r.name,
         points: r.records

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { aggregateRows, type DemoRow, markdownTable, meanStd } from './report.js';
+import { aggregateRows, type DemoRow, lineChart, markdownTable, meanStd } from './report.js';
 
 test('mean and sample standard deviation (n − 1)', () => {
   // 2, 4, 9: mean 5, squared deviations 9 + 1 + 16 = 26, variance 26 / 2 = 13.
@@ -27,4 +27,52 @@ test('rows over seeds aggregate to mean ± std in the table; one seed stays a pl
     '| fine-tuned (el) | EL, ε=0.1 | 11.00 ± 1.41 | 42.00 ± 2.83 | 1.500 ± 0.000 | 3000 | 50 |',
   );
   expect(table[3]).toBe('| fine-tuned (el) | EL, ε=0.1 | 10.00 | 40.00 | 1.500 | 3000 | 50 |');
+});
+
+test('charts are Vega-Lite SVG with both axis titles, a legend entry per run and a point per value', async () => {
+  const svg = await lineChart({
+    title: 'Valid NLL',
+    x: 'fine-tuning step',
+    y: 'NLL per token (nats)',
+    legend: 'fine-tuning loss',
+    series: [
+      {
+        name: 'CE',
+        points: [
+          [25, 2.5],
+          [50, 2.1],
+          [75, 1.9],
+        ],
+      },
+      {
+        name: 'EL, ε=0.1',
+        points: [
+          [25, 2.7],
+          [50, Number.NaN],
+          [75, 2.2],
+        ],
+      },
+    ],
+  });
+  expect(svg.startsWith('<svg')).toBe(true);
+  for (const text of [
+    'Valid NLL',
+    'fine-tuning step',
+    'NLL per token (nats)',
+    'fine-tuning loss',
+    'CE',
+    'EL, ε=0.1',
+  ]) {
+    expect(svg, text).toContain(`>${text}<`);
+  }
+  // Five finite points (the NaN is left out), each drawn as a point mark labelled with its values.
+  const points = [
+    ...svg.matchAll(
+      /aria-label="fine-tuning step: (\d+); NLL per token \(nats\): ([\d.]+); fine-tuning loss: ([^"]+)" role="graphics-symbol" aria-roledescription="point"/g,
+    ),
+  ];
+  expect(points.map((m) => `${m[3]}@${m[1]}=${m[2]}`).sort()).toEqual(
+    ['CE@25=2.5', 'CE@50=2.1', 'CE@75=1.9', 'EL, ε=0.1@25=2.7', 'EL, ε=0.1@75=2.2'].sort(),
+  );
+  expect(await lineChart({ title: 't', x: 'x', y: 'y', legend: 'l', series: [] })).toBe('');
 });

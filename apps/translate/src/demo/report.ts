@@ -63,46 +63,62 @@ export function markdownTable(rows: DemoRow[]): string {
   return lines.join('\n');
 }
 
-const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd'];
+/** One line of a chart: a run's name and its (x, y) points. */
+export interface ChartSeries {
+  name: string;
+  points: [number, number][];
+}
 
-/** A small SVG line chart: one series per run, x = step. */
-export function lineChart(title: string, series: { name: string; points: [number, number][] }[]): string {
-  const width = 420;
-  const height = 260;
-  const left = 50;
-  const bottom = 30;
-  const top = 28;
-  const right = 110;
-  const all = series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y));
-  if (all.length === 0) return '';
-  const xs = all.map(([x]) => x);
-  const ys = all.map(([, y]) => y);
-  const [x0, x1] = [Math.min(...xs), Math.max(...xs) || 1];
-  let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
-  if (y0 === y1) [y0, y1] = [y0 - 1, y1 + 1];
-  const sx = (x: number) => left + ((x - x0) / (x1 - x0 || 1)) * (width - left - right);
-  const sy = (y: number) => height - bottom - ((y - y0) / (y1 - y0)) * (height - bottom - top);
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
-    `<text x="${width / 2}" y="16" text-anchor="middle" font-size="13">${title}</text>`,
-    `<line x1="${left}" y1="${height - bottom}" x2="${width - right}" y2="${height - bottom}" stroke="#444"/>`,
-    `<line x1="${left}" y1="${top}" x2="${left}" y2="${height - bottom}" stroke="#444"/>`,
-    `<text x="${left - 4}" y="${sy(y1) + 4}" text-anchor="end">${y1.toPrecision(3)}</text>`,
-    `<text x="${left - 4}" y="${sy(y0) + 4}" text-anchor="end">${y0.toPrecision(3)}</text>`,
-    `<text x="${left}" y="${height - 10}">${x0}</text>`,
-    `<text x="${width - right}" y="${height - 10}" text-anchor="end">step ${x1}</text>`,
-  ];
-  series.forEach((s, i) => {
-    const color = COLORS[i % COLORS.length];
-    const points = s.points.filter(([, y]) => Number.isFinite(y));
-    if (points.length === 0) return;
-    parts.push(
-      `<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ')}"/>`,
-      `<text x="${width - right + 8}" y="${top + 14 * i + 8}" fill="${color}">${s.name}</text>`,
-    );
-  });
-  parts.push('</svg>');
-  return parts.join('\n');
+/** What {@link lineChart} draws. */
+export interface LineChartOptions {
+  title: string;
+  /** Axis titles. */
+  x: string;
+  y: string;
+  /** Legend title (what tells the lines apart). */
+  legend: string;
+  series: ChartSeries[];
+}
+
+/**
+ * A line chart as SVG, drawn by Vega-Lite and rendered headless by Vega (`View.toSVG`, no canvas): one line with
+ * point marks per series, titled axes, a legend, zero excluded from the y scale. Non-finite points are left out;
+ * no points at all gives an empty string.
+ */
+export async function lineChart(options: LineChartOptions): Promise<string> {
+  const values = options.series.flatMap((s) =>
+    s.points
+      .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y))
+      .map(([x, y]) => ({ x, y, run: s.name })),
+  );
+  if (values.length === 0) return '';
+  const [{ View, parse }, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: options.title,
+    width: 360,
+    height: 220,
+    data: { values },
+    mark: { type: 'line', point: { size: 18 }, strokeWidth: 1.5 },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: options.x, scale: { zero: false } },
+      y: { field: 'y', type: 'quantitative', title: options.y, scale: { zero: false } },
+      color: {
+        field: 'run',
+        type: 'nominal',
+        title: options.legend,
+        sort: options.series.map((s) => s.name),
+      },
+    },
+    config: { font: 'sans-serif' },
+  };
+  // biome-ignore lint/suspicious/noExplicitAny: Vega-Lite's TopLevelSpec is a wide union; the literal above is one.
+  const view = new View(parse(compile(spec as any).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
 }
 
 /** Parses `metrics.jsonl`. */
