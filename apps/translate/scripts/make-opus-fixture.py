@@ -11,7 +11,8 @@
 - python3-torch writes pytorch_model.bin: torch.save of an OrderedDict with HF MarianMTModel's key names, the tied
   keys (model.shared / encoder+decoder embed_tokens / lm_head) sharing one storage, the static sinusoidal
   embed_positions, a non-contiguous (transposed) weight and a weight that is a view at a storage offset.
-- The same state dict in the legacy (pre-1.6, non-zip) torch.save format: variants/legacy/pytorch_model.bin.
+- The same state dict in the legacy (pre-1.6, non-zip) torch.save format: variants/legacy/pytorch_model.bin, and
+  split into two torch.save shards with pytorch_model.bin.index.json: variants/sharded-bin/.
 - The same tensors as model.safetensors (F32), model-f16.safetensors, model-bf16.safetensors and a two-shard
   variant (sharded/model-0000x-of-00002.safetensors + model.safetensors.index.json), written by hand in the
   safetensors layout (8-byte little-endian header length, JSON header, raw little-endian data).
@@ -151,6 +152,10 @@ def state_dict(vocab_size, pad_id):
     # As Module.state_dict() sets it: pickled as the OrderedDict's state (a BUILD opcode).
     sd._metadata = collections.OrderedDict([("", {"version": 1}), ("model", {"version": 1})])
     return sd
+
+
+def total_bytes(tensors):
+    return sum(t.numel() * t.element_size() for t in tensors.values())
 
 
 def safetensors_bytes(tensors, dtype):
@@ -299,6 +304,19 @@ def main():
     write(os.path.join(ROOT, "model.safetensors"), safetensors_bytes(saved, "F32"))
     write(os.path.join(ROOT, "variants", "f16", "model.safetensors"), safetensors_bytes(saved, "F16"))
     write(os.path.join(ROOT, "variants", "bf16", "model.safetensors"), safetensors_bytes(saved, "BF16"))
+    # A sharded pytorch_model.bin (torch.save per shard + pytorch_model.bin.index.json), the tied copies with it.
+    bin_names = list(sd.keys())
+    bin_shards = [bin_names[: len(bin_names) // 2], bin_names[len(bin_names) // 2 :]]
+    bin_map = {}
+    for i, shard in enumerate(bin_shards):
+        file = f"pytorch_model-{i + 1:05d}-of-{len(bin_shards):05d}.bin"
+        os.makedirs(os.path.join(ROOT, "variants", "sharded-bin"), exist_ok=True)
+        torch.save(collections.OrderedDict((k, sd[k]) for k in shard), os.path.join(ROOT, "variants", "sharded-bin", file))
+        bin_map.update({k: file for k in shard})
+    write(
+        os.path.join(ROOT, "variants", "sharded-bin", "pytorch_model.bin.index.json"),
+        json.dumps({"metadata": {"total_size": total_bytes(sd)}, "weight_map": bin_map}, indent=2) + "\n",
+    )
     names = sorted(saved)
     shards = [names[: len(names) // 2], names[len(names) // 2 :]]
     weight_map = {}

@@ -57,6 +57,7 @@ test.each([
   ['pytorch_model.bin', 0],
   ['variants/legacy/pytorch_model.bin', 0],
   ['variants/sharded/model.safetensors.index.json', 0],
+  ['variants/sharded-bin/pytorch_model.bin.index.json', 0],
   ['variants/f16/model.safetensors', 2 ** -11],
   ['variants/bf16/model.safetensors', 2 ** -8],
 ])('%s loads to the same parameters (relative tolerance %s)', (file, relative) => {
