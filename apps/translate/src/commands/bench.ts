@@ -1,19 +1,26 @@
 import { runBench } from '../training/bench.js';
 import { type Command, parseCommand } from './args.js';
 
-const usage = `el-translate bench — training-step time of EL and CEL against CE
+const usage = `el-translate bench — a training step and decoding against the same model in PyTorch
 
-  el-translate bench [--out bench]
+  el-translate bench [--out bench] [--quick]
+
+The small preset at 2,000 target tokens and OPUS-MT base size (--quick: small only, fewer samples), 1 and 2
+threads, alternating with bench/step_bench.py when a python3 with torch is installed. Run it under
+flock /tmp/bench.lock on a shared machine.
 `;
 
 /** `el-translate bench`. */
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'training-step time of EL and CEL against CE',
+  summary: 'training step and decoding time against PyTorch',
   usage,
   async run(argv) {
-    const values = parseCommand(this, argv, { out: { type: 'string' } });
+    const values = parseCommand(this, argv, {
+      out: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+    });
     if (!values) return;
-    await runBench({ out: values.out ?? 'bench' });
+    await runBench({ out: values.out ?? 'bench', quick: values.quick });
   },
 };

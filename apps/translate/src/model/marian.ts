@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensor } from '../checkpoint/safetensors.js';
 import type { Rng } from '../rng.js';
 import type { MarianConfig } from './config.js';
+import { dropout } from './kernels/dropout.js';
 import { matmul, matmulTransposed } from './matmul.js';
 
 let nextModelId = 0;
@@ -143,7 +144,7 @@ export class MarianModel {
   }
 
   private dropout(x: tf.Tensor, rate: number, rng: Rng | undefined): tf.Tensor {
-    return rng && rate > 0 ? tf.dropout(x, rate, undefined, rng.seed()) : x;
+    return rng && rate > 0 ? dropout(x, rate, rng.seed()) : x;
   }
 
   /** Embeds ids `[B, L]` scaled by √d plus positions from `offset`. */

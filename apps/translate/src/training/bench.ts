@@ -1,94 +1,563 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { makeConfig } from '../model/config.js';
+import { type MarianConfig, makeConfig } from '../model/config.js';
+import { translateIds } from '../model/decode.js';
+import { experimental_setAppKernels } from '../model/kernels/switch.js';
 import { MarianModel } from '../model/marian.js';
 import { Rng } from '../rng.js';
 import { initBackend } from './backend.js';
-import { IGNORE_INDEX, type LossSettings, lossOptions, tokenLoss } from './loss.js';
+import { lossOptions } from './loss.js';
+import { HostAdam } from './optimizer.js';
+import { type Example, trainingStep } from './train.js';
+
+/**
+ * `el-translate bench`: one training step (forward, label-smoothed CE 0.1, backward, clipped Adam) of this app and
+ * of the same architecture in PyTorch (bench/torch_marian.py, when a python3 with torch is found), each engine in
+ * its own process, one step of each in turn so load changes on the shared machine hit all of them alike; the same
+ * for greedy and beam-5 decoding. Our step runs with 1 and 2 XNNPACK threads, PyTorch's with 1 and 2 threads.
+ * Reports per-pair ratios, a per-phase profile of our 1-thread step and peak memory, and writes
+ * `bench/results.json`.
+ */
+export async function runBench(options: { out: string; quick?: boolean }): Promise<void> {
+  const worker = process.env.EL_TRANSLATE_BENCH_WORKER;
+  if (worker) return serve(Number(worker));
+  await orchestrate(options);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Shapes
+
+/** A benchmarked shape: model sizes, and the batch of the step (`batch` sentences of `length` tokens each side). */
+interface Shape {
+  name: string;
+  preset: 'small' | 'base';
+  vocab: number;
+  batch: number;
+  length: number;
+  /** Decoding: sentences per batch and their source length (the cap is ⌈1.5·length⌉ + 10 new tokens). */
+  decodeBatch: number;
+  decodeLength: number;
+}
+
+const SHAPES: Shape[] = [
+  // The demo's model and vocabulary at the trainer's default 2,000 target tokens per batch.
+  { name: 'small', preset: 'small', vocab: 1000, batch: 80, length: 25, decodeBatch: 32, decodeLength: 20 },
+  // OPUS-MT base (74M parameters). The largest batch whose step fits the wasm heap (4 GiB) was found by hand.
+  {
+    name: 'opus-mt-base',
+    preset: 'base',
+    vocab: 58101,
+    batch: 8,
+    length: 25,
+    decodeBatch: 8,
+    decodeLength: 20,
+  },
+];
+
+const BASE_SIZES: Partial<MarianConfig> = {
+  d_model: 512,
+  encoder_layers: 6,
+  decoder_layers: 6,
+  encoder_attention_heads: 8,
+  decoder_attention_heads: 8,
+  encoder_ffn_dim: 2048,
+  decoder_ffn_dim: 2048,
+};
+
+function shapeConfig(preset: 'small' | 'base', vocab: number): MarianConfig {
+  const config = makeConfig(vocab, 'small');
+  return preset === 'base' ? { ...config, ...BASE_SIZES } : config;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The worker: one engine (our app) answering the JSON-line protocol of bench/step_bench.py.
+
+interface Request {
+  cmd: string;
+  preset?: 'small' | 'base';
+  vocab?: number;
+  batch?: number;
+  length?: number;
+  sourceLength?: number;
+  maxLength?: number;
+  beam?: number;
+  profile?: boolean;
+  kernels?: boolean;
+}
+
+interface StepState {
+  model: MarianModel;
+  examples: Example[];
+  optimizer: HostAdam;
+  step: number;
+  rng: Rng;
+}
+
+async function serve(threads: number): Promise<void> {
+  const backend = await initBackend('wasm', { threads });
+  // The step as it was before the app's own kernels: every product on tfjs's kernels.
+  if (process.env.EL_TRANSLATE_BENCH_KERNELS === 'off') experimental_setAppKernels(false);
+  let state: StepState | undefined;
+  const lines = createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    const request = JSON.parse(line) as Request;
+    let answer: Record<string, unknown>;
+    try {
+      answer = await handle(request, state, (s) => {
+        state = s;
+      });
+      answer.backend = backend;
+    } catch (error) {
+      answer = { error: (error as Error).message };
+    }
+    process.stdout.write(`${JSON.stringify(answer)}\n`);
+  }
+}
+
+async function handle(
+  request: Request,
+  state: StepState | undefined,
+  setState: (s: StepState) => void,
+): Promise<Record<string, unknown>> {
+  switch (request.cmd) {
+    case 'setup': {
+      state?.model.dispose();
+      const config = shapeConfig(request.preset!, request.vocab!);
+      const rng = new Rng(1);
+      const model = new MarianModel(config, rng);
+      const random = () => Array.from({ length: request.length! }, () => 3 + rng.int(config.vocab_size - 3));
+      const examples = Array.from({ length: request.batch! }, () => ({ source: random(), target: random() }));
+      setState({ model, examples, optimizer: new HostAdam(model.params), step: 0, rng });
+      let parameters = 0;
+      for (const p of model.params.values()) parameters += p.size;
+      return { parameters };
+    }
+    case 'step': {
+      const s = state!;
+      const started = performance.now();
+      let phases: Record<string, number> | undefined;
+      let kernels: Record<string, number> | undefined;
+      if (request.profile) phases = profiledStep(s);
+      else if (request.kernels) kernels = await kernelProfile(s);
+      else step(s);
+      return { ms: performance.now() - started, phases, kernels };
+    }
+    case 'greedy':
+    case 'beam': {
+      const s = state!;
+      const bias = s.model.outputBias;
+      const saved = tf.clone(bias);
+      const eos = s.model.config.eos_token_id;
+      // EOS never wins, so every sentence decodes to the cap on both engines (same work whatever the weights).
+      bias.assign(tf.tidy(() => tf.add(saved, tf.mul(tf.oneHot([eos], s.model.config.vocab_size), -1e4))));
+      const rng = new Rng(3);
+      const sources = Array.from({ length: request.batch! }, () =>
+        Array.from({ length: request.sourceLength! }, () => 3 + rng.int(s.model.config.vocab_size - 3)),
+      );
+      const started = performance.now();
+      translateIds(s.model, sources, {
+        beam: request.cmd === 'greedy' ? 1 : request.beam!,
+        maxLength: request.maxLength,
+      });
+      const ms = performance.now() - started;
+      bias.assign(saved);
+      saved.dispose();
+      return { ms };
+    }
+    case 'memory': {
+      const wasm = (
+        tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array; wasmMemory?: WebAssembly.Memory } }
+      ).wasm;
+      const heap = wasm?.wasmMemory?.buffer.byteLength ?? wasm?.HEAPU8?.byteLength;
+      return { maxRss: process.resourceUsage().maxRSS * 1024, wasmHeap: heap };
+    }
+    default:
+      return { error: `unknown command ${request.cmd}` };
+  }
+}
+
+/** The trainer's step (training/train.ts): gradients of one batch ÷ its tokens, clipping, Adam. */
+function step(s: StepState): void {
+  s.step += 1;
+  trainingStep(s.model, s.optimizer, s.examples, [s.examples.map((_, i) => i)], STEP_LOSS, {
+    rng: s.rng,
+    lr: 1e-3,
+    t: s.step,
+  });
+}
+
+const STEP_LOSS = lossOptions({ kind: 'ce', labelSmoothing: 0.1 });
+
+// ---------------------------------------------------------------------------------------------------------------
+// The profile: wall time per phase of one step. The wasm backend runs every kernel synchronously, so the time spent
+// inside a model method is the time of its kernels. A phase counts from the outermost wrapped call (the attention's
+// projections count as attention, the FFN's linears as FFN).
+
+const PHASE_OF_METHOD: Record<string, string> = {
+  embed: 'embedding',
+  query: 'attention',
+  heads: 'attention',
+  attend: 'attention',
+  linear: 'attention', // called directly only for the k/v projections; nested calls belong to the caller's phase
+  feedForward: 'FFN',
+  layerNorm: 'layer norm',
+};
+
+function profiledStep(s: StepState): Record<string, number> {
+  const phases: Record<string, number> = {};
+  const prototype = MarianModel.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const originals = new Map<string, (...args: unknown[]) => unknown>();
+  let depth = 0;
+  for (const [method, phase] of Object.entries(PHASE_OF_METHOD)) {
+    const original = prototype[method];
+    if (typeof original !== 'function') continue;
+    originals.set(method, original);
+    prototype[method] = function (this: unknown, ...args: unknown[]) {
+      if (depth > 0) return original.apply(this, args);
+      depth++;
+      const started = performance.now();
+      try {
+        return original.apply(this, args);
+      } finally {
+        phases[phase] = (phases[phase] ?? 0) + performance.now() - started;
+        depth--;
+      }
+    };
+  }
+  const engine = tf.engine() as unknown as { gradients: (...args: unknown[]) => unknown };
+  const gradients = engine.gradients;
+  const model = s.model as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const decodeHidden = model.decodeHidden;
+  const optimizerStep = s.optimizer.step;
+  let forwardStarted = 0;
+  let decoded = 0;
+  let forwardEnded = 0;
+  let backwardEnded = 0;
+  engine.gradients = function (this: unknown, ...args: unknown[]) {
+    const f = args[0] as () => tf.Tensor;
+    forwardStarted = performance.now();
+    const result = gradients.call(
+      this,
+      () => {
+        const y = f();
+        forwardEnded = performance.now();
+        return y;
+      },
+      ...args.slice(1),
+    );
+    backwardEnded = performance.now();
+    return result;
+  };
+  model.decodeHidden = function (this: unknown, ...args: unknown[]) {
+    const result = decodeHidden.apply(this, args);
+    decoded = performance.now();
+    return result;
+  };
+  s.optimizer.step = function (this: HostAdam, ...args: Parameters<HostAdam['step']>) {
+    const started = performance.now();
+    const norm = optimizerStep.apply(this, args);
+    phases.optimizer = performance.now() - started;
+    return norm;
+  };
+  const started = performance.now();
+  try {
+    step(s);
+    const total = performance.now() - started;
+    const named = Object.values(phases).reduce((a, b) => a + b, 0) - phases.optimizer;
+    phases['output projection + loss'] = forwardEnded - decoded;
+    phases['other forward (residuals, dropout, masks)'] = decoded - forwardStarted - named;
+    phases.backward = backwardEnded - forwardEnded;
+    phases['gradients to host, batch tensors'] = total - (backwardEnded - forwardStarted) - phases.optimizer;
+    phases.total = total;
+  } finally {
+    engine.gradients = gradients;
+    delete model.decodeHidden;
+    delete (s.optimizer as unknown as Record<string, unknown>).step;
+    for (const [method, original] of originals) prototype[method] = original;
+  }
+  return phases;
+}
+
+/** Milliseconds per tfjs kernel name over one step (tf.profile: every kernel, forward and backward, timed). */
+async function kernelProfile(s: StepState): Promise<Record<string, number>> {
+  const info = await tf.profile(() => {
+    step(s);
+  });
+  const byName: Record<string, number> = {};
+  for (const k of info.kernels) {
+    // Matrix products by shape: tfjs-wasm runs batch-1 products on XNNPACK and batched ones on a scalar loop.
+    const name =
+      k.name === 'BatchMatMul' ? `BatchMatMul ${k.inputShapes.map((s) => `[${s}]`).join('×')}` : k.name;
+    byName[name] = (byName[name] ?? 0) + (typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0);
+  }
+  return Object.fromEntries(Object.entries(byName).sort((a, b) => b[1] - a[1]));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The orchestrator: starts the engines, alternates them, reports.
+
+interface Engine {
+  name: string;
+  process: ChildProcessWithoutNullStreams;
+  ask(request: Request): Promise<Record<string, unknown>>;
+}
+
+function startEngine(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): Engine {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const waiting: ((answer: Record<string, unknown>) => void)[] = [];
+  const lines = createInterface({ input: child.stdout });
+  lines.on('line', (line) => waiting.shift()?.(JSON.parse(line)));
+  let stderr = '';
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  child.on('exit', (code) => {
+    if (code)
+      for (const w of waiting.splice(0)) w({ error: `${name} exited with ${code}: ${stderr.slice(-2000)}` });
+  });
+  return {
+    name,
+    process: child,
+    ask(request) {
+      return new Promise((resolve, reject) => {
+        waiting.push((answer) =>
+          answer.error ? reject(new Error(`${name}: ${answer.error}`)) : resolve(answer),
+        );
+        child.stdin.write(`${JSON.stringify(request)}\n`);
+      });
+    },
+  };
+}
+
+/** A python3 that imports torch: PATH's first, then Debian's (python3-torch installs into /usr/bin/python3). */
+function findTorchPython(): string | undefined {
+  for (const candidate of ['python3', '/usr/bin/python3']) {
+    const probe = spawnSync(candidate, ['-c', 'import torch'], { stdio: 'ignore' });
+    if (probe.status === 0) return candidate;
+  }
+  return undefined;
+}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/**
- * `el-translate bench`: the time of one training step (forward, loss, backward) of the demo's `small` model with
- * EL and CEL against CE (label smoothing 0.1 everywhere, padding masked), all from `@encouraging-loss/tfjs`, and
- * tfjs's own `tf.losses.softmaxCrossEntropy` as an outside reference; interleaved so load changes hit all alike. Writes
- * `bench/results.json` in the format the root `pnpm bench` gathers (ratios to the CE baseline).
- */
-export async function runBench(options: { out: string; repeats?: number }): Promise<void> {
-  const backend = await initBackend('wasm');
-  const repeats = options.repeats ?? 15;
-  const config = makeConfig(900, 'small');
-  const rng = new Rng(1);
-  const model = new MarianModel(config, rng);
-  const [b, s, t] = [48, 20, 22];
-  const random = (n: number) => Int32Array.from({ length: n }, () => 3 + rng.int(config.vocab_size - 3));
-  const source = tf.tensor2d(random(b * s), [b, s], 'int32');
-  const decoderInput = tf.tensor2d(random(b * t), [b, t], 'int32');
-  const labelIds = random(b * t);
-  const labels = tf.tensor1d(labelIds, 'int32');
-  // The last two positions of every row are padding, as in a real batch.
-  const maskedLabels = tf.tensor2d(
-    labelIds.map((id, i) => (i % t < t - 2 ? id : IGNORE_INDEX)),
-    [b, t],
-    'int32',
+function summary(values: number[]) {
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values), samples: values };
+}
+
+async function orchestrate(options: { out: string; quick?: boolean }): Promise<void> {
+  const cli = process.argv[1];
+  const benchDir = [fileURLToPath(new URL('../bench', import.meta.url)), join(process.cwd(), 'bench')].find(
+    (d) => existsSync(join(d, 'step_bench.py')),
   );
-  // tfjs's own label-smoothed cross-entropy, padding masked by weights: a reference outside our kernel.
-  const mask = tf.tensor2d(
-    Array.from({ length: b * t }, (_, i) => (i % t < t - 2 ? 1 : 0)),
-    [b, t],
-  );
-  const oneHot = tf.tidy(() => tf.reshape(tf.oneHot(labels, config.vocab_size), [b, t, config.vocab_size]));
-  const tfjsCrossEntropy = (logits: tf.Tensor) =>
-    tf.losses.softmaxCrossEntropy(oneHot, logits, mask, 0.1, tf.Reduction.SUM) as tf.Scalar;
-  const variants: { name: string; loss: LossSettings | 'tfjs' }[] = [
-    { name: 'CE ε=0.1', loss: { kind: 'ce', labelSmoothing: 0.1 } },
-    { name: 'EL ε=0.1', loss: { kind: 'el', labelSmoothing: 0.1 } },
-    { name: 'CEL logEnd 0.5 ε=0.1', loss: { kind: 'cel', logEnd: 0.5, labelSmoothing: 0.1 } },
-    { name: 'tf.losses.softmaxCrossEntropy ε=0.1', loss: 'tfjs' },
-  ];
-  const times = variants.map(() => [] as number[]);
-  for (let r = 0; r < repeats + 2; r++) {
-    variants.forEach((variant, i) => {
-      const loss = variant.loss;
-      const options = loss === 'tfjs' ? undefined : lossOptions(loss);
-      const started = performance.now();
-      const { value, grads } = tf.variableGrads(() => {
-        const logits = model.decode(decoderInput, model.encode(source, rng), rng);
-        return options ? tokenLoss(logits, maskedLabels, options) : tfjsCrossEntropy(logits);
-      });
-      for (const g of Object.values(grads)) g.dataSync();
-      tf.dispose([value, ...Object.values(grads)]);
-      if (r >= 2) times[i].push(performance.now() - started); // two warm-up rounds
-    });
-  }
-  const baselineMedian = median(times[0]);
-  const results = variants.map((variant, i) => ({
-    backend: `tfjs-${backend} training step`,
-    shape: [b, t, config.vocab_size],
-    dtype: 'float32',
-    variant: variant.name,
-    median: median(times[i]),
-    min: Math.min(...times[i]),
-    max: Math.max(...times[i]),
-    baseline: 'CE ε=0.1 step',
-    baselineMedian,
-    ratio: median(times[i]) / baselineMedian,
-    tokensPerSecond: ((b * (t - 2)) / median(times[i])) * 1000,
-  }));
-  mkdirSync(options.out, { recursive: true });
-  writeFileSync(
-    join(options.out, 'results.json'),
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2)}\n`,
-  );
-  for (const r of results) {
-    process.stdout.write(
-      `${r.variant.padEnd(36)} ${r.median.toFixed(1)} ms/step  ${Math.round(r.tokensPerSecond)} tok/s  ×${r.ratio.toFixed(3)} vs CE\n`,
+  const python = findTorchPython();
+  const log = (message: string) => process.stderr.write(`${message}\n`);
+  const engines: Engine[] = [];
+  for (const [name, threads, kernels] of [
+    ['el-translate 1T', 1, 'on'],
+    ['el-translate 1T, tfjs kernels only', 1, 'off'],
+    ['el-translate 2T', 2, 'on'],
+  ] as const) {
+    engines.push(
+      startEngine(name, process.execPath, [cli, 'bench'], {
+        EL_TRANSLATE_BENCH_WORKER: String(threads),
+        EL_TRANSLATE_BENCH_KERNELS: kernels,
+      }),
     );
   }
-  tf.dispose([source, decoderInput, labels, maskedLabels, mask, oneHot]);
-  model.dispose();
+  if (python && benchDir) {
+    for (const threads of [1, 2]) {
+      engines.push(
+        startEngine(
+          `PyTorch ${threads}T`,
+          python,
+          [join(benchDir, 'step_bench.py'), '--threads', String(threads)],
+          {
+            OMP_NUM_THREADS: String(threads),
+            ...(threads > 1 ? { OMP_WAIT_POLICY: 'PASSIVE' } : {}),
+          },
+        ),
+      );
+    }
+  } else {
+    log(
+      'PyTorch skipped: no python3 with torch found (Debian: apt install python3-torch libopenblas0-pthread).',
+    );
+  }
+  const shapes = options.quick ? SHAPES.slice(0, 1) : SHAPES;
+  const details: Report[] = [];
+  try {
+    for (const shape of shapes) details.push(await benchShape(shape, engines, options.quick ?? false, log));
+  } finally {
+    for (const e of engines) e.process.stdin.end();
+  }
+  mkdirSync(options.out, { recursive: true });
+  const body = {
+    date: new Date().toISOString(),
+    node: process.version,
+    results: details.flatMap(rows),
+    details,
+  };
+  writeFileSync(join(options.out, 'results.json'), `${JSON.stringify(body, null, 2)}\n`);
+}
+
+type Summary = ReturnType<typeof summary>;
+type Measured = Summary & {
+  ratios: Record<string, Summary>;
+  tokensPerSecond?: number;
+  sentencesPerSecond?: number;
+};
+
+interface Report {
+  shape: Shape;
+  steps: Record<string, Measured>;
+  decoding: Record<string, Record<string, Measured>>;
+  [key: string]: unknown;
+}
+
+/** Rows in the format the root `pnpm bench` gathers: each engine against PyTorch 1T (or our 1T without torch). */
+function rows(report: Report): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  const add = (variant: string, entries: Report['steps']) => {
+    const baseline = 'PyTorch 1T' in entries ? 'PyTorch 1T' : 'el-translate 1T';
+    for (const [name, s] of Object.entries(entries)) {
+      if (name === baseline) continue;
+      const ratio = s.ratios[baseline]?.median ?? s.median / entries[baseline].median;
+      out.push({
+        backend: name,
+        shape: [report.shape.batch, report.shape.length, report.shape.vocab],
+        dtype: 'float32',
+        variant: `${report.shape.name} ${variant}`,
+        median: s.median,
+        min: s.min,
+        max: s.max,
+        baseline: `${baseline} ${variant}`,
+        baselineMedian: entries[baseline].median,
+        ratio,
+      });
+    }
+  };
+  add('training step', report.steps);
+  for (const [kind, entries] of Object.entries(report.decoding)) add(`${kind} decoding`, entries);
+  return out;
+}
+
+async function benchShape(
+  shape: Shape,
+  engines: Engine[],
+  quick: boolean,
+  log: (message: string) => void,
+): Promise<Report> {
+  const steps = quick ? 3 : shape.preset === 'base' ? 5 : 10;
+  const decodes = quick ? 2 : 3;
+  const warmup = 2;
+  log(`\n== ${shape.name}: ${shape.batch} × ${shape.length} target tokens, vocab ${shape.vocab} ==`);
+  const parameters: Record<string, unknown> = {};
+  for (const e of engines) {
+    const answer = await e.ask({ cmd: 'setup', ...shape });
+    parameters[e.name] = answer.parameters;
+  }
+  const ms: Record<string, number[]> = Object.fromEntries(engines.map((e) => [e.name, []]));
+  for (let round = 0; round < warmup + steps; round++) {
+    // Rotate who goes first so no engine always follows the same one.
+    for (let i = 0; i < engines.length; i++) {
+      const e = engines[(i + round) % engines.length];
+      const answer = await e.ask({ cmd: 'step' });
+      if (round >= warmup) ms[e.name].push(answer.ms as number);
+    }
+  }
+  const profile = (await engines[0].ask({ cmd: 'step', profile: true })).phases as Record<string, number>;
+  const kernels = (await engines[0].ask({ cmd: 'step', kernels: true })).kernels as Record<string, number>;
+  const decoding: Record<string, Record<string, number[]>> = { greedy: {}, beam5: {} };
+  for (const [kind, request] of [
+    ['greedy', { cmd: 'greedy' }],
+    ['beam5', { cmd: 'beam', beam: 5 }],
+  ] as const) {
+    for (let round = 0; round < decodes + 1; round++) {
+      for (let i = 0; i < engines.length; i++) {
+        const e = engines[(i + round) % engines.length];
+        const answer = await e.ask({
+          ...request,
+          batch: shape.decodeBatch,
+          sourceLength: shape.decodeLength,
+          maxLength: Math.ceil(1.5 * shape.decodeLength) + 10,
+        });
+        if (round >= 1) {
+          decoding[kind][e.name] ??= [];
+          decoding[kind][e.name].push(answer.ms as number);
+        }
+      }
+    }
+  }
+  const memory: Record<string, unknown> = {};
+  for (const e of engines) memory[e.name] = await e.ask({ cmd: 'memory' });
+
+  const tokens = shape.batch * shape.length;
+  const ours = engines[0].name;
+  const report: Report = { shape, parameters, steps: {}, decoding: {}, profile, kernels, memory };
+  log(`training step (${steps} alternating samples after ${warmup} warm-up rounds):`);
+  for (const e of engines) {
+    const s = summary(ms[e.name]);
+    // Ratio to each PyTorch engine, pair by pair (samples of the same round).
+    const ratios: Record<string, Summary> = {};
+    for (const base of engines.filter((b) => b.name.startsWith('PyTorch'))) {
+      const paired = ms[e.name].map((t, i) => t / ms[base.name][i]);
+      ratios[base.name] = summary(paired);
+    }
+    report.steps[e.name] = { ...s, tokensPerSecond: (tokens / s.median) * 1000, ratios };
+    const ratioText = Object.entries(ratios)
+      .map(([b, r]) => {
+        return `×${r.median.toFixed(2)} (${r.min.toFixed(2)}–${r.max.toFixed(2)}) vs ${b}`;
+      })
+      .join(', ');
+    log(
+      `  ${e.name.padEnd(34)} ${s.median.toFixed(0).padStart(6)} ms (${s.min.toFixed(0)}–${s.max.toFixed(0)})  ${Math.round((tokens / s.median) * 1000)} tok/s  ${ratioText}`,
+    );
+  }
+  log(`profile of one ${ours} step (ms):`);
+  for (const [phase, t] of Object.entries(profile)) log(`  ${phase.padEnd(48)} ${t.toFixed(1)}`);
+  const kernelTotal = Object.values(kernels).reduce((a, b) => a + b, 0);
+  log(`tfjs kernels of one step (tf.profile, ${kernelTotal.toFixed(0)} ms in kernels):`);
+  for (const [name, t] of Object.entries(kernels).slice(0, 12)) {
+    log(`  ${name.padEnd(24)} ${t.toFixed(1).padStart(8)} ms  ${((100 * t) / kernelTotal).toFixed(1)} %`);
+  }
+  for (const kind of ['greedy', 'beam5'] as const) {
+    log(
+      `${kind} decoding, ${shape.decodeBatch} sentences to ${Math.ceil(1.5 * shape.decodeLength) + 10} tokens:`,
+    );
+    const entry: Report['steps'] = {};
+    for (const e of engines) {
+      const s = summary(decoding[kind][e.name]);
+      const paired = engines
+        .filter((b) => b.name.startsWith('PyTorch'))
+        .map((b) => {
+          const r = summary(decoding[kind][e.name].map((t, i) => t / decoding[kind][b.name][i]));
+          return [b.name, r] as const;
+        });
+      entry[e.name] = {
+        ...s,
+        sentencesPerSecond: (shape.decodeBatch / s.median) * 1000,
+        ratios: Object.fromEntries(paired),
+      };
+      log(
+        `  ${e.name.padEnd(34)} ${((shape.decodeBatch / s.median) * 1000).toFixed(1).padStart(7)} sentences/s  ${paired.map(([b, r]) => `×${r.median.toFixed(2)} (${r.min.toFixed(2)}–${r.max.toFixed(2)}) vs ${b}`).join(', ')}`,
+      );
+    }
+    report.decoding[kind] = entry;
+  }
+  log('peak memory (resident set):');
+  for (const [name, m] of Object.entries(memory)) {
+    const x = m as { maxRss: number; wasmHeap?: number };
+    log(
+      `  ${name.padEnd(34)} ${(x.maxRss / 2 ** 20).toFixed(0)} MiB${x.wasmHeap ? ` (wasm heap ${(x.wasmHeap / 2 ** 20).toFixed(0)} MiB)` : ''}`,
+    );
+  }
+  return report;
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BATCH_MATMUL_SHARED, BATCH_MATMUL_UNSHARED } from './batch-matmul-bytes.js';
+import { appKernelsEnabled } from './switch.js';
 
 /** Name of the kernel registered with tfjs for the wasm backend. */
 export const BATCH_MATMUL_KERNEL = 'ElTranslateBatchMatMul';
@@ -77,7 +78,7 @@ const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) =>
 };
 
 function ensureKernel(): boolean {
-  if (tf.getBackend() !== 'wasm') return false;
+  if (!appKernelsEnabled() || tf.getBackend() !== 'wasm') return false;
   if (tf.getKernel(BATCH_MATMUL_KERNEL, 'wasm') === undefined) {
     tf.registerKernel({ kernelName: BATCH_MATMUL_KERNEL, backendName: 'wasm', kernelFunc });
   }
