@@ -67,6 +67,8 @@ try {
       await page.goto(`${url}#train`);
       await page.waitForSelector('#train-start');
       await page.selectOption('#train-backend-choice', backend);
+      // Baseline in the same run: the CE model trains with tfjs-layers' own categoricalCrossentropy.
+      await page.selectOption('#train-ce-loss', 'tfjs');
       await page.fill('#train-epochs', String(flag('epochs', 10)));
       await page.click('#train-start');
       await page.waitForFunction(
@@ -76,15 +78,29 @@ try {
           timeout: 600_000,
         },
       );
-      const { used, rate } = await page.evaluate(() => ({
+      const { used, rate, perRun } = await page.evaluate(() => ({
         used: document.getElementById('view-train').dataset.backend,
         rate: Number(document.getElementById('view-train').dataset.stepsPerSecond),
+        perRun: Object.fromEntries(
+          Array.from(document.querySelectorAll('#train-results tbody tr')).map((row) => [
+            row.dataset.run,
+            Number(row.dataset.stepsPerSecond),
+          ]),
+        ),
       }));
       await page.close();
       if (used !== backend) break;
-      rates.push(rate);
+      rates.push({ all: rate, ...perRun, 'EL/CE': perRun.EL / perRun.CE, 'CEL/CE': perRun.CEL / perRun.CE });
     }
-    stepsPerSecond[backend] = rates.length ? { median: median(rates), runs: rates } : 'not available';
+    const pick = (key) => median(rates.map((r) => r[key]));
+    stepsPerSecond[backend] = rates.length
+      ? {
+          median: pick('all'),
+          medianPerRun: { CE_tfjs: pick('CE'), EL: pick('EL'), CEL: pick('CEL') },
+          medianRatio: { 'EL/CE_tfjs': pick('EL/CE'), 'CEL/CE_tfjs': pick('CEL/CE') },
+          runs: rates,
+        }
+      : 'not available';
   }
   const kb = (bytes) => Math.round(bytes / 1024);
   console.log(

@@ -16,17 +16,22 @@ import {
   trainThree,
 } from './trainer.js';
 
-const FIELDS: { key: keyof TrainSettings; label: string; min: number; max: number; step: number | 'any' }[] =
-  [
-    { key: 'seed', label: 'seed', min: 0, max: 1e6, step: 1 },
-    { key: 'epochs', label: 'epochs', min: 1, max: 500, step: 1 },
-    { key: 'learningRate', label: 'learning rate', min: 1e-5, max: 1, step: 'any' },
-    { key: 'batchSize', label: 'batch size', min: 1, max: 300, step: 1 },
-    { key: 'hiddenUnits', label: 'hidden units', min: 2, max: 256, step: 1 },
-    { key: 'logEnd', label: 'logEnd (CEL)', min: 0.01, max: 1, step: 0.01 },
-    { key: 'bonusWeight', label: 'bonusWeight ρ', min: 0, max: 2, step: 0.05 },
-    { key: 'noise', label: 'noise', min: 0, max: 0.5, step: 0.01 },
-  ];
+const FIELDS: {
+  key: Exclude<keyof TrainSettings, 'crossEntropy'>;
+  label: string;
+  min: number;
+  max: number;
+  step: number | 'any';
+}[] = [
+  { key: 'seed', label: 'seed', min: 0, max: 1e6, step: 1 },
+  { key: 'epochs', label: 'epochs', min: 1, max: 500, step: 1 },
+  { key: 'learningRate', label: 'learning rate', min: 1e-5, max: 1, step: 'any' },
+  { key: 'batchSize', label: 'batch size', min: 1, max: 300, step: 1 },
+  { key: 'hiddenUnits', label: 'hidden units', min: 2, max: 256, step: 1 },
+  { key: 'logEnd', label: 'logEnd (CEL)', min: 0.01, max: 1, step: 0.01 },
+  { key: 'bonusWeight', label: 'bonusWeight ρ', min: 0, max: 2, step: 0.05 },
+  { key: 'noise', label: 'noise', min: 0, max: 0.5, step: 0.01 },
+];
 
 function curveChart(title: string, yLabel: string, box: HTMLElement): uPlot {
   const width = Math.max(260, box.clientWidth || 400);
@@ -76,6 +81,12 @@ export function mountTrain(root: HTMLElement): void {
     h('option', { value: 'auto' }, 'auto'),
     ...BACKENDS.map((b) => h('option', { value: b, selected: b === requested }, b)),
   );
+  const crossEntropySelect = h(
+    'select',
+    { id: 'train-ce-loss' },
+    h('option', { value: 'library' }, 'this library, ρ = 0'),
+    h('option', { value: 'tfjs' }, 'tfjs categoricalCrossentropy'),
+  );
   controls.append(
     h(
       'div',
@@ -83,6 +94,7 @@ export function mountTrain(root: HTMLElement): void {
       h('label', { for: 'train-backend-choice' }, 'tfjs backend'),
       backendSelect,
     ),
+    h('div', { class: 'control' }, h('label', { for: 'train-ce-loss' }, 'CE run'), crossEntropySelect),
   );
   const startButton = h('button', { type: 'button', id: 'train-start' }, 'Train CE, EL and CEL');
   const stopButton = h(
@@ -122,7 +134,7 @@ export function mountTrain(root: HTMLElement): void {
       h(
         'tr',
         {},
-        ...['loss', 'epochs', 'training loss', 'test accuracy', 'test cross-entropy'].map((t) =>
+        ...['loss', 'epochs', 'training loss', 'test accuracy', 'test cross-entropy', 'steps/s'].map((t) =>
           h('th', { scope: 'col' }, t),
         ),
       ),
@@ -180,6 +192,7 @@ export function mountTrain(root: HTMLElement): void {
         );
       settings[field.key] = value;
     }
+    settings.crossEntropy = crossEntropySelect.value === 'tfjs' ? 'tfjs' : 'library';
     return settings;
   };
 
@@ -247,12 +260,14 @@ export function mountTrain(root: HTMLElement): void {
               'data-epochs': r.epoch,
               'data-accuracy': r.testAccuracy,
               'data-cross-entropy': r.testCrossEntropy,
+              'data-steps-per-second': r.stepsPerSecond,
             },
             h('th', { scope: 'row' }, name),
             h('td', {}, String(r.epoch)),
             h('td', {}, fixed(r.trainLoss, 4)),
             h('td', {}, `${fixed(r.testAccuracy * 100, 1)} %`),
             h('td', {}, fixed(r.testCrossEntropy, 4)),
+            h('td', {}, fixed(r.stepsPerSecond, 1)),
           );
         }),
       );
