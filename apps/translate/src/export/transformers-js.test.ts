@@ -103,5 +103,15 @@ describe('transformers.js runs the exported folder', () => {
       expect(strip(output[0])).toEqual(expected[i]);
     }
     await seq2seq.dispose();
+    // Its default files: the int8 graphs, on its onnxruntime-node 1.14.
+    const quantized = await AutoModelForSeq2SeqLM.from_pretrained(name);
+    const { input_ids } = tokenizer(FIXTURE_SENTENCES[0]);
+    const output = (await quantized.generate(input_ids, {
+      max_new_tokens: 4,
+      num_beams: 1,
+      forced_eos_token_id: null,
+    } as never)) as (number | bigint)[][];
+    expect(output[0].length).toBeGreaterThan(1);
+    await quantized.dispose();
   }, 180_000);
 });
