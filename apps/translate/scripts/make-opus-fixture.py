@@ -17,7 +17,9 @@
   variant (sharded/model-0000x-of-00002.safetensors + model.safetensors.index.json), written by hand in the
   safetensors layout (8-byte little-endian header length, JSON header, raw little-endian data).
 - malicious/pytorch_model.bin: a torch-style zip whose data.pkl calls os.system (pickle protocol 2), and
-  malicious/eval.bin whose pickle reaches builtins.eval: loaders must refuse both without running them.
+  malicious/eval.bin whose pickle reaches builtins.eval, malicious/stack-global.bin (protocol 4, STACK_GLOBAL):
+  loaders must refuse them without running them.
+- variants/protocol4/pytorch_model.bin: the state dict saved with pickle protocol 4.
 - spm_encode output (pieces) of held-out dictionary sentences: test-sentences.{en,de} and .pieces files.
 
 Run: /usr/bin/python3 apps/translate/scripts/make-opus-fixture.py   (from the repository root)
@@ -185,11 +187,11 @@ class Exploit:
         return (self.fn, (self.arg,))
 
 
-def malicious_zip(payload):
+def malicious_zip(payload, protocol=2):
     """A zip laid out as torch.save writes it (archive/data.pkl, archive/version), holding a hostile pickle."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as z:
-        for name, data in (("archive/data.pkl", pickle.dumps(payload, protocol=2)), ("archive/version", b"3\n")):
+        for name, data in (("archive/data.pkl", pickle.dumps(payload, protocol=protocol)), ("archive/version", b"3\n")):
             z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
     return buffer.getvalue()
 
@@ -304,6 +306,9 @@ def main():
     write(os.path.join(ROOT, "model.safetensors"), safetensors_bytes(saved, "F32"))
     write(os.path.join(ROOT, "variants", "f16", "model.safetensors"), safetensors_bytes(saved, "F16"))
     write(os.path.join(ROOT, "variants", "bf16", "model.safetensors"), safetensors_bytes(saved, "BF16"))
+    # Pickle protocol 4 (FRAME, SHORT_BINUNICODE, MEMOIZE, STACK_GLOBAL), as torch.save(pickle_protocol=4) writes it.
+    os.makedirs(os.path.join(ROOT, "variants", "protocol4"), exist_ok=True)
+    torch.save(sd, os.path.join(ROOT, "variants", "protocol4", "pytorch_model.bin"), pickle_protocol=4)
     # A sharded pytorch_model.bin (torch.save per shard + pytorch_model.bin.index.json), the tied copies with it.
     bin_names = list(sd.keys())
     bin_shards = [bin_names[: len(bin_names) // 2], bin_names[len(bin_names) // 2 :]]
@@ -330,6 +335,10 @@ def main():
 
     write(os.path.join(ROOT, "malicious", "pytorch_model.bin"), malicious_zip(Exploit(os.system, "touch /tmp/el-pwned")))
     write(os.path.join(ROOT, "malicious", "eval.bin"), malicious_zip(Exploit(eval, "__import__('os').getcwd()")))
+    write(
+        os.path.join(ROOT, "malicious", "stack-global.bin"),
+        malicious_zip(Exploit(os.system, "touch /tmp/el-pwned"), protocol=4),
+    )
 
     # The reference segmentation: Debian's spm_encode, one line of pieces per sentence.
     en = [en for _, en in test] + extra_en

@@ -32,6 +32,13 @@ test('pytorch_model.bin (torch.save zip) holds the same tensors as model.safeten
   expect(bin.get('model.decoder.layers.0.fc1.bias')!.shape).toEqual([32]);
 });
 
+test('pickle protocol 4 (FRAME, MEMOIZE, STACK_GLOBAL) reads to the same tensors', () => {
+  const protocol4 = readPytorchBin(readFileSync(fixture('variants/protocol4/pytorch_model.bin')));
+  const zip = readPytorchBin(readFileSync(fixture('pytorch_model.bin')));
+  expect([...protocol4.keys()]).toEqual([...zip.keys()]);
+  for (const [name, tensor] of zip) expect(protocol4.get(name), name).toEqual(tensor);
+});
+
 test('the pre-1.6 torch.save format reads to the same tensors', () => {
   const legacy = readPytorchBin(readFileSync(fixture('variants/legacy/pytorch_model.bin')));
   const zip = readPytorchBin(readFileSync(fixture('pytorch_model.bin')));
@@ -65,6 +72,9 @@ test('a pickle that reaches os.system or builtins.eval is refused unread', () =>
   );
   expect(() => readPytorchBin(readFileSync(fixture('malicious/eval.bin')), 'eval.bin')).toThrow(
     dataError(/refers to the Python global (__builtin__|builtins).eval/),
+  );
+  expect(() => readPytorchBin(readFileSync(fixture('malicious/stack-global.bin')), 'p4.bin')).toThrow(
+    dataError(/p4.bin:archive\/data.pkl: pickle byte \d+: refers to the Python global (posix|os).system/),
   );
   expect(existsSync('/tmp/el-pwned')).toBe(false);
 });
