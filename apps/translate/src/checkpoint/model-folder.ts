@@ -55,11 +55,13 @@ export function generationConfig(config: MarianConfig): Record<string, unknown> 
  */
 export function saveModel(model: MarianModel, dir: string): void {
   mkdirSync(dir, { recursive: true });
-  const config = { ...model.config, decoder_vocab_size: model.config.vocab_size };
+  const config: Record<string, unknown> = { ...model.config, decoder_vocab_size: model.config.vocab_size };
+  // The weights are written as float32, whatever dtype the folder was published in.
+  for (const key of ['torch_dtype', 'dtype']) if (key in config) config[key] = 'float32';
   writeFileAtomic(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   writeFileAtomic(
     join(dir, 'generation_config.json'),
-    `${JSON.stringify(generationConfig(config), null, 2)}\n`,
+    `${JSON.stringify(generationConfig(model.config), null, 2)}\n`,
   );
   const tensors = model.toNamedTensors();
   for (const key of POSITION_KEYS) tensors.delete(key);

@@ -212,6 +212,17 @@ test('a fine-tuned OPUS-MT folder keeps the original tokenizer files and HF-fait
   again.model.dispose();
 });
 
+test('a folder published in float16 is written as float32, and its config says so', () => {
+  const config = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
+  const model = new MarianModel(parseConfig({ ...config, torch_dtype: 'float16' }), new Rng(2));
+  const out = join(tmp, 'half');
+  saveModel(model, out);
+  expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).torch_dtype).toBe('float32');
+  const tensors = readSafetensors(readFileSync(join(out, 'model.safetensors'))).tensors;
+  expect([...tensors.values()].every((t) => t.dtype === 'F32')).toBe(true);
+  model.dispose();
+});
+
 test("the app's own folders: no bos_token_id equal to pad, bad_words_ids, a length cap HF shares", async () => {
   const model = new MarianModel(makeConfig(20, 'tiny'), new Rng(1));
   const out = join(tmp, 'own');
