@@ -4,7 +4,8 @@
 its own, so the two engines alternate sample by sample on the shared machine. Each request is one JSON line on
 stdin, each answer one JSON line on stdout:
 
-    {"cmd": "setup", "preset": "small", "vocab": 1000, "batch": 80, "length": 25}   → {"parameters": 3.2e6}
+    {"cmd": "setup", "preset": "small", "vocab": 1000, "batch": 80, "length": 25,
+     "ids": {"pad": 0, "eos": 1, "start": 0}}   → {"parameters": 790528}
     {"cmd": "step"}                  → {"ms": 301.2, "loss": 6.9}   one training step (forward, backward, Adam)
     {"cmd": "greedy", "batch": 16, "sourceLength": 20, "maxLength": 40}   → {"ms": …}   (EOS never wins: see below)
     {"cmd": "beam", "beam": 5, "batch": 16, "sourceLength": 20, "maxLength": 40}   → {"ms": …}
@@ -41,7 +42,13 @@ def main():
         cmd = request["cmd"]
         if cmd == "setup":
             vocab = request.get("vocab") or (58101 if request["preset"] == "base" else 1000)
-            model = tm.MarianMT(tm.make_config(request["preset"], vocab), seed=request.get("seed", 1))
+            ids = request.get("ids") or {}
+            overrides = {
+                key: ids[name]
+                for key, name in (("pad_token_id", "pad"), ("eos_token_id", "eos"), ("decoder_start_token_id", "start"))
+                if name in ids
+            }
+            model = tm.MarianMT(tm.make_config(request["preset"], vocab, **overrides), seed=request.get("seed", 1))
             moments, step = {}, 0
             batch = tm.random_batch(model.config, request["batch"], request["length"])
             answer = {"parameters": sum(p.numel() for p in model.parameters())}
@@ -55,7 +62,8 @@ def main():
             with torch.no_grad():
                 model.final_logits_bias[0, model.config["eos_token_id"]] = -1e4
             g = torch.Generator().manual_seed(3)
-            source = torch.randint(3, model.config["vocab_size"], (request["batch"], request["sourceLength"]), generator=g)
+            shape = (request["batch"], request["sourceLength"])
+            source = torch.randint(3, model.config["vocab_size"] - 1, shape, generator=g)
             started = time.perf_counter()
             if cmd == "greedy":
                 model.greedy(source, request["maxLength"])

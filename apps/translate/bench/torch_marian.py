@@ -370,9 +370,10 @@ def load_weights(model, path):
 
 
 def random_batch(config, batch, length, seed=2):
-    """Random token ids (no padding) of shape [batch, length] for source, decoder input and labels."""
+    """Random token ids of shape [batch, length] for source, decoder input and labels."""
     g = torch.Generator().manual_seed(seed)
-    draw = lambda: torch.randint(3, config["vocab_size"], (batch, length), generator=g)  # noqa: E731
+    # [3, V − 1): never padding (0 in the small preset, V − 1 in OPUS-MT configs)
+    draw = lambda: torch.randint(3, config["vocab_size"] - 1, (batch, length), generator=g)  # noqa: E731
     return draw(), draw(), draw()
 
 
