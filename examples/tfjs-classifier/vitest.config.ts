@@ -11,6 +11,7 @@ export default defineConfig({
   test: {
     name: 'example-tfjs-classifier',
     include: ['src/**/*.test.ts'],
-    testTimeout: 60_000,
+    // Generous: the machines are shared; a test fails on its assertions, never on a busy CPU.
+    testTimeout: 300_000,
   },
 });

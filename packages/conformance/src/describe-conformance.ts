@@ -72,7 +72,7 @@ async function compareToReference(
 export function describeConformance<T>(adapter: ConformanceAdapter<T>): void {
   const tolerance = tolerancesFor(adapter.precision);
   const expectedFailures = new Map(Object.entries(adapter.expectedFailures ?? {}));
-  const timeout = adapter.timeout ?? 20_000;
+  const timeout = adapter.timeout ?? 120_000;
   const seen = new Set<string>();
 
   // Titles are `group > case`; each group hands its own `test` to its body, so titles never depend on the
