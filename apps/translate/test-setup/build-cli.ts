@@ -15,6 +15,9 @@ export default async function setup(): Promise<void> {
     silent: true,
     sourcemap: false,
     noExternal: [/^@tensorflow\//, /^@encouraging-loss\//],
+    // Run from the repository root, tsup does not see this package's dependencies: keep transformers.js (and
+    // through it `sharp`, which only resolves from its own install) external.
+    external: ['@huggingface/transformers', '@xenova/transformers'],
     esbuildOptions(options) {
       options.alias = {
         '@encouraging-loss/core': `${root}../../packages/core/src/index.ts`,
