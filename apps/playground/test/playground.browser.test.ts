@@ -257,8 +257,8 @@ describe('Train', () => {
 describe('Translate', () => {
   let folder: string;
 
-  beforeAll(async () => {
-    folder = await makeExportedModel(fixtureDir);
+  beforeAll(() => {
+    folder = makeExportedModel(fixtureDir);
   }, 240_000);
 
   it('translates with transformers.js and scores a reference with the loss values ORT gives outside the page', async () => {

@@ -28,10 +28,9 @@ export const REFERENCE = 'Der Drucker ist kaputt.';
 
 /**
  * Trains a tiny model a few steps with `el-translate train` (CEL) on the generated pairs and exports it with
- * el-translate's exporter (the `el-translate export` command's function) to `<dir>/models/en-de`: the folder the
- * page loads. Returns that folder.
+ * `el-translate export` to `<dir>/models/en-de`: the folder the page loads. Returns that folder.
  */
-export async function makeExportedModel(dir: string): Promise<string> {
+export function makeExportedModel(dir: string): string {
   const pairs = NOUNS.flatMap(([en, de]) =>
     ADJECTIVES.map(([a, b]) => `The ${en} is ${a}.\tDer ${de} ist ${b}.\n`),
   );
@@ -48,7 +47,6 @@ export async function makeExportedModel(dir: string): Promise<string> {
     ...['--out', model, '--config', 'tiny', '--vocab-size', '100', '--loss', 'cel', '--seed', '1'],
     ...['--max-steps', '150', '--lr', '0.005', '--warmup', '10', '--eval-every', '150', '--quiet'],
   ]);
-  const { exportModelFolder } = await import('../../translate/src/export/export-folder.js');
-  exportModelFolder({ model, out });
+  run(['export', '--model', model, '--out', out, '--quiet']);
   return out;
 }
