@@ -55,7 +55,12 @@ function autodiff(
   return new Map(Object.entries(grads).map(([k, g]) => [names.get(k)!, g.dataSync() as Float32Array]));
 }
 
-function checkpointed(model: MarianModel, rng: Rng | undefined, chunkTokens?: number) {
+function viaModelGradients(
+  model: MarianModel,
+  rng: Rng | undefined,
+  checkpoint: boolean,
+  chunkTokens?: number,
+) {
   const { config } = model;
   const t = batchTensors(examples, [0, 1, 2], {
     padId: config.pad_token_id,
@@ -74,7 +79,7 @@ function checkpointed(model: MarianModel, rng: Rng | undefined, chunkTokens?: nu
         });
       else sums.set(name, Float32Array.from(values));
     },
-    { rng, chunkTokens },
+    { rng, chunkTokens, checkpoint },
   );
   return sums;
 }
@@ -94,22 +99,25 @@ function expectClose(actual: Map<string, Float32Array>, expected: Map<string, Fl
   expect(largest).toBeGreaterThan(1e-2);
 }
 
-test('checkpointed, chunked backprop equals tfjs autodiff of the whole network (no dropout; 2-token chunks)', () => {
-  const config = {
-    ...makeConfig(14, 'tiny'),
-    encoder_layers: 2,
-    decoder_layers: 2,
-    pad_token_id: 13,
-    decoder_start_token_id: 13,
-  };
-  const model = new MarianModel(config, new Rng(4));
-  expectClose(checkpointed(model, undefined, 2), autodiff(model, undefined));
-  model.dispose();
-});
+test.each([true, false])(
+  'backprop (checkpointed: %s; 2-token chunks) equals tfjs autodiff of the whole network',
+  (checkpoint) => {
+    const config = {
+      ...makeConfig(14, 'tiny'),
+      encoder_layers: 2,
+      decoder_layers: 2,
+      pad_token_id: 13,
+      decoder_start_token_id: 13,
+    };
+    const model = new MarianModel(config, new Rng(4));
+    expectClose(viaModelGradients(model, undefined, checkpoint, 2), autodiff(model, undefined));
+    model.dispose();
+  },
+);
 
 test('with dropout the recomputed layers reuse the forward masks: equal to autodiff with the same seeds', () => {
   const config = { ...makeConfig(14, 'tiny'), encoder_layers: 2, decoder_layers: 1, dropout: 0.3 };
   const model = new MarianModel(config, new Rng(5));
-  expectClose(checkpointed(model, new Rng(9)), autodiff(model, new Rng(9)));
+  expectClose(viaModelGradients(model, new Rng(9), true), autodiff(model, new Rng(9)));
   model.dispose();
 });

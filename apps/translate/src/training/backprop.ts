@@ -2,7 +2,7 @@ import type { TfjsEncouragingLossOptions } from '@encouraging-loss/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import { causalBias, type MarianModel, paddingBias } from '../model/marian.js';
 import { Rng } from '../rng.js';
-import { type LossParts, projectedLossWithGrad } from './loss.js';
+import { type LossParts, projectedLossWithGrad, projectedTokenLoss } from './loss.js';
 
 /** One batch as the model sees it: source ids and decoder inputs `[B, ·]`, and the `[B·T]` labels. */
 export interface ModelBatch {
@@ -21,6 +21,27 @@ export interface BackpropSettings {
   parts?: boolean;
   /** Tokens per chunk of the output projection. */
   chunkTokens?: number;
+  /**
+   * Recompute each layer in the backward instead of keeping the whole network's activations on one tape.
+   * Default `'auto'`: when the estimated activations ({@link tapeBytes}) exceed {@link TAPE_BUDGET_BYTES}.
+   */
+  checkpoint?: boolean | 'auto';
+}
+
+/** Activation bytes above which {@link modelGradients} checkpoints by default (1 GiB of the 4 GiB wasm heap). */
+export const TAPE_BUDGET_BYTES = 2 ** 30;
+
+/**
+ * Bytes a full tfjs tape keeps for one batch: measured on the wasm backend at about 170 (encoder) to 250
+ * (decoder) `d_model`-sized float32 tensors per token and layer (every op's output is kept, reshapes copy).
+ */
+export function tapeBytes(model: MarianModel, batch: ModelBatch): number {
+  const { config } = model;
+  const sourceTokens = batch.source.size;
+  const targetTokens = batch.decoderInput.size;
+  return (
+    (sourceTokens * config.encoder_layers + targetTokens * config.decoder_layers) * 250 * config.d_model * 4
+  );
 }
 
 /**
@@ -42,6 +63,10 @@ export function modelGradients(
   add: (name: string, values: Float32Array) => void,
   settings: BackpropSettings = {},
 ): { loss: number; parts?: LossParts } {
+  const checkpoint = settings.checkpoint ?? 'auto';
+  if (checkpoint === false || (checkpoint === 'auto' && tapeBytes(model, batch) <= TAPE_BUDGET_BYTES)) {
+    return tapeGradients(model, batch, options, add, settings);
+  }
   const { config } = model;
   const seed = () => (settings.rng ? settings.rng.seed() : undefined);
   const rngOf = (s: number | undefined) => (s === undefined ? undefined : new Rng(s));
@@ -140,4 +165,51 @@ export function modelGradients(
   backEmbedding(batch.source, encoderSeeds[0]);
   tf.dispose([upstream, ...encoderInputs, ...decoderInputs, sourceBias, causal]);
   return { loss: projected.loss, parts: projected.parts };
+}
+
+/** {@link modelGradients} with the whole network on one tape (fast when the activations fit). */
+function tapeGradients(
+  model: MarianModel,
+  batch: ModelBatch,
+  options: TfjsEncouragingLossOptions,
+  add: (name: string, values: Float32Array) => void,
+  settings: BackpropSettings,
+): { loss: number; parts?: LossParts } {
+  const trained = [...model.params].filter(
+    ([name]) => !(settings.freezeEmbeddings && name === 'model.shared.weight'),
+  );
+  const names = new Map(trained.map(([name, v]) => [v.name, name]));
+  let parts: LossParts | undefined;
+  const { value, grads } = tf.variableGrads(
+    () => {
+      const hidden = model.decodeHidden(
+        batch.decoderInput,
+        model.encode(batch.source, settings.rng),
+        settings.rng,
+      );
+      const result = projectedTokenLoss(
+        tf.reshape(hidden, [-1, model.config.d_model]) as tf.Tensor2D,
+        model.outputWeight,
+        model.outputBias,
+        batch.labels,
+        options,
+        {
+          grad: true,
+          trainWeight: !settings.freezeEmbeddings,
+          parts: settings.parts,
+          chunkTokens: settings.chunkTokens,
+        },
+      );
+      parts = result.parts;
+      return result.loss;
+    },
+    trained.map(([, v]) => v),
+  );
+  const loss = value.dataSync()[0];
+  value.dispose();
+  for (const [variable, g] of Object.entries(grads)) {
+    add(names.get(variable)!, g.dataSync() as Float32Array);
+    g.dispose();
+  }
+  return { loss, parts };
 }
