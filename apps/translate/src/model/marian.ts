@@ -3,6 +3,7 @@ import type { NamedTensor } from '../checkpoint/safetensors.js';
 import type { Rng } from '../rng.js';
 import type { MarianConfig } from './config.js';
 import { dropout } from './kernels/dropout.js';
+import { layerNorm } from './kernels/layer-norm.js';
 import { matmul, matmulTransposed } from './matmul.js';
 
 let nextModelId = 0;
@@ -134,9 +135,7 @@ export class MarianModel {
   }
 
   private layerNorm(x: tf.Tensor, prefix: string): tf.Tensor {
-    const { mean, variance } = tf.moments(x, -1, true);
-    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5)));
-    return tf.add(tf.mul(normed, this.p(`${prefix}.weight`)), this.p(`${prefix}.bias`));
+    return layerNorm(x, this.p(`${prefix}.weight`), this.p(`${prefix}.bias`), 1e-5);
   }
 
   private activation(x: tf.Tensor): tf.Tensor {
