@@ -69,6 +69,8 @@ export interface FineTuneBenchResult {
   /** Non-padding target tokens per timed step (mean). */
   tokensPerStep: number;
   stepSeconds: number[];
+  /** CPU time (user + system, all threads) of each timed step: robust to a busy machine, unlike wall time. */
+  stepCpuSeconds: number[];
   tokensPerSecond: number;
   /** Peak resident set size of the process (bytes, `process.resourceUsage().maxRSS`). */
   peakRssBytes: number;
@@ -114,10 +116,12 @@ export async function runFineTuneBench(
   const optimizer = new HostAdam(model.params);
   const loss = lossOptions({ kind: 'cel', logEnd: 0.5, labelSmoothing: 0.1 });
   const stepSeconds: number[] = [];
+  const stepCpuSeconds: number[] = [];
   let tokens = 0;
   for (let step = 0; step <= steps; step++) {
     const micro = batches.slice(step * accumulate, (step + 1) * accumulate);
     const started = performance.now();
+    const cpuStarted = process.cpuUsage();
     const result = trainingStep(model, optimizer, examples, micro, loss, {
       rng,
       lr: 5e-5,
@@ -126,11 +130,14 @@ export async function runFineTuneBench(
       chunkTokens: options.chunkTokens,
     });
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuStarted);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     options.log?.(
-      `step ${step}${step === 0 ? ' (warm-up)' : ''}: ${result.tokens} tokens, ${seconds.toFixed(2)} s; ${memoryLine()}`,
+      `step ${step}${step === 0 ? ' (warm-up)' : ''}: ${result.tokens} tokens, ${seconds.toFixed(2)} s (cpu ${cpuSeconds.toFixed(2)} s); ${memoryLine()}`,
     );
     if (step > 0) {
       stepSeconds.push(seconds);
+      stepCpuSeconds.push(cpuSeconds);
       tokens += result.tokens;
     }
   }
@@ -144,6 +151,7 @@ export async function runFineTuneBench(
     freezeEmbeddings: !!options.freezeEmbeddings,
     tokensPerStep: tokens / steps,
     stepSeconds,
+    stepCpuSeconds,
     tokensPerSecond: tokens / total,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     wasmHeapBytes: backend.wasm?.HEAPU8.length,
