@@ -15,9 +15,11 @@
 // else comes from the npm registry (~/.npm caches it). `require()` of every entry is checked too (require(esm)).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
+  closeSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -55,18 +57,15 @@ function run(command, commandArgs, options = {}) {
   };
 }
 
-// The two type-checks of a project at once: they are the slowest step and use one core each.
-function runAsync(command, commandArgs, cwd) {
+// A process whose output goes to a file (the event loop may be busy with a snippet meanwhile); resolves to it.
+function runToFile(command, commandArgs, cwd, name) {
+  const path = join(cwd, name);
+  const fd = openSync(path, 'w');
   return new Promise((resolve) => {
-    const child = spawn(command, commandArgs, { cwd });
-    let out = '';
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
+    spawn(command, commandArgs, { cwd, stdio: ['ignore', fd, fd] }).on('close', () => {
+      closeSync(fd);
+      resolve(readFileSync(path, 'utf8'));
     });
-    child.stderr.on('data', (chunk) => {
-      out += chunk;
-    });
-    child.on('close', () => resolve(out));
   });
 }
 
@@ -233,82 +232,94 @@ for (const [index, project] of [...projects.values()].entries()) {
 
   // Type-check every snippet of the project under both resolutions; our own .d.ts files are checked
   // (skipLibCheck false). Errors inside other packages' .d.ts are counted but are theirs, not ours.
-  const typeErrors = new Map(files.map(({ file }) => [file, []]));
-  const foreign = new Map();
+  // The two type-checks start now and run beside the snippets (each in its own process, output to a file).
   const resolutions = ['nodenext', 'bundler'];
-  const outputs = await Promise.all(
+  const typesReady = Promise.all(
     resolutions.map((resolution) => {
       writeFileSync(join(dir, `tsconfig.${resolution}.json`), JSON.stringify(tsconfig(resolution), null, 2));
-      return runAsync('node', [tsc, '-p', `tsconfig.${resolution}.json`, '--pretty', 'false'], dir);
+      return runToFile(
+        'node',
+        [tsc, '-p', `tsconfig.${resolution}.json`, '--pretty', 'false'],
+        dir,
+        `tsc-${resolution}.log`,
+      );
     }),
   );
-  for (const [r, out] of outputs.entries()) {
+
+  const results = [];
+  for (const { file, snippet } of files) {
+    count++;
+    results.push({ file, snippet, ...(await runSnippet(dir, file, snippet)) });
+  }
+
+  const typeErrors = new Map(files.map(({ file }) => [file, []]));
+  const foreign = new Set();
+  for (const [r, out] of (await typesReady).entries()) {
     const resolution = resolutions[r];
     for (const line of out.split('\n')) {
       const match = /^(.+?)\(\d+,\d+\): error (TS\d+: .*)$/.exec(line);
       if (!match) continue;
       if (typeErrors.has(match[1])) typeErrors.get(match[1]).push(`${resolution}: ${line}`);
-      else if (match[1].includes('node_modules/@encouraging-loss/')) {
+      else if (match[1].includes('node_modules/@encouraging-loss/'))
         fail(`our types under ${resolution}`, line);
-      } else
-        foreign.set(
+      else
+        foreign.add(
           match[1]
             .replace(/^.*node_modules\//, '')
             .split('/')
             .slice(0, 2)
             .join('/'),
-          true,
         );
     }
   }
-  if (foreign.size > 0)
-    console.log(`  (type errors inside other packages' .d.ts, not ours: ${[...foreign.keys()].join(', ')})`);
+  if (foreign.size > 0) {
+    console.log(`  (type errors inside other packages' .d.ts, not ours: ${[...foreign].join(', ')})`);
+  }
+  for (const { file, snippet, ok, line, detail } of results) {
+    if (typeErrors.get(file).length > 0) fail(`${snippet.where} type-check`, typeErrors.get(file).join('\n'));
+    else if (ok) console.log(`  ${line}`);
+    else fail(`${snippet.where} ${snippet.kind}`, detail);
+  }
+}
 
-  for (const { file, snippet } of files) {
-    count++;
-    const t0 = performance.now();
-    if (typeErrors.get(file).length > 0) {
-      fail(`${snippet.where} type-check`, typeErrors.get(file).join('\n'));
-      continue;
+/** Runs one snippet as its kind says; `line` is what to print once its type-check passed too. */
+async function runSnippet(dir, file, snippet) {
+  const t0 = performance.now();
+  const checked = 'type-checks (nodenext, bundler)';
+  if (snippet.kind === 'typecheck') return { ok: true, line: `✓ ${snippet.where} ${checked}` };
+  if (snippet.kind === 'bundle') {
+    if (!browser) {
+      skipped.push(snippet.where);
+      const why = args.has('--no-browser') ? '--no-browser' : 'no Chromium';
+      return { ok: true, line: `!! ${snippet.where} ${checked}; bundled page SKIPPED (${why})` };
     }
-    if (snippet.kind === 'typecheck') {
-      console.log(`  ✓ ${snippet.where} type-checks (nodenext, bundler)`);
-      continue;
-    }
-    if (snippet.kind === 'bundle') {
-      if (!browser) {
-        console.log(
-          `  !! ${snippet.where} bundle: SKIPPED (${args.has('--no-browser') ? '--no-browser' : 'no Chromium'})`,
-        );
-        skipped.push(snippet.where);
-        continue;
-      }
-      const result = await bundleAndLoad(dir, file);
-      if (result.ok)
-        console.log(`  ✓ ${snippet.where} bundled with Vite, in Chromium: "${result.text}" (${seconds(t0)})`);
-      else fail(`${snippet.where} bundle`, result.detail);
-      continue;
-    }
-    if (snippet.kind === 'vitest') {
-      const tested = run(join(dir, 'node_modules', '.bin', 'vitest'), ['run', file, '--reporter=dot'], {
-        cwd: dir,
-      });
-      const summary = /Tests\s+(.*)/.exec(stripVTControlCharacters(tested.out))?.[1] ?? '';
-      if (tested.ok) console.log(`  ✓ ${snippet.where} vitest: ${summary.trim()} (${seconds(t0)})`);
-      else fail(`${snippet.where} vitest`, tested.out.slice(-3000));
-      continue;
-    }
-    const js = ts.transpileModule(readFileSync(join(dir, file), 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-    }).outputText;
-    const mjs = file.replace(/\.ts$/, '.mjs');
-    writeFileSync(join(dir, mjs), js);
-    const ran = run('node', [mjs], { cwd: dir, timeout: 120_000 });
-    const first = ran.stdout.trim().split('\n')[0]?.slice(0, 90) ?? '';
-    if (ran.ok)
-      console.log(`  ✓ ${snippet.where} runs (${seconds(t0)}), type-checks (nodenext, bundler): ${first}`);
-    else fail(`${snippet.where} run`, ran.out.slice(-3000));
+    const page = await bundleAndLoad(dir, file);
+    return page.ok
+      ? {
+          ok: true,
+          line: `✓ ${snippet.where} ${checked}, bundled with Vite, in Chromium: "${page.text}" (${seconds(t0)})`,
+        }
+      : { ok: false, detail: page.detail };
   }
+  if (snippet.kind === 'vitest') {
+    const tested = run(join(dir, 'node_modules', '.bin', 'vitest'), ['run', file, '--reporter=dot'], {
+      cwd: dir,
+    });
+    const summary = /Tests\s+(.*)/.exec(stripVTControlCharacters(tested.out))?.[1]?.trim() ?? '';
+    return tested.ok
+      ? { ok: true, line: `✓ ${snippet.where} ${checked}, vitest: ${summary} (${seconds(t0)})` }
+      : { ok: false, detail: tested.out.slice(-3000) };
+  }
+  const js = ts.transpileModule(readFileSync(join(dir, file), 'utf8'), {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  }).outputText;
+  const mjs = file.replace(/\.ts$/, '.mjs');
+  writeFileSync(join(dir, mjs), js);
+  const ran = run('node', [mjs], { cwd: dir, timeout: 120_000 });
+  const first = ran.stdout.trim().split('\n')[0]?.slice(0, 90) ?? '';
+  return ran.ok
+    ? { ok: true, line: `✓ ${snippet.where} runs (${seconds(t0)}), ${checked}: ${first}` }
+    : { ok: false, detail: ran.out.slice(-3000) };
 }
 
 // ---- 4. Browser: the bundle snippet becomes a Vite-built page, served statically and loaded in Chromium.
