@@ -286,6 +286,13 @@ export function describeConformance<T>(adapter: ConformanceAdapter<T>): void {
       });
     });
 
+    // A member the adapter leaves out is a visible skip, never a silent one.
+    const notGiven = (member: string, what: string) =>
+      it.skip(`${what} (not run: the adapter gives no \`${member}\`)`, () => {});
+    if (!adapter.components) notGiven('components', 'components');
+    if (!adapter.sigmoidLossWithGrad) notGiven('sigmoidLossWithGrad', 'sigmoid');
+    if (!adapter.ops) notGiven('ops', 'primitives and fused overrides');
+
     if (adapter.components) {
       const components = adapter.components.bind(adapter);
       group('components', (test) => {
