@@ -45,6 +45,13 @@ test('a pipe gets plain lines every `every` units and at the end, never carriage
     'score 7/7 100%',
   ]);
   expect(out.writes.join('')).not.toContain('\r');
+  // A resumed run counts its rate from the resume point.
+  const resumed = stream(false);
+  const later = new Progress({ label: 'train', total: 100, every: 10, stream: resumed, now: () => now });
+  later.restart(50);
+  now += 4000;
+  later.update(60);
+  expect(resumed.writes).toEqual(['train 60/100 60% | 2.5 it/s | 00:04<00:16\n']);
   const quiet = stream(false);
   const silent = new Progress({ label: 'x', total: 2, stream: quiet, quiet: true });
   silent.update(2);

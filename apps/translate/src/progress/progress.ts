@@ -44,8 +44,8 @@ export class Progress {
   private readonly stream: ProgressStream;
   private readonly live: boolean;
   private readonly now: () => number;
-  private readonly started: number;
-  private startDone: number | undefined;
+  private started: number;
+  private startDone = 0;
   private lastPlain = 0;
   private shown = false;
   done = 0;
@@ -69,7 +69,7 @@ export class Progress {
     const { label, total, unit = 'it' } = this.options;
     const seconds = (this.now() - this.started) / 1000;
     // Rates and ETA from this run's own units (a resumed run starts counting at its resume point).
-    const counted = this.done - (this.startDone ?? this.done);
+    const counted = this.done - this.startDone;
     const rate = seconds > 0 ? counted / seconds : 0;
     const parts = [
       total
@@ -89,7 +89,6 @@ export class Progress {
    * have passed since the last one, or when `force` is set.
    */
   update(done: number, fields: Record<string, string> = {}, force = false): void {
-    this.startDone ??= done;
     this.done = done;
     Object.assign(this.fields, fields);
     if (this.options.quiet) return;
@@ -101,6 +100,14 @@ export class Progress {
       this.lastPlain = done;
       this.stream.write(`${this.line()}\n`);
     }
+  }
+
+  /** Restarts the clock at `done` units (a resumed run): rates and ETA count from here. */
+  restart(done: number): void {
+    this.startDone = done;
+    this.done = done;
+    this.lastPlain = done;
+    this.started = this.now();
   }
 
   /** Prints a message on its own line (above the live line, which is redrawn). */

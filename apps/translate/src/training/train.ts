@@ -587,6 +587,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     say(`resuming from ${resumeDir} (step ${state.step})`);
   }
   const resumedFrom = state.step;
+  progress.restart(state.step);
   const rng = new Rng(0);
   rng.state = state.rngState;
   const metricsFile = join(options.out, 'metrics.jsonl');
