@@ -153,12 +153,13 @@ export class OnnxTranslator {
     const out = new (data.constructor as Float32ArrayConstructor)(indices.length * rowSize) as unknown as
       | Float32Array
       | BigInt64Array;
-    indices.forEach((row, i) => {
+    for (let i = 0; i < indices.length; i++) {
+      const row = indices[i];
       (out as Float32Array).set(
         (data as Float32Array).subarray(row * rowSize, (row + 1) * rowSize),
         i * rowSize,
       );
-    });
+    }
     const type = data instanceof BigInt64Array ? 'int64' : 'float32';
     return new this.runtime.Tensor(type, out, [indices.length, ...tensor.dims.slice(1)]);
   }
@@ -243,11 +244,15 @@ export class OnnxTranslator {
         const candidates: Candidate[] = [];
         for (let row = begin; row < end; row++) {
           const offset = row * vocab;
+          const base = live[row].score;
           for (let v = 0; v < vocab; v++) {
-            if (v !== pad)
-              pushTop(candidates, { row, token: v, score: live[row].score + logProbs[offset + v] }, slots);
+            const score = base + logProbs[offset + v];
+            // pushTop's own rejection, before allocating a candidate (N·V of them per step otherwise).
+            if (v === pad || (candidates.length === slots && score <= candidates[slots - 1].score)) continue;
+            pushTop(candidates, { row, token: v, score }, slots);
           }
         }
+
         const continuing: Candidate[] = [];
         for (const c of candidates) {
           const tokens = live[c.row].tokens;
