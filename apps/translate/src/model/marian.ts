@@ -4,7 +4,7 @@ import type { Rng } from '../rng.js';
 import type { MarianConfig } from './config.js';
 import { dropout } from './kernels/dropout.js';
 import { layerNorm } from './kernels/layer-norm.js';
-import { matmul, matmulTransposed } from './matmul.js';
+import { matmul, matmulTransposed, releaseWeightTransposes, withCachedWeightTransposes } from './matmul.js';
 
 let nextModelId = 0;
 
@@ -339,7 +339,7 @@ export class MarianModel {
    */
   step(state: DecoderState, ids: tf.Tensor1D): tf.Tensor2D {
     const heads = this.config.decoder_attention_heads;
-    const result = tf.tidy(() => {
+    const run = () => {
       let x: tf.Tensor = this.embed(tf.reshape(ids, [-1, 1]) as tf.Tensor2D, state.length);
       const kept: tf.Tensor[] = [];
       for (let i = 0; i < this.config.decoder_layers; i++) {
@@ -371,7 +371,9 @@ export class MarianModel {
       }
       const logits = tf.reshape(this.project(x), [-1, this.config.vocab_size]) as tf.Tensor2D;
       return { logits, kept };
-    });
+    };
+    // The weights' transposes are kept across steps (released with the state): see withCachedWeightTransposes.
+    const result = withCachedWeightTransposes(() => tf.tidy(run));
     state.layers.forEach((cache, i) => {
       cache.selfKey?.dispose();
       cache.selfValue?.dispose();
@@ -433,6 +435,7 @@ export function reorderState(
 
 /** Releases the state's tensors. */
 export function disposeState(state: DecoderState): void {
+  releaseWeightTransposes();
   for (const cache of state.layers) {
     tf.dispose(
       [cache.crossKey, cache.crossValue, cache.selfKey, cache.selfValue].filter(Boolean) as tf.Tensor[],

@@ -47,7 +47,42 @@ const matmulBatchedTransposed = tf.customGrad((...inputs) => {
   };
 }) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
+/** Transposed weights kept by {@link withCachedWeightTransposes}: per variable, valid while its data is unchanged. */
+const transposes = new Map<tf.Variable, { dataId: object; value: tf.Tensor }>();
+let caching = 0;
+
+/**
+ * Runs `fn` with the transposes {@link matmulTransposed} makes of weight variables kept (in the tfjs heap) until
+ * {@link releaseWeightTransposes}: incremental decoding multiplies by the same weights at every step, and each
+ * explicit transpose is a fresh tensor that XNNPACK also repacks (for the output projection of OPUS-MT base,
+ * 58101 × 512 floats per generated token). Entries are rebuilt when a variable is assigned new values.
+ */
+export function withCachedWeightTransposes<T>(fn: () => T): T {
+  caching++;
+  try {
+    return fn();
+  } finally {
+    caching--;
+  }
+}
+
+/** Frees every kept transpose (called when a decoding state is disposed). */
+export function releaseWeightTransposes(): void {
+  for (const { value } of transposes.values()) value.dispose();
+  transposes.clear();
+}
+
+function transposedWeight(b: tf.Tensor): tf.Tensor {
+  if (caching === 0 || !(b instanceof tf.Variable)) return swapLast(b);
+  const hit = transposes.get(b);
+  if (hit && hit.dataId === b.dataId && !hit.value.isDisposed) return hit.value;
+  hit?.value.dispose();
+  const value = tf.keep(swapLast(b));
+  transposes.set(b, { dataId: b.dataId, value });
+  return value;
+}
+
 /** `a @ bᵀ`: through {@link matmul} with an explicit transpose in 2-D, flags only when batched. */
 export function matmulTransposed(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  return a.rank > 2 ? matmulBatchedTransposed(a, b) : matmul(a, swapLast(b));
+  return a.rank > 2 ? matmulBatchedTransposed(a, b) : matmul(a, transposedWeight(b));
 }
