@@ -42,7 +42,7 @@ export const tfjsOps: TensorOps<tf.Tensor> = {
   castLike: (mask) => tf.cast(mask, 'float32'),
 
   maxLastAxis: (x) => tf.max(x, -1, true),
-  sumLastAxis: (x) => tf.sum(x, -1, true),
+  sumLastAxis: (x) => blockedSumLastAxis(x),
   sumAll: (x) => tf.sum(x),
   expandLastAxis: (x) => tf.expandDims(x, -1),
   squeezeLastAxis: (x) => tf.squeeze(x, [x.rank - 1]),
@@ -55,3 +55,26 @@ export const tfjsOps: TensorOps<tf.Tensor> = {
 
   scope: (fn) => tf.tidy(fn as () => tf.TensorContainer) as ReturnType<typeof fn>,
 };
+
+/** Rows longer than this are summed in two levels. */
+const BLOCKED_SUM_FROM = 1024;
+
+/**
+ * `Σ_k x_k` over the last axis, kept to one dimension. The wasm backend's `tf.sum` is a float32 running sum, which
+ * drops every term below half an ulp of the partial sum: the tail of a 32 000-class softmax row vanishes. Summing
+ * blocks of ⌈√K⌉ first and then the block sums bounds the error by (⌈√K⌉ + K/⌈√K⌉) rounding steps of the row's
+ * magnitude instead of K, whatever the backend's reduction order.
+ */
+function blockedSumLastAxis(x: tf.Tensor): tf.Tensor {
+  const K = x.shape[x.rank - 1];
+  if (K <= BLOCKED_SUM_FROM) return tf.sum(x, -1, true);
+  return tf.tidy(() => {
+    const block = Math.ceil(Math.sqrt(K));
+    const blocks = Math.ceil(K / block);
+    const padding = x.shape.map((): [number, number] => [0, 0]);
+    padding[x.rank - 1] = [0, blocks * block - K];
+    const padded = blocks * block === K ? x : tf.pad(x, padding);
+    const partial = tf.sum(tf.reshape(padded, [...x.shape.slice(0, -1), blocks, block]), -1);
+    return tf.sum(partial, -1, true);
+  });
+}
