@@ -331,6 +331,18 @@ describe('Translate', () => {
       });
     }
     measured.translate = { translation, tokens: targetIds.length, losses: expected };
+
+    // The same folder picked from the disk (a webkitdirectory input): read from the files, the same translation.
+    const picked = await openPage('./#translate');
+    await picked.setInputFiles('#translate-model-folder', folder);
+    await picked.waitForFunction(() => document.getElementById('view-translate')!.dataset.state === 'loaded');
+    await picked.fill('#translate-source', SOURCE);
+    await picked.click('#translate-run');
+    await picked.waitForFunction(
+      () => document.getElementById('view-translate')!.dataset.translated === 'true',
+    );
+    expect(await picked.getAttribute('#translate-output', 'data-translation')).toBe(translation);
+    await picked.close();
     await page.locator('#view-translate').screenshot({ path: join(runDir, 'translate.png') });
     await page.close();
   });
