@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { initBackend } from '../training/backend.js';
+import { exportBest } from './export-folder.js';
 import { writeTinyModel } from './test-fixture.js';
 
 // The built CLI (bundled by the vitest global setup), as a user runs it.
@@ -47,5 +48,21 @@ describe('el-translate export', () => {
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/\[INVALID_DATA\].*nowhere/);
     expect(run('--out', join(root, 'z')).stderr).toMatch(/\[INVALID_OPTION\] --model is required/);
+  }, 120_000);
+
+  test('exportBest (the end of el-translate demo) exports the highest-BLEU folder and says how to run it', () => {
+    writeTinyModel(join(root, 'other'), { seed: 9 }).dispose();
+    const out = join(root, 'best');
+    const lines = exportBest(
+      [
+        { dir: join(root, 'other'), bleu: 3.5 },
+        { dir: join(root, 'model'), bleu: 12.25 },
+      ],
+      out,
+    );
+    expect(lines[0]).toBe(`exported ${join(root, 'model')} (best in-domain BLEU 12.25) → ${out}`);
+    expect(lines.slice(-2).join('\n')).toContain(`env.localModelPath = '${root}/'`);
+    expect(lines.slice(-1)[0]).toContain("pipeline('translation', 'best', { dtype: 'fp32' })");
+    expect(existsSync(join(out, 'onnx', 'decoder_model_merged_quantized.onnx'))).toBe(true);
   }, 120_000);
 });
