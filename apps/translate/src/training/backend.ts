@@ -5,7 +5,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { installTransposeKernel } from '../model/kernels/transpose.js';
 import { prepareWasmThreads, unrefWasmWorkers } from '../model/kernels/wasm-threads.js';
 
 export type BackendName = 'wasm' | 'cpu';
@@ -32,7 +31,6 @@ export async function initBackend(
         if (await tf.setBackend('wasm')) {
           await tf.ready();
           if (restore) unrefWasmWorkers();
-          installTransposeKernel();
           active = 'wasm';
           return active;
         }

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { type MarianConfig, makeConfig } from '../model/config.js';
 import { translateIds } from '../model/decode.js';
@@ -171,6 +172,25 @@ async function handle(
       bias.assign(saved);
       saved.dispose();
       return { ms };
+    }
+    case 'logits': {
+      // The teacher-forced logits of the first two examples, no dropout (the encoder sees all): engines must agree.
+      const s = state!;
+      const pick = s.examples.slice(0, 2);
+      const values = tf.tidy(() => {
+        const source = tf.tensor2d(
+          pick.map((e) => e.source),
+          undefined,
+          'int32',
+        );
+        const target = tf.tensor2d(
+          pick.map((e) => e.target),
+          undefined,
+          'int32',
+        );
+        return s.model.decode(target, s.model.encode(source)).dataSync();
+      });
+      return { logits: Array.from(values), threads: getThreadsCount() };
     }
     case 'memory': {
       const wasm = (

@@ -24,7 +24,7 @@ function view(backend: WasmBackendLike, info: tf.TensorInfo): Float32Array {
 
 /**
  * y = (x − μ) · r · γ + β per row of `x` `[N, d]`, with μ the row mean and r = 1/√(σ² + ε), σ² the row variance
- * (two passes, accumulated in float64). Outputs y, μ `[N]` and r `[N]`.
+ * (two passes, accumulated in float64).
  */
 const forwardKernel: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) => {
   const backend = kernelBackend as unknown as WasmBackendLike;
@@ -33,11 +33,7 @@ const forwardKernel: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs })
   const d = x.shape[x.shape.length - 1];
   const rows = x.shape.reduce((a, b) => a * b, 1) / d;
   const yInfo = backend.makeOutput(x.shape, 'float32');
-  const meanInfo = backend.makeOutput([rows], 'float32');
-  const rstdInfo = backend.makeOutput([rows], 'float32');
-  const [xs, g, b, y, means, rstds] = [x, gamma, beta, yInfo, meanInfo, rstdInfo].map((t) =>
-    view(backend, t),
-  );
+  const [xs, g, b, y] = [x, gamma, beta, yInfo].map((t) => view(backend, t));
   for (let r = 0, o = 0; r < rows; r++, o += d) {
     let sum = 0;
     for (let j = 0; j < d; j++) sum += xs[o + j];
@@ -49,39 +45,39 @@ const forwardKernel: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs })
     }
     const rstd = 1 / Math.sqrt(squares / d + epsilon);
     for (let j = 0; j < d; j++) y[o + j] = (xs[o + j] - mean) * rstd * g[j] + b[j];
-    means[r] = mean;
-    rstds[r] = rstd;
   }
-  return [yInfo, meanInfo, rstdInfo];
+  return [yInfo];
 };
 
 /**
- * With x̂ = (x − μ)·r and g = dy·γ: dx = r · (g − mean(g) − x̂ · mean(g · x̂)) per row, dγ = Σ_rows dy·x̂,
+ * With x̂ = (x − μ)·r (μ, r recomputed in float64) and g = dy·γ: dx = r · (g − mean(g) − x̂ · mean(g · x̂)) per row, dγ = Σ_rows dy·x̂,
  * dβ = Σ_rows dy (accumulated in float64).
  */
-const gradKernel: tf.KernelFunc = ({ inputs, backend: kernelBackend }) => {
+const gradKernel: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) => {
   const backend = kernelBackend as unknown as WasmBackendLike;
-  const { dy, x, gamma, mean, rstd } = inputs as Record<string, tf.TensorInfo>;
+  const { dy, x, gamma } = inputs as Record<string, tf.TensorInfo>;
+  const { epsilon } = attrs as unknown as LayerNormAttrs;
   const d = x.shape[x.shape.length - 1];
   const rows = x.shape.reduce((a, b) => a * b, 1) / d;
   const dxInfo = backend.makeOutput(x.shape, 'float32');
   const dGammaInfo = backend.makeOutput([d], 'float32');
   const dBetaInfo = backend.makeOutput([d], 'float32');
-  const [dys, xs, g, means, rstds, dx, dGamma, dBeta] = [
-    dy,
-    x,
-    gamma,
-    mean,
-    rstd,
-    dxInfo,
-    dGammaInfo,
-    dBetaInfo,
-  ].map((t) => view(backend, t));
+  const [dys, xs, g, dx, dGamma, dBeta] = [dy, x, gamma, dxInfo, dGammaInfo, dBetaInfo].map((t) =>
+    view(backend, t),
+  );
   const sumGamma = new Float64Array(d);
   const sumBeta = new Float64Array(d);
   for (let r = 0, o = 0; r < rows; r++, o += d) {
-    const mu = means[r];
-    const rs = rstds[r];
+    // μ and r again in float64 (the forward's outputs are float32: rounding μ would shift x̂ by |μ|·r·2^-24).
+    let sum = 0;
+    for (let j = 0; j < d; j++) sum += xs[o + j];
+    const mu = sum / d;
+    let squares = 0;
+    for (let j = 0; j < d; j++) {
+      const c = xs[o + j] - mu;
+      squares += c * c;
+    }
+    const rs = 1 / Math.sqrt(squares / d + epsilon);
     let meanG = 0;
     let meanGx = 0;
     for (let j = 0; j < d; j++) {
@@ -130,17 +126,15 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsil
   const fused = tf.customGrad((...inputs) => {
     const [input, scale, shift, save] = inputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     const attrs = { epsilon } as unknown as tf.NamedAttrMap;
-    const [y, mean, rstd] = tf
+    const [y] = tf
       .engine()
       .runKernel(LAYER_NORM_KERNEL, { x: input, gamma: scale, beta: shift }, attrs) as tf.Tensor[];
-    save([input, scale, mean, rstd]);
+    save([input, scale]); // the backward recomputes μ and r in float64
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, sg, sm, sr] = saved;
-        return tf
-          .engine()
-          .runKernel(LAYER_NORM_GRAD_KERNEL, { dy, x: sx, gamma: sg, mean: sm, rstd: sr }) as tf.Tensor[];
+        const [sx, sg] = saved;
+        return tf.engine().runKernel(LAYER_NORM_GRAD_KERNEL, { dy, x: sx, gamma: sg }, attrs) as tf.Tensor[];
       },
     };
   }) as (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor;
