@@ -4,8 +4,11 @@ d_model 512, 6 + 6 layers, 8 heads, ffn 2048, vocabulary 58101 (HF MarianMTModel
 torch_marian.py), label-smoothed CE, Adam; a batch of 80 × 25 random tokens (2,000 target tokens, no padding).
 Prints one JSON line: wall and CPU seconds per step, tokens/s (wall), peak RSS. Run it under flock /tmp/bench.lock:
 
-    python3 bench/torch_step_base.py --threads 1
-    OMP_WAIT_POLICY=PASSIVE python3 bench/torch_step_base.py --threads 2
+    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_step_base.py --threads 1
+    OPENBLAS_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/torch_step_base.py --threads 2
+
+(/usr/bin/python3: Debian's python3-torch; torch.set_num_threads does not limit libopenblas0-pthread's own threads,
+OPENBLAS_NUM_THREADS does.)
 """
 
 import argparse
