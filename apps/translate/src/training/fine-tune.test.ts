@@ -15,7 +15,7 @@ import { initBackend } from './backend.js';
 import { modelGradients } from './backprop.js';
 import { IGNORE_INDEX, lossOptions } from './loss.js';
 import { HostAdam } from './optimizer.js';
-import { accumulateGradients, batchTensors, type Example, train, trainingStep } from './train.js';
+import { accumulateGradients, batchTensors, type Example, trainingStep } from './train.js';
 
 /*
  * On the OPUS-MT-shaped fixture (fixtures/opus-mt-tiny, written by Debian's python3-torch and spm_train: `</s>` = 0,
