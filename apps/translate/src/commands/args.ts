@@ -68,6 +68,9 @@ export function backend(value: string | undefined): BackendName {
   return invalidOption(`--backend must be wasm or cpu, got ${value}.`);
 }
 
+/** `--target-token >>deu<<`: the target-language token a multilingual OPUS-MT model expects before each source. */
+export const TARGET_TOKEN_OPTION = { 'target-token': { type: 'string' } } as const;
+
 /** Flags shared by the commands that read a data file. */
 export const DATA_OPTIONS = {
   src: { type: 'string', default: 'en' },

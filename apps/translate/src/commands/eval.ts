@@ -5,12 +5,20 @@ import { corpusChrf } from '../evaluation/chrf.js';
 import { Progress } from '../progress/progress.js';
 import { initBackend } from '../training/backend.js';
 import { translateTexts } from '../training/train.js';
-import { backend, type Command, DATA_OPTIONS, number, parseCommand, required } from './args.js';
+import {
+  backend,
+  type Command,
+  DATA_OPTIONS,
+  number,
+  parseCommand,
+  required,
+  TARGET_TOKEN_OPTION,
+} from './args.js';
 
 const usage = `el-translate eval — translate a test set and score it (sacreBLEU 13a/exp BLEU, chrF2)
 
   el-translate eval --model DIR --data FILE [--src en --tgt de] [--beam 5] [--json] [--skip-bad-lines]
-                    [--backend wasm|cpu] [--quiet]
+                    [--target-token >>deu<<] [--backend wasm|cpu] [--quiet]
 
 FILE: .tsv (source<TAB>target), .jsonl ({"translation": {"en": …, "de": …}}) or parallel PREFIX.en + PREFIX.de.
 Scores go to stdout (--json: one JSON object), progress to stderr.
@@ -24,6 +32,7 @@ export const evalCommand: Command = {
   async run(argv) {
     const values = parseCommand(this, argv, {
       ...DATA_OPTIONS,
+      ...TARGET_TOKEN_OPTION,
       model: { type: 'string' },
       data: { type: 'string' },
       beam: { type: 'string' },
@@ -40,7 +49,7 @@ export const evalCommand: Command = {
       targetLanguage: values.tgt!,
       skipBadLines: values['skip-bad-lines'],
     });
-    const { model, tokenizer } = await loadModelFolder(modelDir);
+    const { model, tokenizer } = await loadModelFolder(modelDir, { targetToken: values['target-token'] });
     const progress = new Progress({
       label: 'translate',
       total: pairs.length,

@@ -3,12 +3,20 @@ import { readParallelData } from '../data/data.js';
 import { scoreCorpus } from '../evaluation/score.js';
 import { Progress } from '../progress/progress.js';
 import { initBackend } from '../training/backend.js';
-import { backend, type Command, DATA_OPTIONS, parseCommand, positiveInteger, required } from './args.js';
+import {
+  backend,
+  type Command,
+  DATA_OPTIONS,
+  parseCommand,
+  positiveInteger,
+  required,
+  TARGET_TOKEN_OPTION,
+} from './args.js';
 
 const usage = `el-translate score — teacher-forced log-probability, NLL and perplexity of each target given its source
 
   el-translate score --model DIR --data FILE [--src en --tgt de] [--json] [--max-tokens 2000]
-                     [--skip-bad-lines] [--backend wasm|cpu] [--quiet]
+                     [--skip-bad-lines] [--target-token >>deu<<] [--backend wasm|cpu] [--quiet]
 
 Per sentence (stdout, tab-separated: sentence number, log_prob, tokens, nll, perplexity; or with --json one object
 {"sentences": [...], "corpus": {...}}) and for the corpus (Σ log p ÷ Σ tokens). Natural logs; </s> counted.
@@ -22,6 +30,7 @@ export const scoreCommand: Command = {
   async run(argv) {
     const values = parseCommand(this, argv, {
       ...DATA_OPTIONS,
+      ...TARGET_TOKEN_OPTION,
       model: { type: 'string' },
       data: { type: 'string' },
       'max-tokens': { type: 'string' },
@@ -38,7 +47,7 @@ export const scoreCommand: Command = {
       targetLanguage: values.tgt!,
       skipBadLines: values['skip-bad-lines'],
     });
-    const { model, tokenizer } = await loadModelFolder(modelDir);
+    const { model, tokenizer } = await loadModelFolder(modelDir, { targetToken: values['target-token'] });
     const progress = new Progress({ label: 'score', total: pairs.length, unit: 'sent', quiet: values.quiet });
     const { sentences, corpus } = scoreCorpus(model, tokenizer, pairs, {
       file: dataFile,

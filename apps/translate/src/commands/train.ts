@@ -11,6 +11,7 @@ Model:
   --init DIR             fine-tune this model folder (the app's, or an OPUS-MT / HF Marian folder); sets the
                          fine-tuning defaults lr 5e-5, warmup min(100, steps/20), linear decay (printed at start)
   --tokenizer DIR        reuse this folder's tokenizer (from scratch only)
+  --target-token >>deu<< the target-language token of a multilingual OPUS-MT model (put before each source)
   --config tiny|small|FILE   model size from scratch (default small); FILE: a JSON of MarianConfig fields
   --vocab-size N         BPE vocabulary trained from the data (default 1000)
   --freeze-embeddings    leave the shared embedding / output projection as loaded
@@ -45,6 +46,7 @@ export const trainCommand: Command = {
       out: { type: 'string' },
       init: { type: 'string' },
       tokenizer: { type: 'string' },
+      'target-token': { type: 'string' },
       loss: { type: 'string', default: 'ce' },
       'log-end': { type: 'string' },
       'bonus-weight': { type: 'string' },
@@ -81,6 +83,7 @@ export const trainCommand: Command = {
       out: required(values.out, 'out', usage),
       init: values.init,
       tokenizer: values.tokenizer,
+      targetToken: values['target-token'],
       loss: {
         kind: values.loss as LossKind,
         logEnd: number(values['log-end'], 'log-end'),

@@ -3,11 +3,12 @@ import { loadModelFolder } from '../checkpoint/model-folder.js';
 import { Progress } from '../progress/progress.js';
 import { initBackend } from '../training/backend.js';
 import { translateTexts } from '../training/train.js';
-import { backend, type Command, number, parseCommand, required } from './args.js';
+import { backend, type Command, number, parseCommand, required, TARGET_TOKEN_OPTION } from './args.js';
 
 const usage = `el-translate translate — translate lines
 
   el-translate translate --model DIR [--beam 5] [--input FILE] [--backend wasm|cpu] [--quiet] < in.en > out.de
+  --target-token >>deu<<   the target-language token of a multilingual OPUS-MT model (put before each source)
 
 One translation per input line on stdout (an empty line stays empty); progress on stderr.
 `;
@@ -19,6 +20,7 @@ export const translateCommand: Command = {
   usage,
   async run(argv) {
     const values = parseCommand(this, argv, {
+      ...TARGET_TOKEN_OPTION,
       model: { type: 'string' },
       input: { type: 'string' },
       beam: { type: 'string' },
@@ -29,7 +31,7 @@ export const translateCommand: Command = {
     const modelDir = required(values.model, 'model', usage);
     const beam = number(values.beam, 'beam', 5);
     await initBackend(backend(values.backend));
-    const { model, tokenizer } = await loadModelFolder(modelDir);
+    const { model, tokenizer } = await loadModelFolder(modelDir, { targetToken: values['target-token'] });
     const lines = readFileSync(values.input ?? 0, 'utf8').split(/\r?\n/);
     if (lines[lines.length - 1] === '') lines.pop();
     const nonEmpty = lines.map((l) => l.trim());

@@ -234,4 +234,34 @@ describe('fine-tuning the fixture from the command line', () => {
     expect(before.corpus.nll).not.toBeCloseTo(cli.corpus.nll, 4);
     reloaded.model.dispose();
   }, 240_000);
+  test('--target-token puts the language token before every source, and an unknown one is INVALID_OPTION', () => {
+    // Compared with the token written in front of each source (MarianTokenizer keeps >>xxx<< whole), both through
+    // the CLI on the untouched fixture.
+    const pairs = readParallelData(data, { sourceLanguage: 'en', targetLanguage: 'de' }).pairs.slice(0, 8);
+    const plainData = join(dir, 'plain.tsv');
+    const prefixedData = join(dir, 'prefixed.tsv');
+    writeFileSync(plainData, pairs.map((p) => `${p.source}\t${p.target}\n`).join(''));
+    writeFileSync(prefixedData, pairs.map((p) => `>>nld<< ${p.source}\t${p.target}\n`).join(''));
+    const score = (file: string, extra: string[] = []) =>
+      JSON.parse(run(['score', '--model', FIXTURE, '--data', file, '--json', '--quiet', ...extra])).sentences;
+    const withToken = score(plainData, ['--target-token', '>>nld<<']);
+    expect(withToken).toEqual(score(prefixedData));
+    expect(withToken).not.toEqual(score(plainData));
+
+    const sources = join(dir, 'sources.en');
+    const prefixedSources = join(dir, 'prefixed.en');
+    writeFileSync(sources, pairs.map((p) => `${p.source}\n`).join(''));
+    writeFileSync(prefixedSources, pairs.map((p) => `>>deu<< ${p.source}\n`).join(''));
+    const translate = (file: string, extra: string[] = []) =>
+      run(['translate', '--model', FIXTURE, '--input', file, '--beam', '1', '--quiet', ...extra]);
+    expect(translate(sources, ['--target-token', '>>deu<<'])).toBe(translate(prefixedSources));
+
+    let error = '';
+    try {
+      run(['translate', '--model', FIXTURE, '--input', sources, '--quiet', '--target-token', '>>fra<<']);
+    } catch (e) {
+      error = String((e as { stderr?: string }).stderr);
+    }
+    expect(error).toMatch(/\[INVALID_OPTION\] --target-token >>fra<< is not a language token/);
+  }, 240_000);
 });

@@ -40,6 +40,8 @@ export interface TrainOptions {
   init?: string;
   /** A folder with tokenizer.json to use instead of training one. */
   tokenizer?: string;
+  /** Target-language token (`>>deu<<`) of a multilingual model, put before every source sentence. */
+  targetToken?: string;
   loss: LossSettings;
   maxSteps: number;
   /** Target tokens (padding included) per micro-batch. Default 2000. */
@@ -564,7 +566,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
       `fine-tuning ${options.init}: lr ${peakLr} (--lr), warmup ${warmup} steps (--warmup), ${schedule} schedule (--schedule)${options.freezeEmbeddings ? ', embeddings frozen' : ''}`,
     );
   }
-  const tokenizer = await loadTokenizer(options.out);
+  const tokenizer = await loadTokenizer(options.out, { targetToken: options.targetToken });
   const maxLength = model.config.max_position_embeddings;
   const examples = encodePairs(trainData.pairs, tokenizer, maxLength);
   if (examples.length === 0) invalidData(`${options.train} has no usable sentence pairs.`);
