@@ -2,7 +2,7 @@
 // (beam search over onnxruntime-web 1.30 sessions), both reading the exported folder under /models/ and their
 // wasm files from this server. Nothing is fetched from anywhere else.
 
-import { OnnxTranslator } from '/lib/onnx-translator.js';
+import { OnnxTranslator } from '/lib/export/onnx-translator.js';
 import * as ort from '/ort/ort.wasm.min.mjs';
 import { AutoTokenizer, env, pipeline } from '/transformers/transformers.js';
 

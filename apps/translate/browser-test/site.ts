@@ -24,8 +24,8 @@ export interface PageApi {
 /**
  * The folders the test page is served from: the page itself, transformers.js' browser bundle and the
  * onnxruntime-web build it bundles (its wasm files), onnxruntime-web 1.30 for OnnxTranslator, the translator
- * transpiled to a browser module (it has no imports), and `models` (exported folders). `appRoot` is
- * apps/translate (given when this file runs bundled elsewhere).
+ * and its beam search transpiled to browser modules (they import nothing else), and `models` (exported folders).
+ * `appRoot` is apps/translate (given when this file runs bundled elsewhere).
  */
 export function siteMounts(
   models: string,
@@ -38,12 +38,15 @@ export function siteMounts(
   );
   const ort = dirname(require.resolve('onnxruntime-web'));
   const lib = join(scratch, 'lib');
-  mkdirSync(lib, { recursive: true });
-  const source = readFileSync(join(appRoot, 'src', 'export', 'onnx-translator.ts'), 'utf8');
-  const { outputText } = ts.transpileModule(source, {
-    compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
-  });
-  writeFileSync(join(lib, 'onnx-translator.js'), outputText);
+  // The translator and the search it imports, each transpiled to a browser module at its own relative path.
+  for (const file of ['export/onnx-translator', 'model/beam-search']) {
+    mkdirSync(dirname(join(lib, file)), { recursive: true });
+    const source = readFileSync(join(appRoot, 'src', `${file}.ts`), 'utf8');
+    const { outputText } = ts.transpileModule(source, {
+      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
+    });
+    writeFileSync(join(lib, `${file}.js`), outputText);
+  }
   return {
     '/': join(appRoot, 'browser-test'),
     '/models/': models,

@@ -1,9 +1,11 @@
 /**
  * Beam search (and greedy decoding) with the key/value cache over the exported ONNX graphs, on any onnxruntime
  * build: pass `onnxruntime-web` (browser or Node) or `onnxruntime-node` as `runtime`. No Node APIs are used, so
- * this module bundles for the browser as is. The search is the one of `el-translate translate` (model/decode.ts):
- * the same candidates, length penalty, length cap and stopping rule, so the outputs are the same.
+ * this module bundles for the browser as is. The search is the one of `el-translate translate`: both run
+ * {@link BeamSearch} (model/beam-search.ts), so the outputs are the same.
  */
+
+import { type BeamOptions, BeamSearch } from '../model/beam-search.js';
 
 /** The structural subset of an onnxruntime tensor used here. */
 export interface OrtTensorLike {
@@ -44,37 +46,8 @@ export interface TranslatorConfig {
   decoder_start_token_id: number;
 }
 
-/** Options of {@link OnnxTranslator.translateIds}, as in `el-translate translate`. */
-export interface SearchOptions {
-  /** Beam size; `1` is greedy. Default `5`. */
-  beam?: number;
-  /** Length penalty α: finished hypotheses are ranked by logP / (length + 1)^α. Default `1`. */
-  lengthPenalty?: number;
-  /** Most generated tokens (EOS excluded). Default ⌈1.5 × source length⌉ + 10, capped by the positions. */
-  maxLength?: number;
-  /** Stop a sentence once no live hypothesis can beat its best finished one (exact bound). Default `true`. */
-  stopEarly?: boolean;
-}
-
-interface Hypothesis {
-  item: number;
-  tokens: number[];
-  score: number;
-}
-
-interface Candidate {
-  row: number;
-  token: number;
-  score: number;
-}
-
-function pushTop(list: Candidate[], candidate: Candidate, k: number): void {
-  if (list.length === k && candidate.score <= list[k - 1].score) return;
-  let i = list.length;
-  while (i > 0 && list[i - 1].score < candidate.score) i--;
-  list.splice(i, 0, candidate);
-  if (list.length > k) list.pop();
-}
+/** Options of {@link OnnxTranslator.translateIds}: those of `el-translate translate`. */
+export type SearchOptions = BeamOptions;
 
 /** Row-wise log-softmax of `[rows, vocab]` logits, in float32 like the tfjs decoder it mirrors. */
 function logSoftmaxRows(logits: Float32Array, rows: number, vocab: number): Float32Array {
@@ -169,17 +142,10 @@ export class OnnxTranslator {
    * beam search otherwise. One batch: every sentence's hypotheses run in the same decoder calls.
    */
   async translateIds(sources: number[][], options: SearchOptions = {}): Promise<number[][]> {
-    const beam = options.beam ?? 5;
-    const alpha = options.lengthPenalty ?? 1;
-    const stopEarly = options.stopEarly ?? true;
     const { config } = this;
-    const { eos_token_id: eos, pad_token_id: pad, decoder_start_token_id: start, vocab_size: vocab } = config;
+    const { pad_token_id: pad, vocab_size: vocab } = config;
     const heads = config.decoder_attention_heads;
     const headDim = config.d_model / heads;
-    const cap = config.max_position_embeddings - 1;
-    const maxLengths = sources.map((s) =>
-      Math.max(1, Math.min(options.maxLength ?? Math.ceil(1.5 * s.length) + 10, cap)),
-    );
     const width = Math.max(1, ...sources.map((s) => s.length));
     const attentionMask = this.int64(
       sources.map((s) => s.map(() => 1)),
@@ -191,7 +157,7 @@ export class OnnxTranslator {
       attention_mask: attentionMask,
     });
 
-    // The decoder's inputs for the rows of `live`: the cache, the source mask, and (first call only) the
+    // The decoder's inputs for the live rows: the cache, the source mask, and (first call only) the
     // encoder output; later calls pass an empty one, which the cached branch does not read.
     const empty = (rows: number) =>
       new this.runtime.Tensor('float32', new Float32Array(0), [rows, heads, 0, headDim]);
@@ -211,12 +177,15 @@ export class OnnxTranslator {
     let encoderStates = hidden;
     let first = true;
 
-    let live: Hypothesis[] = sources.map((_, item) => ({ item, tokens: [], score: 0 }));
-    const finished: { tokens: number[]; score: number }[][] = sources.map(() => []);
-    const normalised = (score: number, tokens: number) => score / (tokens + 1) ** alpha;
-
-    while (live.length > 0) {
-      const ids = live.map((h) => [h.tokens.length ? h.tokens[h.tokens.length - 1] : start]);
+    // Row i of the cache is live row i of the search.
+    const search = new BeamSearch(
+      sources.map((s) => s.length),
+      config,
+      options,
+    );
+    while (!search.done) {
+      const rowCount = search.rows;
+      const ids = search.lastTokens().map((token) => [token]);
       const feeds = {
         input_ids: this.int64(ids, pad),
         encoder_attention_mask: sourceMask,
@@ -227,67 +196,16 @@ export class OnnxTranslator {
       const outputs = first ? await this.decoder.run(feeds) : await this.decoder.run(feeds, stepFetches);
       if (first)
         encoderStates = new this.runtime.Tensor('float32', new Float32Array(0), [
-          live.length,
+          rowCount,
           0,
           config.d_model,
         ]);
       first = false;
-      const logProbs = logSoftmaxRows(outputs.logits.data as Float32Array, live.length, vocab);
+      const logProbs = logSoftmaxRows(outputs.logits.data as Float32Array, rowCount, vocab);
 
-      const next: Hypothesis[] = [];
-      const rows: number[] = [];
-      for (let begin = 0; begin < live.length; ) {
-        const item = live[begin].item;
-        let end = begin;
-        while (end < live.length && live[end].item === item) end++;
-        const slots = beam - finished[item].length;
-        const candidates: Candidate[] = [];
-        for (let row = begin; row < end; row++) {
-          const offset = row * vocab;
-          const base = live[row].score;
-          for (let v = 0; v < vocab; v++) {
-            const score = base + logProbs[offset + v];
-            // pushTop's own rejection, before allocating a candidate (N·V of them per step otherwise).
-            if (v === pad || (candidates.length === slots && score <= candidates[slots - 1].score)) continue;
-            pushTop(candidates, { row, token: v, score }, slots);
-          }
-        }
-
-        const continuing: Candidate[] = [];
-        for (const c of candidates) {
-          const tokens = live[c.row].tokens;
-          if (c.token === eos) finished[item].push({ tokens, score: normalised(c.score, tokens.length) });
-          else if (tokens.length + 1 >= maxLengths[item]) {
-            finished[item].push({
-              tokens: [...tokens, c.token],
-              score: normalised(c.score, tokens.length + 1),
-            });
-          } else continuing.push(c);
-        }
-        let done = finished[item].length >= beam || continuing.length === 0;
-        if (!done && stopEarly && finished[item].length > 0) {
-          const best = Math.max(...finished[item].map((f) => f.score));
-          const longest = maxLengths[item] + 1;
-          const bound = Math.max(
-            ...continuing.map((c) =>
-              alpha > 0 ? c.score / longest ** alpha : normalised(c.score, live[c.row].tokens.length + 1),
-            ),
-          );
-          done = best >= bound;
-        }
-        if (!done) {
-          for (const c of continuing) {
-            next.push({ item, tokens: [...live[c.row].tokens, c.token], score: c.score });
-            rows.push(c.row);
-          }
-        }
-        begin = end;
-      }
-      if (next.length > 0) {
-        const sameRows = rows.length === live.length && rows.every((row, i) => row === i);
+      const { rows, sameRows, sameSentences } = search.step(logProbs);
+      if (!search.done) {
         // Cross-attention rows only move when a row changes sentence (hypotheses or sentences dropped).
-        const sameSentences =
-          rows.length === live.length && rows.every((row, i) => live[row].item === live[i].item);
         // The cross-attention entries: this call's outputs on the first call, the cache's own afterwards.
         const present = { ...cache, ...outputs };
         cache = Object.fromEntries(
@@ -306,10 +224,7 @@ export class OnnxTranslator {
           ]);
         }
       }
-      live = next;
     }
-    return finished.map((list) =>
-      list.length === 0 ? [] : list.reduce((best, f) => (f.score > best.score ? f : best)).tokens,
-    );
+    return search.best();
   }
 }
