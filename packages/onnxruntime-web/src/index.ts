@@ -1,15 +1,4 @@
 export {
-  type AppendLossOptions,
-  appendEncouragingLoss,
-} from './append-loss.js';
-export {
-  type BuildModelOptions,
-  buildEncouragingLossModel,
-  buildSigmoidEncouragingLossModel,
-  type LossModelOutput,
-  type TargetsType,
-} from './build-model.js';
-export {
   type EagerLossComponents,
   type EagerLossWithGrad,
   encouragingLoss,
@@ -17,26 +6,9 @@ export {
   encouragingLossWithGrad,
   sigmoidEncouragingLossWithGrad,
 } from './eager.js';
-export {
-  type Extent,
-  GraphBuilder,
-  type GraphBuilderOptions,
-  type GraphDType,
-  type GraphValue,
-} from './graph-builder.js';
-export {
-  experimental_decodeOnnxModel,
-  experimental_encodeOnnxModel,
-  type OnnxAttribute,
-  type OnnxElementType,
-  type OnnxGraph,
-  type OnnxModel,
-  type OnnxNode,
-  type OnnxTensor,
-  type OnnxTensorData,
-  type OnnxValueInfo,
-} from './onnx-model.js';
-export { experimental_modelSummary } from './onnx-proto.js';
+// The graph side (builder, loss models, the ONNX model writer) is the runtime-free `/graph` entry, re-exported
+// whole so the two entries cannot drift.
+export * from './graph.js';
 export type { OrtRuntime, OrtRuntimeSession, OrtRuntimeTensorType } from './runtime.js';
 export type { SessionLossWithGrad } from './session.js';
 export type { OrtTensorLike } from './tensor-input.js';
