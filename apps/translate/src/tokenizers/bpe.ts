@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { appendEosPostProcessor } from './tokenizer-json.js';
 
 /** The special tokens, at fixed ids (Marian keeps `</s>` as EOS and uses `<pad>` as decoder start). */
 export const PAD_TOKEN = '<pad>';
@@ -105,16 +106,7 @@ export function toTokenizerJson(model: BpeModel): object {
     })),
     normalizer: { type: 'NFC' },
     pre_tokenizer: metaspace,
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: EOS_TOKEN, type_id: 0 } }],
-      pair: [
-        { Sequence: { id: 'A', type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 0 } },
-        { SpecialToken: { id: EOS_TOKEN, type_id: 0 } },
-      ],
-      special_tokens: { [EOS_TOKEN]: { id: EOS_TOKEN, ids: [EOS_ID], tokens: [EOS_TOKEN] } },
-    },
+    post_processor: appendEosPostProcessor(EOS_TOKEN, EOS_ID),
     decoder: metaspace,
     model: {
       type: 'BPE',

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { invalidData } from '../errors.js';
 import { loadMarianTokenizer } from './marian.js';
 import { PieceType, SentencePiece } from './sentencepiece.js';
+import { appendEosPostProcessor } from './tokenizer-json.js';
 
 /** What {@link convertMarianTokenizer} returns: HF `tokenizers` / transformers.js files for an OPUS-MT folder. */
 export interface ConvertedMarianTokenizer {
@@ -87,16 +88,7 @@ function sideJson(
     })),
     normalizer: { type: 'Sequence', normalizers },
     pre_tokenizer: metaspace,
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: eos, type_id: 0 } }],
-      pair: [
-        { Sequence: { id: 'A', type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 0 } },
-        { SpecialToken: { id: eos, type_id: 0 } },
-      ],
-      special_tokens: { [eos]: { id: eos, ids: [special.eos], tokens: [eos] } },
-    },
+    post_processor: appendEosPostProcessor(eos, special.eos),
     decoder: metaspace,
     model: { type: 'Unigram', unk_id: special.unk, vocab, byte_fallback: false },
   };

@@ -46,3 +46,20 @@ export async function loadTokenizerJson(dir: string): Promise<SubwordTokenizer> 
     decode: (ids) => (ids.length === 0 ? '' : tokenizer.decode([...ids], { skip_special_tokens: true })),
   };
 }
+
+/**
+ * The `post_processor` of a `tokenizer.json` that appends `</s>` to every sequence, as Marian's tokenizers do
+ * (HF `TemplateProcessing`: `$A </s>`, `$A $B </s>`).
+ */
+export function appendEosPostProcessor(eosToken: string, eosId: number): object {
+  return {
+    type: 'TemplateProcessing',
+    single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: eosToken, type_id: 0 } }],
+    pair: [
+      { Sequence: { id: 'A', type_id: 0 } },
+      { Sequence: { id: 'B', type_id: 0 } },
+      { SpecialToken: { id: eosToken, type_id: 0 } },
+    ],
+    special_tokens: { [eosToken]: { id: eosToken, ids: [eosId], tokens: [eosToken] } },
+  };
+}
