@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { invalidData } from '../errors.js';
+import { type AdamConstants, openAdamKernel } from '../model/kernels/adam.js';
 
 /** Adam's hyper-parameters (the fairseq transformer recipe: β = (0.9, 0.98), ε = 1e-9). */
 export const ADAM = { beta1: 0.9, beta2: 0.98, epsilon: 1e-9 };
@@ -6,12 +8,14 @@ export const ADAM = { beta1: 0.9, beta2: 0.98, epsilon: 1e-9 };
 /**
  * Adam with global-norm clipping whose moments live in plain `Float32Array`s outside the tfjs wasm heap (32-bit,
  * 4 GiB: at OPUS-MT base size parameters, gradients, two moments and the activations do not fit in it together).
- * Gradients arrive as host arrays; each parameter is read, updated in place on the host and written back as one
- * new tensor, so the heap holds at most one extra copy of the largest parameter during a step.
+ * Gradients arrive as host arrays. Each updated parameter is a new tensor (tfjs-backend-wasm caches XNNPACK
+ * operators by tensor id, so a parameter must not change under the same one); on the wasm backend a SIMD kernel
+ * writes it straight into the new tensor's heap memory (model/kernels/adam.ts), elsewhere a host loop does.
  *
- * m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², θ ← θ − lr · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε).
+ * m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², θ ← θ − lr · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε), in float32.
  */
 export class HostAdam {
+  /** First and second moments by parameter name (read and restored by checkpoints). */
   readonly moments = new Map<string, { m: Float32Array; v: Float32Array }>();
 
   constructor(params: ReadonlyMap<string, tf.Variable>) {
@@ -21,37 +25,71 @@ export class HostAdam {
   }
 
   /**
-   * One update at step `t` (1-based) with gradients by parameter name, scaled by `min(1, clip / ‖g‖)` first.
-   * Parameters without a gradient (frozen) are left alone. Returns the gradient norm before clipping.
+   * One update at step `t` (1-based) with gradients by parameter name, scaled by `min(1, clip / (‖g‖ + 10⁻⁶))`
+   * first. Parameters without a gradient (frozen) are left alone. Returns the gradient norm before clipping.
    */
   step(
     params: ReadonlyMap<string, tf.Variable>,
     grads: ReadonlyMap<string, Float32Array>,
     options: { lr: number; t: number; clip: number },
   ): number {
-    let squares = 0;
-    for (const g of grads.values()) for (let i = 0; i < g.length; i++) squares += g[i] * g[i];
-    const norm = Math.sqrt(squares);
-    const scale = Math.min(1, options.clip / (norm + 1e-6));
-    const { beta1, beta2, epsilon } = ADAM;
-    const correction1 = 1 - beta1 ** options.t;
-    const correction2 = 1 - beta2 ** options.t;
     for (const [name, g] of grads) {
-      const param = params.get(name)!;
-      const { m, v } = this.moments.get(name)!;
-      // wasm's dataSync is a copy of heap memory; the cpu backend's is the tensor's own array, so copy it there.
-      const read = param.dataSync() as Float32Array;
-      const values = tf.getBackend() === 'wasm' ? read : read.slice();
-      for (let i = 0; i < g.length; i++) {
-        const gi = g[i] * scale;
-        m[i] = beta1 * m[i] + (1 - beta1) * gi;
-        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
-        values[i] -= (options.lr * (m[i] / correction1)) / (Math.sqrt(v[i] / correction2) + epsilon);
+      const param = params.get(name);
+      const moments = this.moments.get(name);
+      if (!param || !moments || g.length !== param.size || moments.m.length !== param.size) {
+        invalidData(
+          `HostAdam: the gradient of ${name} has ${g.length} elements; its parameter ${param ? `has ${param.size}` : 'does not exist'}.`,
+        );
       }
-      const updated = tf.tensor(values, param.shape);
-      param.assign(updated);
-      updated.dispose();
     }
-    return norm;
+    const kernel = openAdamKernel();
+    try {
+      const norm = Math.sqrt(kernel ? kernel.squares(grads.values()) : sumOfSquares(grads.values()));
+      const { beta1, beta2, epsilon } = ADAM;
+      const constants: AdamConstants = {
+        scale: Math.min(1, options.clip / (norm + 1e-6)),
+        beta1,
+        beta2,
+        epsilon,
+        step: options.lr / (1 - beta1 ** options.t),
+        root: 1 / Math.sqrt(1 - beta2 ** options.t),
+      };
+      for (const [name, g] of grads) {
+        const param = params.get(name)!;
+        const { m, v } = this.moments.get(name)!;
+        const updated = kernel
+          ? kernel.update(param, g, m, v, constants)
+          : hostUpdate(param, g, m, v, constants);
+        param.assign(updated);
+        updated.dispose();
+      }
+      return norm;
+    } finally {
+      kernel?.close();
+    }
   }
+}
+
+function sumOfSquares(gradients: Iterable<Float32Array>): number {
+  let sum = 0;
+  for (const g of gradients) for (let i = 0; i < g.length; i++) sum += g[i] * g[i];
+  return sum;
+}
+
+/** The update off the wasm backend: the kernel's formula in float64, rounded to float32 on every store. */
+function hostUpdate(param: tf.Tensor, g: Float32Array, m: Float32Array, v: Float32Array, c: AdamConstants) {
+  const p = param.dataSync() as Float32Array;
+  const out = new Float32Array(p.length);
+  const { scale, beta1, beta2, step, root, epsilon } = c;
+  const rest1 = 1 - beta1;
+  const rest2 = 1 - beta2;
+  for (let i = 0; i < g.length; i++) {
+    const gamma = scale * g[i];
+    const mi = beta1 * m[i] + rest1 * gamma;
+    const vi = beta2 * v[i] + rest2 * gamma * gamma;
+    m[i] = mi;
+    v[i] = vi;
+    out[i] = p[i] - (step * m[i]) / (Math.sqrt(v[i]) * root + epsilon);
+  }
+  return tf.tensor(out, param.shape);
 }
