@@ -28,17 +28,17 @@ interface ReferenceState {
 function referenceStep(
   states: Map<string, ReferenceState>,
   grads: Map<string, Float32Array>,
-  { lr, t, clip }: { lr: number; t: number; clip: number },
+  { lr, t, clip, gradientScale = 1 }: { lr: number; t: number; clip: number; gradientScale?: number },
 ): number {
   const { beta1, beta2, epsilon } = ADAM;
   let squares = 0;
-  for (const g of grads.values()) for (const x of g) squares += x * x;
+  for (const g of grads.values()) for (const x of g) squares += (gradientScale * x) ** 2;
   const norm = Math.sqrt(squares);
-  const scale = Math.min(1, clip / (norm + 1e-6));
+  const clipping = Math.min(1, clip / (norm + 1e-6));
   for (const [name, g] of grads) {
     const s = states.get(name)!;
     for (let i = 0; i < g.length; i++) {
-      const gamma = scale * g[i];
+      const gamma = clipping * (gradientScale * g[i]);
       s.m[i] = beta1 * s.m[i] + (1 - beta1) * gamma;
       s.v[i] = beta2 * s.v[i] + (1 - beta2) * gamma * gamma;
       s.mAbs[i] = beta1 * s.mAbs[i] + (1 - beta1) * Math.abs(gamma);
@@ -134,6 +134,7 @@ export function runAgainstReference(options: {
   clip: number;
   t0: number;
   steps: number;
+  gradientScale?: number;
 }) {
   const rng = new Rng(options.seed);
   const params = makeParams(rng);
@@ -143,7 +144,12 @@ export function runAgainstReference(options: {
   const norms: number[] = [];
   for (let k = 0; k < options.steps; k++) {
     const grads = makeGrads(rng);
-    const settings = { lr: options.lr, t: options.t0 + k, clip: options.clip };
+    const settings = {
+      lr: options.lr,
+      t: options.t0 + k,
+      clip: options.clip,
+      gradientScale: options.gradientScale,
+    };
     const norm = optimizer.step(params, grads, settings);
     const want = referenceStep(reference, grads, settings);
     if (!(Math.abs(norm - want) <= 1e-12 * want)) throw new Error(`step ${k}: norm ${norm} vs ${want}`);

@@ -43,19 +43,33 @@ describe.each(ENGINES)('HostAdam ($name)', ({ backend, kernels }) => {
     expect(Math.max(...norms)).toBeLessThan(1000);
   });
 
-  test('matches float64 Adam for any step number, learning rate and clip (bias correction depends on t)', () => {
+  test('matches float64 Adam for any step number, learning rate, clip and gradient scale (bias correction depends on t)', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 2 ** 30 }),
         fc.integer({ min: 1, max: 500 }),
         fc.constantFrom(1e-4, 3e-3, 5e-2),
-        fc.constantFrom(0.5, 80, 1e6),
-        (seed, t0, lr, clip) => {
-          runAgainstReference({ seed, lr, clip, t0, steps: 3 });
+        fc.constantFrom(0.01, 0.5, 80, 1e6),
+        fc.constantFrom(undefined, 1, 1 / 3000, 7.5),
+        (seed, t0, lr, clip, gradientScale) => {
+          runAgainstReference({ seed, lr, clip, t0, steps: 3, gradientScale });
         },
       ),
-      { numRuns: 12 },
+      { numRuns: 16 },
     );
+  });
+
+  test('gradientScale s: the step with gradients g and s is the step with gradients s·g (norm s·‖g‖)', () => {
+    const scaled = runAgainstReference({
+      seed: 6,
+      lr: 1e-2,
+      clip: 1,
+      t0: 1,
+      steps: 2,
+      gradientScale: 1 / 3000,
+    });
+    // ~17k gradients in ±1 (‖g‖ ≈ 75): over 3000, the norm is ≈ 0.025 and clipping at 1 inactive.
+    expect(Math.max(...scaled)).toBeLessThan(0.05);
   });
 
   test('resuming from copied moments at step t continues the same run, bit for bit', () => {

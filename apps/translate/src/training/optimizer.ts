@@ -25,13 +25,15 @@ export class HostAdam {
   }
 
   /**
-   * One update at step `t` (1-based) with gradients by parameter name, scaled by `min(1, clip / (‖g‖ + 10⁻⁶))`
-   * first. Parameters without a gradient (frozen) are left alone. Returns the gradient norm before clipping.
+   * One update at step `t` (1-based) with gradients by parameter name: `g = gradientScale · grads` (default 1; the
+   * trainer passes its 1/tokens here instead of scaling every gradient on the host first), clipped by
+   * `min(1, clip / (‖g‖ + 10⁻⁶))`. Parameters without a gradient (frozen) are left alone. Returns ‖g‖ (before
+   * clipping).
    */
   step(
     params: ReadonlyMap<string, tf.Variable>,
     grads: ReadonlyMap<string, Float32Array>,
-    options: { lr: number; t: number; clip: number },
+    options: { lr: number; t: number; clip: number; gradientScale?: number },
   ): number {
     for (const [name, g] of grads) {
       const param = params.get(name);
@@ -44,10 +46,12 @@ export class HostAdam {
     }
     const kernel = openAdamKernel();
     try {
-      const norm = Math.sqrt(kernel ? kernel.squares(grads.values()) : sumOfSquares(grads.values()));
+      const gradientScale = options.gradientScale ?? 1;
+      const squares = kernel ? kernel.squares(grads.values()) : sumOfSquares(grads.values());
+      const norm = gradientScale * Math.sqrt(squares);
       const { beta1, beta2, epsilon } = ADAM;
       const constants: AdamConstants = {
-        scale: Math.min(1, options.clip / (norm + 1e-6)),
+        scale: gradientScale * Math.min(1, options.clip / (norm + 1e-6)),
         beta1,
         beta2,
         epsilon,
