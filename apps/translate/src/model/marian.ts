@@ -4,7 +4,13 @@ import type { Rng } from '../rng.js';
 import type { MarianConfig } from './config.js';
 import { dropout } from './kernels/dropout.js';
 import { layerNorm } from './kernels/layer-norm.js';
-import { matmul, matmulTransposed, releaseWeightTransposes, withCachedWeightTransposes } from './matmul.js';
+import {
+  linearProduct,
+  matmul,
+  matmulTransposed,
+  releaseWeightTransposes,
+  withCachedWeightTransposes,
+} from './matmul.js';
 
 let nextModelId = 0;
 
@@ -130,7 +136,7 @@ export class MarianModel {
     const w = this.p(`${prefix}.weight`);
     const shape = x.shape;
     const flat = tf.reshape(x, [-1, shape[shape.length - 1]]);
-    const y = tf.add(matmulTransposed(flat, w), this.p(`${prefix}.bias`));
+    const y = tf.add(linearProduct(flat, w), this.p(`${prefix}.bias`));
     return tf.reshape(y, [...shape.slice(0, -1), w.shape[0]]);
   }
 

@@ -322,8 +322,9 @@ async function kernelProfile(s: StepState): Promise<Record<string, number>> {
   const byName: Record<string, number> = {};
   for (const k of info.kernels) {
     // Matrix products by shape: tfjs-wasm runs batch-1 products on XNNPACK and batched ones on a scalar loop.
+    const shapes = k.inputShapes.map((s) => `[${s}]`).join('×');
     const name =
-      k.name === 'BatchMatMul' ? `BatchMatMul ${k.inputShapes.map((s) => `[${s}]`).join('×')}` : k.name;
+      k.name === 'BatchMatMul' || process.env.EL_TRANSLATE_BENCH_SHAPES ? `${k.name} ${shapes}` : k.name;
     byName[name] = (byName[name] ?? 0) + (typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0);
   }
   return Object.fromEntries(Object.entries(byName).sort((a, b) => b[1] - a[1]));
