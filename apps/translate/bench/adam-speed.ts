@@ -1,9 +1,10 @@
 /**
  * The optimizer step alone (issue 13): `HostAdam.step` on the parameter shapes of OPUS-MT base (74M) and of the
  * app's `small` preset (0.8M), random parameters and gradients, on tfjs-wasm. Three engines in the same run: the
- * implementation before issue 13 (dataSync, a float64 host loop, upload) as the baseline, the current one with its
- * WebAssembly SIMD kernel, and the current one with the app's kernels off (its host loop). Reports the median
- * over the timed steps, ns per parameter and the ratio to the baseline; writes bench/adam-results.json.
+ * baseline as before issue 13 — the trainer's host pass dividing every gradient by the token count, then the old
+ * step (dataSync, a float64 host loop, upload) — the current step with its WebAssembly SIMD kernel and the
+ * division folded in (`gradientScale`), and the current step with the app's kernels off (its host loop). Reports
+ * the median over the timed steps, ns per parameter and the ratio to the baseline; writes bench/adam-results.json.
  * Run through bench/adam-bench.mjs, under `flock /tmp/bench.lock`.
  */
 import { writeFileSync } from 'node:fs';
@@ -66,16 +67,49 @@ class BaselineAdam {
   }
 }
 
+type Step = (grads: Map<string, Float32Array>, t: number) => void;
+
 interface Engine {
   name: string;
-  make(params: ReadonlyMap<string, tf.Variable>): { step: HostAdam['step'] };
+  make(params: ReadonlyMap<string, tf.Variable>): Step;
   kernels: boolean;
 }
 
+/** accumulateGradients' division by the token count before issue 13 (×0.5 and ×2 in turn: exact, same cost). */
+function scalePass(grads: Map<string, Float32Array>, t: number): void {
+  const scale = t % 2 ? 0.5 : 2;
+  for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i] *= scale;
+}
+
+const settings = (t: number) => ({ lr: 5e-5, t, clip: 1 });
 const engines: Engine[] = [
-  { name: 'baseline (before issue 13)', make: (p) => new BaselineAdam(p), kernels: true },
-  { name: 'HostAdam, wasm SIMD kernel', make: (p) => new HostAdam(p), kernels: true },
-  { name: 'HostAdam, host loop (kernels off)', make: (p) => new HostAdam(p), kernels: false },
+  {
+    name: 'baseline (before issue 13)',
+    make: (params) => {
+      const optimizer = new BaselineAdam(params);
+      return (grads, t) => {
+        scalePass(grads, t);
+        optimizer.step(params, grads, settings(t));
+      };
+    },
+    kernels: true,
+  },
+  {
+    name: 'HostAdam, wasm SIMD kernel',
+    make: (params) => {
+      const optimizer = new HostAdam(params);
+      return (grads, t) => optimizer.step(params, grads, { ...settings(t), gradientScale: 0.5 });
+    },
+    kernels: true,
+  },
+  {
+    name: 'HostAdam, host loop (kernels off)',
+    make: (params) => {
+      const optimizer = new HostAdam(params);
+      return (grads, t) => optimizer.step(params, grads, { ...settings(t), gradientScale: 0.5 });
+    },
+    kernels: false,
+  },
 ];
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -103,12 +137,12 @@ for (const [shape, config] of [
   say(`${shape}: ${(parameters / 1e6).toFixed(2)}M parameters, ${model.params.size} tensors`);
   for (const engine of engines) {
     experimental_setAppKernels(engine.kernels);
-    const optimizer = engine.make(model.params);
+    const step = engine.make(model.params);
     const ms: number[] = [];
     // One untimed warm-up step, then the timed ones.
     for (let t = 1; t <= timed + 1; t++) {
       const started = performance.now();
-      optimizer.step(model.params, grads, { lr: 5e-5, t, clip: 1 });
+      step(grads, t);
       if (t > 1) ms.push(performance.now() - started);
     }
     const mid = median(ms);
@@ -123,6 +157,14 @@ for (const [shape, config] of [
       `  ${engine.name.padEnd(36)} ${mid.toFixed(1).padStart(8)} ms  ${((mid * 1e6) / parameters).toFixed(2).padStart(6)} ns/param  ×${(baseline / mid).toFixed(2)}`,
     );
   }
+  const scaleMs: number[] = [];
+  for (let t = 1; t <= timed; t++) {
+    const started = performance.now();
+    scalePass(grads, t);
+    scaleMs.push(performance.now() - started);
+  }
+  row.baselineScalePassMs = median(scaleMs);
+  say(`  (of the baseline: the trainer's scale pass ${median(scaleMs).toFixed(1)} ms)`);
   experimental_setAppKernels(true);
   model.dispose();
   results.push(row);

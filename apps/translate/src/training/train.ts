@@ -212,6 +212,8 @@ export interface GradientSettings {
   freezeEmbeddings?: boolean;
   /** Tokens per chunk of the output projection (default: see `projectedTokenLoss`). */
   chunkTokens?: number;
+  /** Return the sums undivided by the token count (the caller divides: {@link trainingStep}, in the optimizer). */
+  unscaled?: boolean;
 }
 
 /**
@@ -254,8 +256,10 @@ export function accumulateGradients(
       partSums.tokens += parts.tokens;
     }
   }
-  const scale = 1 / Math.max(1, tokens);
-  for (const g of sums.values()) for (let i = 0; i < g.length; i++) g[i] *= scale;
+  if (!settings.unscaled) {
+    const scale = 1 / Math.max(1, tokens);
+    for (const g of sums.values()) for (let i = 0; i < g.length; i++) g[i] *= scale;
+  }
   const per = Math.max(1, partSums.tokens);
   const parts = settings.logParts
     ? {
@@ -280,11 +284,14 @@ export function trainingStep(
   options: TfjsEncouragingLossOptions,
   settings: GradientSettings & { lr: number; t: number; clip?: number },
 ): { tokens: number; parts?: LossParts; gradientNorm: number } {
-  const { grads, tokens, parts } = accumulateGradients(model, examples, batches, options, settings);
+  // 1/tokens rides on the optimizer's clipping multiply: no host pass over all gradients for it.
+  const unscaled = { ...settings, unscaled: true };
+  const { grads, tokens, parts } = accumulateGradients(model, examples, batches, options, unscaled);
   const gradientNorm = optimizer.step(model.params, grads, {
     lr: settings.lr,
     t: settings.t,
     clip: settings.clip ?? 1,
+    gradientScale: 1 / Math.max(1, tokens),
   });
   return { tokens, parts, gradientNorm };
 }
