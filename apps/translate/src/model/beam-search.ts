@@ -62,6 +62,21 @@ export interface BeamMove {
   sameSentences: boolean;
 }
 
+/**
+ * The best tokens of each live row, as an engine may compute them without reading back the whole distribution
+ * (see `topLogProbs` in model/kernels/decode-scan.ts): row r's `counts[r]` tokens at `r·k …`, best first.
+ */
+export interface RowCandidates {
+  /** Capacity per row. */
+  k: number;
+  /** Tokens listed per row: `k`, or fewer when the row has no more candidates. */
+  counts: ArrayLike<number>;
+  /** Token ids `[rows, k]`, padding never among them. */
+  tokens: ArrayLike<number>;
+  /** Their log-probabilities `[rows, k]`. */
+  logProbs: ArrayLike<number>;
+}
+
 /** Keeps the `k` best candidates, sorted best first (insertion into a short sorted list). */
 function pushTop(list: Candidate[], candidate: Candidate, k: number): void {
   let i = list.length;
@@ -127,17 +142,9 @@ export class BeamSearch {
 
   /** Advances every sentence by one token from the live rows' log-probabilities `[rows, V]` (row-major). */
   step(logProbs: ArrayLike<number>): BeamMove {
-    const { eos_token_id: eos, pad_token_id: pad, vocab_size: vocab } = this.config;
-    const { live, finished, beam, alpha, maxLengths } = this;
-    const normalised = (score: number, tokens: number) => score / (tokens + 1) ** alpha;
-    const next: Hypothesis[] = [];
-    const rows: number[] = [];
-    for (let first = 0; first < live.length; ) {
-      const item = live[first].item;
-      let end = first;
-      while (end < live.length && live[end].item === item) end++;
-      const slots = beam - finished[item].length;
-      // The best `slots` expansions: each either ends (EOS or the cap) and takes a slot, or continues.
+    const { pad_token_id: pad, vocab_size: vocab } = this.config;
+    const { live } = this;
+    return this.advance((first, end, slots) => {
       const candidates: Candidate[] = [];
       for (let row = first; row < end; row++) {
         const offset = row * vocab;
@@ -149,6 +156,56 @@ export class BeamSearch {
           pushTop(candidates, { row, token: v, score }, slots);
         }
       }
+      return candidates;
+    });
+  }
+
+  /**
+   * {@link step} from each live row's best tokens only (padding excluded, best first, the lower id first among
+   * equal log-probabilities) instead of the whole distribution: the same result as long as every row lists at
+   * least {@link width} tokens or all its candidates. A sentence's best expansions are among its rows' best ones.
+   */
+  stepTop(top: RowCandidates): BeamMove {
+    const { live } = this;
+    for (let row = 0; row < live.length; row++) {
+      if (top.k < this.beam && top.counts[row] === top.k) {
+        throw new Error(`BeamSearch.stepTop: ${top.k} tokens per row, beam ${this.beam} needs as many`);
+      }
+    }
+    return this.advance((first, end, slots) => {
+      const candidates: Candidate[] = [];
+      for (let row = first; row < end; row++) {
+        const base = live[row].score;
+        for (let i = row * top.k, last = i + top.counts[row]; i < last; i++) {
+          const score = base + top.logProbs[i];
+          // The row's later tokens score no better.
+          if (candidates.length === slots && score <= candidates[slots - 1].score) break;
+          pushTop(candidates, { row, token: top.tokens[i], score }, slots);
+        }
+      }
+      return candidates;
+    });
+  }
+
+  /** The beam size: the most tokens per row {@link stepTop} needs. */
+  get width(): number {
+    return this.beam;
+  }
+
+  /** One step, given each sentence's best `slots` expansions of its rows `[first, end)`. */
+  private advance(select: (first: number, end: number, slots: number) => Candidate[]): BeamMove {
+    const { eos_token_id: eos } = this.config;
+    const { live, finished, beam, alpha, maxLengths } = this;
+    const normalised = (score: number, tokens: number) => score / (tokens + 1) ** alpha;
+    const next: Hypothesis[] = [];
+    const rows: number[] = [];
+    for (let first = 0; first < live.length; ) {
+      const item = live[first].item;
+      let end = first;
+      while (end < live.length && live[end].item === item) end++;
+      const slots = beam - finished[item].length;
+      // The best `slots` expansions: each either ends (EOS or the cap) and takes a slot, or continues.
+      const candidates = select(first, end, slots);
       const continuing: Candidate[] = [];
       for (const c of candidates) {
         const tokens = live[c.row].tokens;

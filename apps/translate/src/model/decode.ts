@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type BeamOptions, BeamSearch } from './beam-search.js';
+import { topLogProbs } from './kernels/decode-scan.js';
 import { disposeState, type MarianModel, reorderState } from './marian.js';
 
 /** Options of {@link translateIds}. */
@@ -16,13 +17,6 @@ export function padBatch(sequences: readonly number[][], padId: number): tf.Tens
     data.set(s, i * length);
   });
   return tf.tensor2d(data, [sequences.length, length], 'int32');
-}
-
-function logSoftmaxRows(logits: tf.Tensor2D): Float32Array {
-  const logProbs = tf.logSoftmax(logits);
-  const data = logProbs.dataSync() as Float32Array;
-  logProbs.dispose();
-  return data;
 }
 
 /**
@@ -52,9 +46,10 @@ export function translateIds(
     const logits = model.step(state, ids);
     ids.dispose();
     options.onStep?.(search.rows);
-    const logProbs = logSoftmaxRows(logits);
+    // Each row's `beam` best tokens and their log-probabilities: the search needs no more of the [rows, V] logits.
+    const top = topLogProbs(logits, search.width, model.config.pad_token_id);
     logits.dispose();
-    const { rows, sameRows, sameSentences } = search.step(logProbs);
+    const { rows, sameRows, sameSentences } = search.stepTop(top);
     // Cross-attention rows only move when a row changes sentence (hypotheses or sentences dropped).
     if (!search.done && !sameRows) reorderState(state, rows, { cross: !sameSentences });
   }

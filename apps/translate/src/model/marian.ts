@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensor } from '../checkpoint/safetensors.js';
 import type { Rng } from '../rng.js';
 import type { MarianConfig } from './config.js';
+import { appendCache, gatherRows } from './kernels/decode-scan.js';
 import { dropout } from './kernels/dropout.js';
 import { layerNorm } from './kernels/layer-norm.js';
 import {
@@ -346,6 +347,8 @@ export class MarianModel {
   step(state: DecoderState, ids: tf.Tensor1D): tf.Tensor2D {
     const heads = this.config.decoder_attention_heads;
     const run = () => {
+      // Rows reordered since the last step (reorderState): taken by the cache copy that appends this step.
+      const order = state.order && tf.tensor1d(state.order, 'int32');
       let x: tf.Tensor = this.embed(tf.reshape(ids, [-1, 1]) as tf.Tensor2D, state.length);
       const kept: tf.Tensor[] = [];
       for (let i = 0; i < this.config.decoder_layers; i++) {
@@ -355,8 +358,8 @@ export class MarianModel {
         let k: tf.Tensor4D = this.heads(this.linear(x, `${p}.self_attn.k_proj`), heads);
         let v: tf.Tensor4D = this.heads(this.linear(x, `${p}.self_attn.v_proj`), heads);
         if (cache.selfKey && cache.selfValue) {
-          k = tf.concat([cache.selfKey, k], 2);
-          v = tf.concat([cache.selfValue, v], 2);
+          k = appendCache(cache.selfKey, k, order);
+          v = appendCache(cache.selfValue, v, order);
         }
         kept.push(k, v);
         x = this.layerNorm(
@@ -386,6 +389,7 @@ export class MarianModel {
       cache.selfKey = result.kept[2 * i] as tf.Tensor4D;
       cache.selfValue = result.kept[2 * i + 1] as tf.Tensor4D;
     });
+    state.order = undefined;
     state.length += 1;
     return result.logits;
   }
@@ -403,40 +407,42 @@ export interface DecoderState {
   layers: LayerCache[];
   bias: tf.Tensor4D;
   length: number;
+  /**
+   * Rows of the self-attention caches the next step keeps, in order (set by {@link reorderState}; the step's
+   * cache copy applies it, so the caches are copied once per step, not twice). Absent: every row in place.
+   */
+  order?: number[];
 }
 
 /**
  * Keeps rows `indices` of the decoding state, in that order (beam search reordering, and dropping finished
  * hypotheses): the self-attention caches always, the cross-attention keys/values and the source padding bias when
  * `cross` is set. A reorder within each sentence's group of rows can leave `cross` off, since those rows share one
- * source. Disposes the replaced tensors.
+ * source. The self-attention caches are reordered by the next {@link MarianModel.step} (it copies them anyway to
+ * append the new position); the cross-attention tensors here, the replaced ones disposed.
  */
 export function reorderState(
   state: DecoderState,
   indices: readonly number[],
   options: { cross?: boolean } = {},
 ): void {
-  // A row copy on the JS side: the wasm backend's Gather walks element by element and took ~40× longer here.
-  const pick = <T extends tf.Tensor>(t: T | undefined): T | undefined => {
-    if (!t) return t;
-    const data = t.dataSync() as Float32Array;
-    const rowSize = data.length / t.shape[0];
-    const out = new Float32Array(indices.length * rowSize);
-    indices.forEach((row, i) => {
-      out.set(data.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize);
-    });
+  // The self-attention caches are reordered by the next step's copy (composed with a pending order).
+  const pending = state.order;
+  state.order = pending ? indices.map((row) => pending[row]) : [...indices];
+  if (!options.cross) return;
+  // Block copies on the wasm heap (gatherRows): the wasm backend's Gather walks element by element.
+  const rows = tf.tensor1d([...indices], 'int32');
+  const pick = <T extends tf.Tensor>(t: T): T => {
+    const picked = gatherRows(t, rows);
     t.dispose();
-    return tf.tensor(out, [indices.length, ...t.shape.slice(1)]) as T;
+    return picked;
   };
   for (const cache of state.layers) {
-    cache.selfKey = pick(cache.selfKey);
-    cache.selfValue = pick(cache.selfValue);
-    if (options.cross) {
-      cache.crossKey = pick(cache.crossKey)!;
-      cache.crossValue = pick(cache.crossValue)!;
-    }
+    cache.crossKey = pick(cache.crossKey);
+    cache.crossValue = pick(cache.crossValue);
   }
-  if (options.cross) state.bias = pick(state.bias)!;
+  state.bias = pick(state.bias);
+  rows.dispose();
 }
 
 /** Releases the state's tensors. */
