@@ -12,7 +12,8 @@ export const ADAM = { beta1: 0.9, beta2: 0.98, epsilon: 1e-9 };
  * operators by tensor id, so a parameter must not change under the same one); on the wasm backend a SIMD kernel
  * writes it straight into the new tensor's heap memory (model/kernels/adam.ts), elsewhere a host loop does.
  *
- * m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², θ ← θ − lr · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε), in float32.
+ * m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², θ ← θ − lr · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε), in float32
+ * as θ − s · m / (√v · r + ε) with s = lr / (1 − β₁ᵗ) and r = 1 / √(1 − β₂ᵗ) (one division and one root per element).
  */
 export class HostAdam {
   /** First and second moments by parameter name (read and restored by checkpoints). */
