@@ -372,22 +372,32 @@ function computeEncouragingLoss<T>(
    * b(p_k) = log u_k − s·max(p_k − logEnd, 0) and β_k p_k = p_k / u_k ≤ 9 for every class, and the gradient's
    * row factor 1 − ρW stays bounded. (Above 0.9 a dominant class's 1/(1 − p) is unbounded; the general path
    * expands it per element instead.)
+   *
+   * Everything comes from the logits and three row scalars: the row maximum m, S = Σ_k e^{z_k − m} ∈ [1, K] and
+   * p_k = e^{z_k − m} / S, so log p_k = (z_k − m) − log S and Σ_k log p_k = Σ_k (z_k − m) − K log S (two sums of
+   * one sign, no cancellation): no log-softmax over [..., K] is formed.
    */
   function smoothedTargetRows(
     ops: TensorOps<T>,
-    logProbs: T,
-    probs: T,
+    logits: T,
     isTarget: T,
     withGrad: boolean,
     scale: T | undefined,
   ): { ce: T; bonus: T; grad?: T } {
     const eps = labelSmoothing;
-    const perClass = ops.div(c(eps), ops.lastAxisSize(logProbs)); // ε/K
+    const classes = ops.lastAxisSize(logits);
+    const perClass = ops.div(c(eps), classes); // ε/K
     const atMost = (x: T, bound: number) => ops.neg(ops.maximum(ops.neg(x), c(-bound))); // min(x, bound)
 
+    const shifted = ops.sub(logits, ops.maxLastAxis(logits));
+    const expShifted = ops.exp(shifted);
+    const expSum = ops.sumLastAxis(expShifted);
+    const logExpSum = ops.log(expSum);
+    const probs = ops.div(expShifted, expSum);
     const u = ops.maximum(ops.sub(one, probs), c(1 - logEnd));
     let bonusSum = composedSumLog(ops, u); // u ≥ 0.1 and Σ(1 − u) ≤ Σ p = 1
-    const logPTarget = ops.sumLastAxis(ops.where(isTarget, logProbs, zero));
+    // An ignored row has no target: its log p_y is −log S, finite, and its weight 0.
+    const logPTarget = ops.sub(ops.sumLastAxis(ops.where(isTarget, shifted, zero)), logExpSum);
     const pTarget = ops.exp(logPTarget);
     // The target's own term, per row (log1p keeps a small p_y exact).
     let bTarget = composedLog1p(ops, ops.neg(atMost(pTarget, logEnd)));
@@ -397,20 +407,22 @@ function computeEncouragingLoss<T>(
     const excess =
       logEnd >= 0.5
         ? ops.maximum(ops.sub(ops.maxLastAxis(probs), c(logEnd)), zero)
-        : ops.sub(ops.sumLastAxis(ops.add(u, probs)), ops.lastAxisSize(logProbs));
+        : ops.sub(ops.sumLastAxis(ops.add(u, probs)), classes);
     bonusSum = ops.sub(bonusSum, ops.mul(c(tangentSlope), excess));
     bTarget = ops.sub(bTarget, ops.mul(c(tangentSlope), ops.maximum(ops.sub(pTarget, c(logEnd)), zero)));
 
-    const ce = ops.neg(
-      ops.add(ops.mul(perClass, ops.sumLastAxis(logProbs)), ops.mul(c(1 - eps), logPTarget)),
-    );
+    const sumLogProbs = ops.sub(ops.sumLastAxis(shifted), ops.mul(classes, logExpSum));
+    const ce = ops.neg(ops.add(ops.mul(perClass, sumLogProbs), ops.mul(c(1 - eps), logPTarget)));
     const bonus = ops.add(ops.mul(perClass, bonusSum), ops.mul(c(1 - eps), bTarget));
     if (!withGrad) return { ce, bonus };
 
     // ∂ℓ/∂z_j = p_j − q_j + ρ (w_j − p_j W), w_k = −q_k β_k p_k, W = Σ_k w_k. For every class but the target:
     // p_j (1 − ρW) − ε/K (1 + ρ p_j / u_j).
     const betaPs = ops.div(probs, u);
-    const w = ops.neg(ops.add(ops.mul(perClass, ops.sumLastAxis(betaPs)), ops.mul(c(1 - eps), betaPTarget)));
+    // Σ_k β_k p_k ≤ Σ_k p_k / (1 − logEnd) ≤ 10, and it reaches W scaled by ε/K: a plain sum's absolute error,
+    // at most (K − 1)·u·10, moves W by less than 10·ε·u (docs/performance.md).
+    const sumBetaPs = ops.sumLastAxis(betaPs, 'bounded');
+    const w = ops.neg(ops.add(ops.mul(perClass, sumBetaPs), ops.mul(c(1 - eps), betaPTarget)));
     const rowFactor = ops.sub(one, ops.mul(c(rho), w)); // 1 − ρW
     const scaled = (x: T) => (scale ? ops.mul(x, scale) : x);
     const others = ops.sub(
@@ -444,9 +456,8 @@ function computeEncouragingLoss<T>(
   if (hard) {
     perRow = hardTargetRows(ops, logits, isTarget!, want.grad, gradScale);
   } else if (targetType === 'indices' && options.input === 'logits' && logEnd <= 0.9) {
-    const logProbs = composedLogSoftmax(ops, logits);
     // Scaled inside: the scale folds into row factors instead of another pass over [..., K].
-    perRow = smoothedTargetRows(ops, logProbs, ops.exp(logProbs), isTarget!, want.grad, gradScale);
+    perRow = smoothedTargetRows(ops, logits, isTarget!, want.grad, gradScale);
   } else {
     const logProbs = composedLogSoftmax(ops, logits);
     perRow = softTargetRows(ops, logProbs, ops.exp(logProbs), targets, isTarget, targetType, want.grad);

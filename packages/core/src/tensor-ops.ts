@@ -66,8 +66,13 @@ export interface TensorOpsV1<T> {
 
   /** Maximum along the last axis, kept: `[...B, K] → [...B, 1]`. */
   maxLastAxis(x: T): T;
-  /** Sum along the last axis, kept: `[...B, K] → [...B, 1]`. */
-  sumLastAxis(x: T): T;
+  /**
+   * Sum along the last axis, kept: `[...B, K] → [...B, 1]`, accurate to the dtype's precision even over
+   * K = 32 000 classes. `'bounded'`: the caller tolerates plain accumulation in the dtype (absolute error up to
+   * (K − 1)·u·Σ|x|); core passes it only for a bounded sum that reaches the loss scaled by ε/K. A backend may
+   * ignore it.
+   */
+  sumLastAxis(x: T, precision?: 'bounded'): T;
   /** Sum of every element: `→ []`. */
   sumAll(x: T): T;
   /** Appends an axis of size 1: `[...B] → [...B, 1]`. */

@@ -38,6 +38,14 @@ export interface GraphValue {
   readonly product?: { full: GraphValue; factor: GraphValue };
   /** A ScatterElements result: `base` with `written` `[...B, 1]` at `index` along the last axis. */
   readonly scatter?: { base: GraphValue; index: GraphValue; written: GraphValue };
+  /** A row maximum: the name of the full tensor it is the maximum of. */
+  readonly maxOf?: string;
+  /** A difference `full − row` of a full tensor and a row: gathered and summed without forming it. */
+  readonly difference?: { full: GraphValue; row: GraphValue };
+  /** e^{x − max(x)}: the full tensor x. Over its row sum it is `Softmax(x)`, and needs not exist itself. */
+  readonly expShiftedOf?: GraphValue;
+  /** Σ_k e^{x_k − max(x)} of the full tensor x, formed as 1 / max(Softmax(x)). */
+  readonly softmaxSumOf?: GraphValue;
 }
 
 /** A node as recorded (the builder's own form, serialized by {@link GraphBuilder.toGraph}). */
@@ -186,15 +194,49 @@ export class GraphBuilder {
   }
 
   /** A reduction over the last axis, kept (`axes` as attribute before opset 18, as input from 18). */
-  reduceLastAxis(opType: 'ReduceMax' | 'ReduceSum', x: GraphValue): GraphValue {
+  reduceLastAxis(opType: 'ReduceMax' | 'ReduceSum', x: GraphValue, bounded = false): GraphValue {
     const extent: Extent = x.extent === 'full' ? 'row' : 'unknown';
-    if (opType === 'ReduceSum' && x.dtype === 'float32' && !x.oneNonzeroPerRow) {
+    if (opType === 'ReduceSum' && x.dtype === 'float32' && !x.oneNonzeroPerRow && !bounded) {
       return this.accurateSum(x, extent, [this.ints([-1])], { keepdims: 1 });
     }
-    if (opType === 'ReduceSum' || this.opset >= 18) {
+    if (opType === 'ReduceSum') {
       return this.node(opType, [x, this.ints([-1])], x.dtype, extent, { keepdims: 1 });
     }
-    return this.node(opType, [x], x.dtype, extent, { axes: [-1], keepdims: 1 });
+    const max =
+      this.opset >= 18
+        ? this.node(opType, [x, this.ints([-1])], x.dtype, extent, { keepdims: 1 })
+        : this.node(opType, [x], x.dtype, extent, { axes: [-1], keepdims: 1 });
+    return x.extent === 'full' ? { ...max, maxOf: x.name } : max;
+  }
+
+  /**
+   * Σ_k (x_k − r) = Σ_k x_k − K·r for a full x and a row r, in float64 (Cast, ReduceSum, row ops): one pass
+   * over x instead of a Sub and a sum over N·K. Exact where the float32 difference would have rounded.
+   */
+  sumOfDifference(full: GraphValue, row: GraphValue): GraphValue {
+    const double = { to: DataType.DOUBLE };
+    const wide = this.node('Cast', [full], 'float32', full.extent, double);
+    const sum = this.node('ReduceSum', [wide, this.ints([-1])], 'float32', 'row', { keepdims: 1 });
+    const classes = this.node('Cast', [this.lastAxisLength(full)], 'float32', 'scalar', double);
+    const offset = this.node(
+      'Mul',
+      [classes, this.node('Cast', [row], 'float32', row.extent, double)],
+      'float32',
+      row.extent,
+    );
+    const difference = this.node('Sub', [sum, offset], 'float32', 'row');
+    return this.node('Cast', [difference], 'float32', 'row', { to: DataType.FLOAT });
+  }
+
+  /**
+   * `Softmax(x)` along the last axis, and Σ_k e^{x_k − max(x)} as 1 / max(Softmax(x)) (the largest entry is
+   * e⁰ / Σ): one pass over N·K for what `exp(x − max)`, its row sum and the quotient would take three.
+   */
+  softmax(x: GraphValue): { probs: GraphValue; sum: GraphValue } {
+    const probs = this.node('Softmax', [x], 'float32', 'full', { axis: -1 });
+    const largest = this.reduceLastAxis('ReduceMax', probs);
+    const sum = this.node('Div', [this.scalar(1, 'float32'), largest], 'float32', 'row');
+    return { probs, sum: { ...sum, softmaxSumOf: x } };
   }
 
   /**
@@ -219,7 +261,7 @@ export class GraphBuilder {
    */
   atTarget(x: GraphValue, oneHot: GraphValue): { value: GraphValue; valid: GraphValue } {
     const { safe, valid } = this.targetIndex(oneHot);
-    const gathered = this.node('GatherElements', [x, safe], x.dtype, 'row', { axis: -1 });
+    const gathered = this.gatherRow(x, safe);
     return { value: this.node('Where', [valid, gathered, this.scalar(0, x.dtype)], x.dtype, 'row'), valid };
   }
 
@@ -272,6 +314,10 @@ export class GraphBuilder {
     if (x.product && x.product.factor.extent !== 'full') {
       const gathered = this.gatherRow(x.product.full, index);
       return this.node('Mul', [gathered, x.product.factor], x.dtype, 'row');
+    }
+    if (x.difference) {
+      const gathered = this.gatherRow(x.difference.full, index);
+      return this.node('Sub', [gathered, x.difference.row], x.dtype, 'row');
     }
     return this.node('GatherElements', [x, index], x.dtype, 'row', { axis: -1 });
   }
@@ -412,6 +458,10 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
     if (x.constant !== undefined && y.constant !== undefined && x.dtype === 'float32') {
       return b.scalar(f32(fold(x.constant, y.constant)), 'float32');
     }
+    // e^{x − max} / Σ e^{x − max} is Softmax(x).
+    if (opType === 'Div' && x.expShiftedOf && y.softmaxSumOf?.name === x.expShiftedOf.name) {
+      return b.softmax(x.expShiftedOf).probs;
+    }
     // Identities with a scalar constant keep the other operand's shape exactly.
     if ((opType === 'Add' || opType === 'Sub') && isConstant(y, 0)) return x;
     if (opType === 'Add' && isConstant(x, 0)) return y;
@@ -451,12 +501,22 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
       if (y.product && y.product.full.name === x.name) return ops.mul(x, ops.add(one, y.product.factor));
       if (x.product && x.product.full.name === y.name) return ops.mul(y, ops.add(one, x.product.factor));
     }
-    return b.node(opType, [x, y], x.dtype, broadcastExtent(x.extent, y.extent));
+    const value = b.node(opType, [x, y], x.dtype, broadcastExtent(x.extent, y.extent));
+    if (opType === 'Sub' && x.dtype === 'float32' && x.extent === 'full' && y.extent === 'row') {
+      return { ...value, difference: { full: x, row: y } };
+    }
+    return value;
   };
-  const unary = (opType: 'Neg' | 'Abs' | 'Exp' | 'Log', fold: (x: number) => number, x: GraphValue) =>
-    x.constant !== undefined && x.dtype === 'float32'
-      ? b.scalar(f32(fold(x.constant)), 'float32')
-      : b.node(opType, [x], x.dtype, x.extent);
+  const unary = (opType: 'Neg' | 'Abs' | 'Exp' | 'Log', fold: (x: number) => number, x: GraphValue) => {
+    if (x.constant !== undefined && x.dtype === 'float32') return b.scalar(f32(fold(x.constant)), 'float32');
+    const value = b.node(opType, [x], x.dtype, x.extent);
+    // e^{x − max(x)}: its row sum and quotient are a Softmax (the Exp itself is pruned when nothing else reads it).
+    const shifted = x.difference;
+    if (opType === 'Exp' && shifted && shifted.row.maxOf === shifted.full.name) {
+      return { ...value, expShiftedOf: shifted.full };
+    }
+    return value;
+  };
   const compare = (opType: 'Greater' | 'Equal', x: GraphValue, y: GraphValue) =>
     b.node(opType, [x, y], 'bool', broadcastExtent(x.extent, y.extent));
 
@@ -520,10 +580,12 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
       x.selects?.kind === 'others' && x.selects.fill !== undefined
         ? b.maxOfOthers(x.selects.value, x.selects.oneHot, x.selects.fill)
         : b.reduceLastAxis('ReduceMax', x),
-    sumLastAxis: (x) =>
-      x.selects?.kind === 'target'
-        ? b.atTarget(x.selects.value, x.selects.oneHot).value
-        : b.reduceLastAxis('ReduceSum', x),
+    sumLastAxis: (x, precision) => {
+      if (x.selects?.kind === 'target') return b.atTarget(x.selects.value, x.selects.oneHot).value;
+      if (x.expShiftedOf) return b.softmax(x.expShiftedOf).sum;
+      if (x.difference) return b.sumOfDifference(x.difference.full, x.difference.row);
+      return b.reduceLastAxis('ReduceSum', x, precision === 'bounded');
+    },
     sumAll: (x) => {
       if (x.extent === 'scalar') return x;
       if (x.dtype === 'float32') return b.accurateSum(x, 'scalar', [], { keepdims: 0 });
