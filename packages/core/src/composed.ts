@@ -147,6 +147,20 @@ export function composedLogSumExp<T>(ops: TensorOps<T>, x: T): T {
   return ops.add(max, ops.log(ops.sumLastAxis(ops.exp(ops.sub(x, max)))));
 }
 
+/**
+ * Softmax along the last axis and log S, S = Σ_k e^{x_k − max} ∈ [1, K] (`max` the row maximum of x): the
+ * backend's fused softmax with S = 1 / max_k p_k (its largest entry is e⁰ / S), or e^{x − max} / S composed.
+ */
+export function composedSoftmax<T>(ops: TensorOps<T>, x: T, max: T): { probs: T; logSum: T } {
+  if (ops.softmax) {
+    const probs = ops.softmax(x);
+    return { probs, logSum: ops.neg(ops.log(ops.maxLastAxis(probs))) };
+  }
+  const shifted = ops.exp(ops.sub(x, max));
+  const sum = ops.sumLastAxis(shifted);
+  return { probs: ops.div(shifted, sum), logSum: ops.log(sum) };
+}
+
 /** ln(1 + x): the backend's fused op, or log(1 + x) (absolute error ~ machine epsilon). */
 export function composedLog1p<T>(ops: TensorOps<T>, x: T): T {
   return ops.log1p ? ops.log1p(x) : ops.log(ops.add(ops.scalar(1, x), x));
@@ -389,11 +403,9 @@ function computeEncouragingLoss<T>(
     const perClass = ops.div(c(eps), classes); // ε/K
     const atMost = (x: T, bound: number) => ops.neg(ops.maximum(ops.neg(x), c(-bound))); // min(x, bound)
 
-    const shifted = ops.sub(logits, ops.maxLastAxis(logits));
-    const expShifted = ops.exp(shifted);
-    const expSum = ops.sumLastAxis(expShifted);
-    const logExpSum = ops.log(expSum);
-    const probs = ops.div(expShifted, expSum);
+    const max = ops.maxLastAxis(logits);
+    const shifted = ops.sub(logits, max);
+    const { probs, logSum: logExpSum } = composedSoftmax(ops, logits, max);
     const u = ops.maximum(ops.sub(one, probs), c(1 - logEnd));
     let bonusSum = composedSumLog(ops, u); // u ≥ 0.1 and Σ(1 − u) ≤ Σ p = 1
     // An ignored row has no target: its log p_y is −log S, finite, and its weight 0.
@@ -437,6 +449,109 @@ function computeEncouragingLoss<T>(
     return { ce, bonus, grad: ops.where(isTarget, scaled(targetGrad), others) };
   }
 
+  /**
+   * Integer targets with label smoothing ε and logEnd > 0.9, on a backend with `argMaxLastAxis`. Only the row's
+   * largest class a can have p > 1/2 (and so pass logEnd, or make 1/(1 − p) unbounded); every other class has
+   * p_k ≤ 1/2. Everything follows from π, the softmax of the other classes (a excluded), and one row scalar
+   * L = log Σ_{k≠a} e^{z_k − z_a} = (z_r − z_a) + log Σ_{k≠a} e^{z_k − z_r} (z_r the runner-up): log(1 − p_a) =
+   * −softplus(−L), log Σ_k e^{z_k − z_a} = softplus(L) and p_k = (1 − p_a) π_k for k ≠ a. Exact at any margin with
+   * one exp per element: a's unbounded β_a = 1/(1 − p_a) only ever multiplies 1 − p_a.
+   */
+  function smoothedDominantRows(
+    ops: TensorOps<T>,
+    logits: T,
+    targets: T,
+    isTarget: T,
+    withGrad: boolean,
+    scale: T | undefined,
+  ): { ce: T; bonus: T; grad?: T } {
+    const eps = labelSmoothing;
+    const classes = ops.lastAxisSize(logits);
+    const perClass = ops.div(c(eps), classes); // ε/K
+    const atMost = (x: T, bound: number) => ops.neg(ops.maximum(ops.neg(x), c(-bound))); // min(x, bound)
+
+    const argMax = (ops.argMaxLastAxis as (x: T) => T)(logits);
+    const isMax = ops.oneHot(argMax, logits);
+    const targetIsMax = ops.expandLastAxis(ops.equal(targets, argMax));
+    const zMax = ops.sumLastAxis(ops.where(isMax, logits, zero));
+    const others = ops.where(isMax, c(-Number.MAX_VALUE), logits);
+    const zRunnerUp = ops.maxLastAxis(others);
+    // π (0 at a) and log Σ_{k≠a} e^{z_k − z_r} ∈ [0, log(K − 1)].
+    const { probs: pi, logSum: logOthersSum } = composedSoftmax(ops, others, zRunnerUp);
+    const logOthers = ops.add(ops.sub(zRunnerUp, zMax), logOthersSum); // L
+    const logSum = composedSoftplus(ops, logOthers); // log Σ_k e^{z_k − z_a}; log p_a = −logSum
+    const logOneMinusMax = ops.neg(composedSoftplus(ops, ops.neg(logOthers)));
+    const oneMinusMax = ops.exp(logOneMinusMax); // δ = 1 − p_a
+    const pMax = ops.exp(ops.neg(logSum));
+
+    // An ignored row has no target: its log p_y is −logSum, finite, and its weight 0.
+    const shifted = ops.sub(logits, zMax);
+    const logPTarget = ops.sub(ops.sumLastAxis(ops.where(isTarget, shifted, zero)), logSum);
+    const pTarget = ops.exp(logPTarget);
+    const sumLogProbs = ops.sub(ops.sumLastAxis(shifted), ops.mul(classes, logSum));
+    const ce = ops.neg(ops.add(ops.mul(perClass, sumLogProbs), ops.mul(c(1 - eps), logPTarget)));
+
+    // b(p_a), and β_a (1 − p_a): 1 on the log part, s (1 − p_a) on the tangent, 0 where 'reference' clamps.
+    const inTangent = logEnd < 1 ? ops.greater(pMax, c(logEnd)) : undefined;
+    const clamped = clampMask(logOneMinusMax, inTangent);
+    let bonusMax = clamped ? ops.where(clamped, c(logClamp), logOneMinusMax) : logOneMinusMax;
+    if (inTangent) {
+      const tangent = ops.add(c(logOneMinusEnd), ops.mul(ops.sub(pMax, c(logEnd)), c(-tangentSlope)));
+      bonusMax = ops.where(inTangent, tangent, bonusMax);
+    }
+    let betaOneMinusMax = one;
+    if (inTangent) betaOneMinusMax = ops.where(inTangent, ops.mul(oneMinusMax, c(tangentSlope)), one);
+    if (clamped) betaOneMinusMax = ops.where(clamped, zero, betaOneMinusMax);
+    // Every other class: 1 − p_k = 1 − δ π_k ∈ [1/2, 1] (1 at a), Σ_k p_k ≤ 1.
+    const oneMinusOthers = ops.sub(one, ops.mul(pi, oneMinusMax));
+    const bonusSum = ops.add(bonusMax, composedSumLog(ops, oneMinusOthers));
+    // The target's own term: a's, or log1p(−p_y) with p_y ≤ 1/2 (clamped so the unselected side stays finite).
+    const targetOther = atMost(pTarget, 0.5);
+    const bTarget = ops.where(targetIsMax, bonusMax, composedLog1p(ops, ops.neg(targetOther)));
+    const bonus = ops.add(ops.mul(perClass, bonusSum), ops.mul(c(1 - eps), bTarget));
+    if (!withGrad) return { ce, bonus };
+
+    // ∂ℓ/∂z_j = p_j − q_j + ρ (w_j − p_j W), w_k = −q_k β_k p_k, W = W_o + w_a with W_o = Σ_{k≠a} w_k bounded.
+    // For j ≠ a, p_j (1 − ρW) = π_j G with G = δ (1 − ρW_o) + ρ q_a p_a β_a δ: bounded at any margin.
+    const betaPOthers = ops.div(pi, oneMinusOthers); // β_k p_k / δ ≤ 2 π_k, 0 at a
+    // Σ_k ≤ 2, reaching W scaled by ε/K: a plain sum is exact to a few ulps of W (docs/performance.md).
+    const sumBetaPOthers = ops.sumLastAxis(betaPOthers, 'bounded');
+    const oddsTarget = ops.div(targetOther, ops.sub(one, targetOther)); // β_y p_y for y ≠ a
+    const wOthers = ops.neg(
+      ops.add(
+        ops.mul(ops.mul(perClass, oneMinusMax), sumBetaPOthers),
+        ops.where(targetIsMax, zero, ops.mul(c(1 - eps), oddsTarget)),
+      ),
+    );
+    const qMax = ops.add(perClass, ops.where(targetIsMax, c(1 - eps), zero));
+    const rowFactor = ops.sub(one, ops.mul(c(rho), wOthers)); // 1 − ρW_o
+    const g = ops.add(
+      ops.mul(oneMinusMax, rowFactor),
+      ops.mul(c(rho), ops.mul(ops.mul(qMax, pMax), betaOneMinusMax)),
+    );
+    const scaled = (x: T) => (scale ? ops.mul(x, scale) : x);
+    // Every class but a and y: π_j G − ε/K (1 + ρ δ π_j / (1 − p_j)).
+    const othersGrad = ops.sub(
+      ops.sub(
+        ops.mul(pi, scaled(g)),
+        ops.mul(betaPOthers, scaled(ops.mul(perClass, ops.mul(c(rho), oneMinusMax)))),
+      ),
+      scaled(perClass),
+    );
+    // y ≠ a: π_y G − q_y (1 + ρ β_y p_y). a: p_a (1 − ρW_o) − q_a (1 + ρ β_a δ p_a).
+    const piTarget = ops.sumLastAxis(ops.where(isTarget, pi, zero));
+    const targetGrad = ops.sub(
+      ops.mul(piTarget, g),
+      ops.mul(ops.add(perClass, c(1 - eps)), ops.add(one, ops.mul(c(rho), oddsTarget))),
+    );
+    const maxGrad = ops.sub(
+      ops.mul(pMax, rowFactor),
+      ops.mul(qMax, ops.add(one, ops.mul(c(rho), ops.mul(betaOneMinusMax, pMax)))),
+    );
+    const grad = ops.where(isMax, scaled(maxGrad), ops.where(isTarget, scaled(targetGrad), othersGrad));
+    return { ce, bonus, grad };
+  }
+
   let denominator: T | undefined;
   if (reduction === 'mean') {
     const total = rowWeight
@@ -458,6 +573,8 @@ function computeEncouragingLoss<T>(
   } else if (targetType === 'indices' && options.input === 'logits' && logEnd <= 0.9) {
     // Scaled inside: the scale folds into row factors instead of another pass over [..., K].
     perRow = smoothedTargetRows(ops, logits, isTarget!, want.grad, gradScale);
+  } else if (targetType === 'indices' && options.input === 'logits' && ops.argMaxLastAxis) {
+    perRow = smoothedDominantRows(ops, logits, targets, isTarget!, want.grad, gradScale);
   } else {
     const logProbs = composedLogSoftmax(ops, logits);
     perRow = softTargetRows(ops, logProbs, ops.exp(logProbs), targets, isTarget, targetType, want.grad);

@@ -89,10 +89,21 @@ export interface TensorOpsV1<T> {
 
   /** Optional fused ln(1 + x); composed as `log(add(1, x))` (absolute error ~ machine epsilon) when absent. */
   log1p?(x: T): T;
+  /**
+   * Optional index of each row's largest element (the first on a tie) as integer indices of the batch shape
+   * `[...B]`, of the dtype `oneHot` and `equal` take with targets. Core uses it for label smoothing with
+   * logEnd > 0.9 (a softmax over the other classes); without it that case runs the general path.
+   */
+  argMaxLastAxis?(x: T): T;
   /** Optional fused log-sum-exp along the last axis, kept: `[...B, K] → [...B, 1]`. */
   logSumExp?(x: T): T;
   /** Optional fused log-softmax along the last axis. */
   logSoftmax?(x: T): T;
+  /**
+   * Optional fused softmax along the last axis; composed as e^{x − max} / Σ e^{x − max} when absent. Core reads
+   * the row's Σ e^{x − max} back as 1 / max(softmax(x)) (the largest entry is e⁰ / Σ).
+   */
+  softmax?(x: T): T;
   /**
    * Optional Σ_k ln x_k along the last axis, kept: `[...B, K] → [...B, 1]`; composed as
    * `sumLastAxis(log(x))` when absent. Core calls it only with x_k ∈ [1/10, 1] and Σ_k (1 − x_k) ≤ 1, so a row's

@@ -38,14 +38,8 @@ export interface GraphValue {
   readonly product?: { full: GraphValue; factor: GraphValue };
   /** A ScatterElements result: `base` with `written` `[...B, 1]` at `index` along the last axis. */
   readonly scatter?: { base: GraphValue; index: GraphValue; written: GraphValue };
-  /** A row maximum: the name of the full tensor it is the maximum of. */
-  readonly maxOf?: string;
   /** A difference `full − row` of a full tensor and a row: gathered and summed without forming it. */
   readonly difference?: { full: GraphValue; row: GraphValue };
-  /** e^{x − max(x)}: the full tensor x. Over its row sum it is `Softmax(x)`, and needs not exist itself. */
-  readonly expShiftedOf?: GraphValue;
-  /** Σ_k e^{x_k − max(x)} of the full tensor x, formed as 1 / max(Softmax(x)). */
-  readonly softmaxSumOf?: GraphValue;
 }
 
 /** A node as recorded (the builder's own form, serialized by {@link GraphBuilder.toGraph}). */
@@ -202,11 +196,8 @@ export class GraphBuilder {
     if (opType === 'ReduceSum') {
       return this.node(opType, [x, this.ints([-1])], x.dtype, extent, { keepdims: 1 });
     }
-    const max =
-      this.opset >= 18
-        ? this.node(opType, [x, this.ints([-1])], x.dtype, extent, { keepdims: 1 })
-        : this.node(opType, [x], x.dtype, extent, { axes: [-1], keepdims: 1 });
-    return x.extent === 'full' ? { ...max, maxOf: x.name } : max;
+    if (this.opset >= 18) return this.node(opType, [x, this.ints([-1])], x.dtype, extent, { keepdims: 1 });
+    return this.node(opType, [x], x.dtype, extent, { axes: [-1], keepdims: 1 });
   }
 
   /**
@@ -226,17 +217,6 @@ export class GraphBuilder {
     );
     const difference = this.node('Sub', [sum, offset], 'float32', 'row');
     return this.node('Cast', [difference], 'float32', 'row', { to: DataType.FLOAT });
-  }
-
-  /**
-   * `Softmax(x)` along the last axis, and Σ_k e^{x_k − max(x)} as 1 / max(Softmax(x)) (the largest entry is
-   * e⁰ / Σ): one pass over N·K for what `exp(x − max)`, its row sum and the quotient would take three.
-   */
-  softmax(x: GraphValue): { probs: GraphValue; sum: GraphValue } {
-    const probs = this.node('Softmax', [x], 'float32', 'full', { axis: -1 });
-    const largest = this.reduceLastAxis('ReduceMax', probs);
-    const sum = this.node('Div', [this.scalar(1, 'float32'), largest], 'float32', 'row');
-    return { probs, sum: { ...sum, softmaxSumOf: x } };
   }
 
   /**
@@ -333,18 +313,7 @@ export class GraphBuilder {
    * two largest (TopK, one pass) instead of a Where and a ReduceMax over N·K. Exact: max is not rounded.
    */
   maxOfOthers(x: GraphValue, oneHot: GraphValue, fill: number): GraphValue {
-    const top = this.node(
-      'TopK',
-      [x, this.ints([2])],
-      x.dtype,
-      'unknown',
-      {
-        axis: -1,
-        largest: 1,
-        sorted: 1,
-      },
-      2,
-    );
+    const top = this.topTwo(x);
     const axes = this.ints([-1]);
     const first = this.node('Slice', [top, this.ints([0]), this.ints([1]), axes], x.dtype, 'row');
     const second = this.node('Slice', [top, this.ints([1]), this.ints([2]), axes], x.dtype, 'row');
@@ -358,6 +327,24 @@ export class GraphBuilder {
     );
     const others = this.node('Where', [targetIsMax, second, first], x.dtype, 'row');
     return this.node('Max', [others, this.scalar(fill, x.dtype)], x.dtype, 'row');
+  }
+
+  /**
+   * Each row's index of its largest value (the first on a tie), `[...B]` int64: the indices output of the same
+   * TopK(2) that {@link GraphBuilder.maxOfOthers} reads, so the row's largest and runner-up values and the index
+   * come from one pass.
+   */
+  argMax(x: GraphValue): GraphValue {
+    const top = this.topTwo(x);
+    const indices: GraphValue = { name: `${top.name}_1`, dtype: 'int64', extent: 'unknown' };
+    const axes = this.ints([-1]);
+    const first = this.node('Slice', [indices, this.ints([0]), this.ints([1]), axes], 'int64', 'row');
+    return this.node('Squeeze', [first, axes], 'int64', x.extent === 'full' ? 'batch' : 'unknown');
+  }
+
+  /** TopK(x, 2) along the last axis, largest first (on a tie the lower index first); recorded once per x. */
+  topTwo(x: GraphValue): GraphValue {
+    return this.node('TopK', [x, this.ints([2])], x.dtype, 'unknown', { axis: -1, largest: 1, sorted: 1 }, 2);
   }
 
   /** The size K of the last axis as an int64 scalar. */
@@ -458,10 +445,6 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
     if (x.constant !== undefined && y.constant !== undefined && x.dtype === 'float32') {
       return b.scalar(f32(fold(x.constant, y.constant)), 'float32');
     }
-    // e^{x − max} / Σ e^{x − max} is Softmax(x).
-    if (opType === 'Div' && x.expShiftedOf && y.softmaxSumOf?.name === x.expShiftedOf.name) {
-      return b.softmax(x.expShiftedOf).probs;
-    }
     // Identities with a scalar constant keep the other operand's shape exactly.
     if ((opType === 'Add' || opType === 'Sub') && isConstant(y, 0)) return x;
     if (opType === 'Add' && isConstant(x, 0)) return y;
@@ -507,16 +490,10 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
     }
     return value;
   };
-  const unary = (opType: 'Neg' | 'Abs' | 'Exp' | 'Log', fold: (x: number) => number, x: GraphValue) => {
-    if (x.constant !== undefined && x.dtype === 'float32') return b.scalar(f32(fold(x.constant)), 'float32');
-    const value = b.node(opType, [x], x.dtype, x.extent);
-    // e^{x − max(x)}: its row sum and quotient are a Softmax (the Exp itself is pruned when nothing else reads it).
-    const shifted = x.difference;
-    if (opType === 'Exp' && shifted && shifted.row.maxOf === shifted.full.name) {
-      return { ...value, expShiftedOf: shifted.full };
-    }
-    return value;
-  };
+  const unary = (opType: 'Neg' | 'Abs' | 'Exp' | 'Log', fold: (x: number) => number, x: GraphValue) =>
+    x.constant !== undefined && x.dtype === 'float32'
+      ? b.scalar(f32(fold(x.constant)), 'float32')
+      : b.node(opType, [x], x.dtype, x.extent);
   const compare = (opType: 'Greater' | 'Equal', x: GraphValue, y: GraphValue) =>
     b.node(opType, [x, y], 'bool', broadcastExtent(x.extent, y.extent));
 
@@ -580,9 +557,9 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
       x.selects?.kind === 'others' && x.selects.fill !== undefined
         ? b.maxOfOthers(x.selects.value, x.selects.oneHot, x.selects.fill)
         : b.reduceLastAxis('ReduceMax', x),
+    argMaxLastAxis: (x) => b.argMax(x),
     sumLastAxis: (x, precision) => {
       if (x.selects?.kind === 'target') return b.atTarget(x.selects.value, x.selects.oneHot).value;
-      if (x.expShiftedOf) return b.softmax(x.expShiftedOf).sum;
       if (x.difference) return b.sumOfDifference(x.difference.full, x.difference.row);
       return b.reduceLastAxis('ReduceSum', x, precision === 'bounded');
     },
@@ -628,6 +605,7 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
       return b.node('Where', [exact, x, b.node('Mul', [x, ratio], 'float32', x.extent)], 'float32', x.extent);
     },
     logSoftmax: (x) => b.node('LogSoftmax', [x], 'float32', x.extent, { axis: -1 }),
+    softmax: (x) => b.node('Softmax', [x], 'float32', x.extent, { axis: -1 }),
     // Core passes x ∈ [1/10, 1] with Σ(1 − x) ≤ 1: the product of a row is ≥ 1/13, and one ReduceProd pass
     // replaces a Log per element. Its relative error, at most K ulps, reaches the loss scaled by ε/K.
     sumLogLastAxis: (x) => {
