@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { batchMatMul } from './kernels/batch-matmul.js';
+import { blockedMatMul } from './kernels/gemm.js';
 
 function swapLast(x: tf.Tensor): tf.Tensor {
   const perm = x.shape.map((_, i) => i);
@@ -85,19 +86,19 @@ function transposedWeight(b: tf.Tensor): tf.Tensor {
 /**
  * A linear layer's product `x @ wᵀ`: `x` `[N, in]`, `w` `[out, in]` (HF's layout). The forward multiplies by the
  * weight's transpose (kept for the whole of {@link withCachedWeightTransposes}, so a training step that recomputes a
- * layer transposes each weight once); the backward takes dx = dy @ w with the weight itself as XNNPACK's right
- * operand (packed once per weight and kept by tfjs-backend-wasm while the weight lives) and dw = dyᵀ @ x, already in
- * `[out, in]`. Through {@link matmulTransposed} the same gradients cost three weight-sized transposes instead of
- * one, and a transposed copy of the activations.
+ * layer transposes each weight once); the backward takes dx = dy @ w with the weight itself as the right operand
+ * and dw = dyᵀ @ x, already in `[out, in]`. Through {@link matmulTransposed} the same gradients cost three
+ * weight-sized transposes instead of one, and a transposed copy of the activations. Products run on
+ * {@link blockedMatMul}.
  */
 export const linearProduct = tf.customGrad((...inputs) => {
   const [x, w, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
   save([x, w]);
   return {
-    value: tf.matMul(x, transposedWeight(w)),
+    value: blockedMatMul(x, transposedWeight(w)),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-      tf.matMul(dy, saved[1]),
-      tf.matMul(swapLast(dy), saved[0]),
+      blockedMatMul(dy, saved[1]),
+      blockedMatMul(swapLast(dy), saved[0]),
     ],
   };
 }) as (x: tf.Tensor, w: tf.Tensor) => tf.Tensor;

@@ -1,0 +1,116 @@
+import * as tf from '@tensorflow/tfjs-core';
+import fc from 'fast-check';
+import { beforeAll, expect, test } from 'vitest';
+import { initBackend } from '../../training/backend.js';
+import { blockedMatMul, GEMM_KERNEL } from './gemm.js';
+import { GEMM_SHARED, GEMM_UNSHARED } from './gemm-bytes.js';
+import { experimental_setAppKernels } from './switch.js';
+
+beforeAll(async () => {
+  expect(await initBackend('wasm')).toBe('wasm');
+});
+
+/** A·B in float64 from the definition, and Σ|a||b| per entry (the scale of its float32 rounding error). */
+function reference(a: Float32Array, b: Float32Array, m: number, k: number, n: number) {
+  const c = new Float64Array(m * n);
+  const scale = new Float64Array(m * n);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++)
+      for (let l = 0; l < k; l++) {
+        c[i * n + j] += a[i * k + l] * b[l * n + j];
+        scale[i * n + j] += Math.abs(a[i * k + l] * b[l * n + j]);
+      }
+  return { c, scale };
+}
+
+/** Every entry within k float32 roundings of the exact sum (a sequential float32 sum's bound, plus one). */
+function expectProduct(
+  got: ArrayLike<number>,
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+) {
+  const { c, scale } = reference(a, b, m, k, n);
+  expect(got.length).toBe(m * n);
+  for (let i = 0; i < c.length; i++) {
+    expect(Math.abs(got[i] - c[i])).toBeLessThanOrEqual((k + 1) * 2 ** -24 * scale[i] + 1e-30);
+  }
+}
+
+const shape = fc.record({
+  m: fc.integer({ min: 1, max: 11 }), // 4-row tiles and the rows left over
+  k: fc.integer({ min: 1, max: 300 }), // below, at and across the 128-long blocks
+  n: fc.integer({ min: 1, max: 4 }).map((x) => 8 * x),
+  seed: fc.integer({ min: 0, max: 10_000 }),
+});
+
+test('blockedMatMul on the wasm heap equals the float64 product for any m, k and n a multiple of 8', () => {
+  fc.assert(
+    fc.property(shape, ({ m, k, n, seed }) => {
+      tf.tidy(() => {
+        const a = tf.randomNormal([m, k], 0, 1, 'float32', seed);
+        const b = tf.randomNormal([k, n], 0, 1, 'float32', seed + 1);
+        const c = blockedMatMul(a, b);
+        expect(tf.getKernel(GEMM_KERNEL, 'wasm')).toBeDefined(); // registered on first use
+        expectProduct(c.dataSync(), a.dataSync() as Float32Array, b.dataSync() as Float32Array, m, k, n);
+        const direct = tf.engine().runKernel(GEMM_KERNEL, { a, b }) as tf.Tensor;
+        expect(Array.from(direct.dataSync())).toEqual(Array.from(c.dataSync()));
+      });
+    }),
+    { numRuns: 60 },
+  );
+});
+
+test('a long shared dimension (the output projection: k = 58101 classes, several blocks) stays exact', () => {
+  tf.tidy(() => {
+    const [m, k, n] = [6, 58_101, 16];
+    const a = tf.randomNormal([m, k], 0, 1, 'float32', 7);
+    const b = tf.randomNormal([k, n], 0, 0.05, 'float32', 8);
+    expectProduct(
+      blockedMatMul(a, b).dataSync(),
+      a.dataSync() as Float32Array,
+      b.dataSync() as Float32Array,
+      m,
+      k,
+      n,
+    );
+  });
+});
+
+test('shapes the kernel does not take (n not a multiple of 8, app kernels off) fall back to tf.matMul', () => {
+  tf.tidy(() => {
+    const a = tf.randomNormal([5, 9], 0, 1, 'float32', 1);
+    const b = tf.randomNormal([9, 12], 0, 1, 'float32', 2);
+    expect(Array.from(blockedMatMul(a, b).dataSync())).toEqual(Array.from(tf.matMul(a, b).dataSync()));
+    const b8 = tf.randomNormal([9, 16], 0, 1, 'float32', 3);
+    experimental_setAppKernels(false);
+    try {
+      const plain = blockedMatMul(a, b8).dataSync();
+      expectProduct(plain, a.dataSync() as Float32Array, b8.dataSync() as Float32Array, 5, 9, 16);
+    } finally {
+      experimental_setAppKernels(true);
+    }
+  });
+});
+
+// The module as tfjs-backend-wasm's threaded build would run it: on a shared memory.
+test('the shared-memory variant computes the same product', () => {
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true });
+  const bytes = Uint8Array.from(atob(GEMM_SHARED), (c) => c.charCodeAt(0));
+  const gemm = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.gemm as (
+    ...args: number[]
+  ) => void;
+  const unshared = Uint8Array.from(atob(GEMM_UNSHARED), (c) => c.charCodeAt(0));
+  expect(WebAssembly.validate(unshared)).toBe(true);
+  const [m, k, n] = [5, 200, 16];
+  const heap = new Float32Array(memory.buffer);
+  const a = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i));
+  const b = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i / 3));
+  heap.set(a, 0);
+  heap.set(b, m * k);
+  heap.fill(Number.NaN, m * k + k * n, m * k + k * n + m * n); // the kernel clears C itself
+  gemm(0, 4 * m * k, 4 * (m * k + k * n), m, k, n, 128);
+  expectProduct(heap.subarray(m * k + k * n, m * k + k * n + m * n), a, b, m, k, n);
+});
