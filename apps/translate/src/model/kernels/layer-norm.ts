@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { LAYER_NORM_SHARED, LAYER_NORM_UNSHARED } from './layer-norm-bytes.js';
 import { appKernelsEnabled } from './switch.js';
 
 /** Names of the kernels registered with tfjs for the wasm backend. */
@@ -6,25 +7,58 @@ export const LAYER_NORM_KERNEL = 'ElTranslateLayerNorm';
 export const LAYER_NORM_GRAD_KERNEL = 'ElTranslateLayerNormGrad';
 
 interface WasmBackendLike {
-  wasm: { HEAPU8: Uint8Array };
+  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
   dataIdMap: { get(dataId: object): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: object): void;
 }
 
 interface LayerNormAttrs {
   epsilon: number;
 }
 
-/** A float32 view of a tensor in the wasm heap. Take views after every `makeOutput`: growing the heap detaches. */
-function view(backend: WasmBackendLike, info: tf.TensorInfo): Float32Array {
-  const size = info.shape.reduce((a, b) => a * b, 1);
-  const offset = backend.dataIdMap.get(info.dataId).memoryOffset;
-  return new Float32Array(backend.wasm.HEAPU8.buffer, offset, size);
+interface LayerNormModule {
+  forward(x: number, gamma: number, beta: number, y: number, rows: number, d: number, eps: number): void;
+  backward(
+    dy: number,
+    x: number,
+    gamma: number,
+    dx: number,
+    dGamma: number,
+    dBeta: number,
+    acc: number,
+    rows: number,
+    d: number,
+    eps: number,
+  ): void;
+}
+
+const instances = new WeakMap<WebAssembly.Memory, LayerNormModule>();
+
+/** `layer-norm.wat` instantiated on the backend's own memory (tensors read and written in place). */
+function moduleFor(backend: WasmBackendLike): LayerNormModule {
+  const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
+  if (!memory) throw new Error('tfjs-backend-wasm: no WebAssembly.Memory found on the backend');
+  let module = instances.get(memory);
+  if (!module) {
+    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+    const bytes = Uint8Array.from(atob(shared ? LAYER_NORM_SHARED : LAYER_NORM_UNSHARED), (c) =>
+      c.charCodeAt(0),
+    );
+    module = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } })
+      .exports as unknown as LayerNormModule;
+    instances.set(memory, module);
+  }
+  return module;
+}
+
+function offset(backend: WasmBackendLike, info: tf.TensorInfo): number {
+  return backend.dataIdMap.get(info.dataId).memoryOffset;
 }
 
 /**
  * y = (x − μ) · r · γ + β per row of `x` `[N, d]`, with μ the row mean and r = 1/√(σ² + ε), σ² the row variance
- * (two passes, accumulated in float64).
+ * (two passes, accumulated in float64; `layer-norm.wat`).
  */
 const forwardKernel: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) => {
   const backend = kernelBackend as unknown as WasmBackendLike;
@@ -32,26 +66,15 @@ const forwardKernel: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs })
   const { epsilon } = attrs as unknown as LayerNormAttrs;
   const d = x.shape[x.shape.length - 1];
   const rows = x.shape.reduce((a, b) => a * b, 1) / d;
-  const yInfo = backend.makeOutput(x.shape, 'float32');
-  const [xs, g, b, y] = [x, gamma, beta, yInfo].map((t) => view(backend, t));
-  for (let r = 0, o = 0; r < rows; r++, o += d) {
-    let sum = 0;
-    for (let j = 0; j < d; j++) sum += xs[o + j];
-    const mean = sum / d;
-    let squares = 0;
-    for (let j = 0; j < d; j++) {
-      const c = xs[o + j] - mean;
-      squares += c * c;
-    }
-    const rstd = 1 / Math.sqrt(squares / d + epsilon);
-    for (let j = 0; j < d; j++) y[o + j] = (xs[o + j] - mean) * rstd * g[j] + b[j];
-  }
-  return [yInfo];
+  const y = backend.makeOutput(x.shape, 'float32');
+  const [xo, go, bo, yo] = [x, gamma, beta, y].map((t) => offset(backend, t));
+  moduleFor(backend).forward(xo, go, bo, yo, rows, d, epsilon);
+  return [y];
 };
 
 /**
  * With x̂ = (x − μ)·r (μ, r recomputed in float64) and g = dy·γ: dx = r · (g − mean(g) − x̂ · mean(g · x̂)) per row, dγ = Σ_rows dy·x̂,
- * dβ = Σ_rows dy (accumulated in float64).
+ * dβ = Σ_rows dy (accumulated in float64 in a scratch tensor).
  */
 const gradKernel: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) => {
   const backend = kernelBackend as unknown as WasmBackendLike;
@@ -59,45 +82,16 @@ const gradKernel: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) =>
   const { epsilon } = attrs as unknown as LayerNormAttrs;
   const d = x.shape[x.shape.length - 1];
   const rows = x.shape.reduce((a, b) => a * b, 1) / d;
-  const dxInfo = backend.makeOutput(x.shape, 'float32');
-  const dGammaInfo = backend.makeOutput([d], 'float32');
-  const dBetaInfo = backend.makeOutput([d], 'float32');
-  const [dys, xs, g, dx, dGamma, dBeta] = [dy, x, gamma, dxInfo, dGammaInfo, dBetaInfo].map((t) =>
-    view(backend, t),
+  const dx = backend.makeOutput(x.shape, 'float32');
+  const dGamma = backend.makeOutput([d], 'float32');
+  const dBeta = backend.makeOutput([d], 'float32');
+  const scratch = backend.makeOutput([4 * d], 'float32'); // 2·d float64 accumulators
+  const [dyo, xo, go, dxo, dgo, dbo, acc] = [dy, x, gamma, dx, dGamma, dBeta, scratch].map((t) =>
+    offset(backend, t),
   );
-  const sumGamma = new Float64Array(d);
-  const sumBeta = new Float64Array(d);
-  for (let r = 0, o = 0; r < rows; r++, o += d) {
-    // μ and r again in float64 (the forward's outputs are float32: rounding μ would shift x̂ by |μ|·r·2^-24).
-    let sum = 0;
-    for (let j = 0; j < d; j++) sum += xs[o + j];
-    const mu = sum / d;
-    let squares = 0;
-    for (let j = 0; j < d; j++) {
-      const c = xs[o + j] - mu;
-      squares += c * c;
-    }
-    const rs = 1 / Math.sqrt(squares / d + epsilon);
-    let meanG = 0;
-    let meanGx = 0;
-    for (let j = 0; j < d; j++) {
-      const xhat = (xs[o + j] - mu) * rs;
-      const gj = dys[o + j] * g[j];
-      meanG += gj;
-      meanGx += gj * xhat;
-      sumGamma[j] += dys[o + j] * xhat;
-      sumBeta[j] += dys[o + j];
-    }
-    meanG /= d;
-    meanGx /= d;
-    for (let j = 0; j < d; j++) {
-      const xhat = (xs[o + j] - mu) * rs;
-      dx[o + j] = rs * (dys[o + j] * g[j] - meanG - xhat * meanGx);
-    }
-  }
-  dGamma.set(sumGamma);
-  dBeta.set(sumBeta);
-  return [dxInfo, dGammaInfo, dBetaInfo];
+  moduleFor(backend).backward(dyo, xo, go, dxo, dgo, dbo, acc, rows, d, epsilon);
+  backend.disposeData(scratch.dataId);
+  return [dx, dGamma, dBeta];
 };
 
 function ensureKernels(): boolean {
@@ -118,8 +112,9 @@ export function layerNormOps(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, ep
 
 /**
  * LayerNorm over the last axis, `(x − μ)/√(σ² + ε) · γ + β` (biased variance, as `torch.nn.LayerNorm`): `x`
- * `[..., d]`, `gamma` and `beta` `[d]`. On wasm one JS pass per row forward and backward over the heap (tfjs's
- * composed form runs about eight ops forward and twice as many backward); elsewhere {@link layerNormOps}.
+ * `[..., d]`, `gamma` and `beta` `[d]`. On wasm a WebAssembly SIMD kernel forward and backward over the heap
+ * (`layer-norm.wat`; tfjs's composed form runs about eight ops forward and twice as many backward); elsewhere
+ * {@link layerNormOps}.
  */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon = 1e-5): tf.Tensor {
   if (x.dtype !== 'float32' || !ensureKernels()) return layerNormOps(x, gamma, beta, epsilon);
