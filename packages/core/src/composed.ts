@@ -438,8 +438,8 @@ function computeEncouragingLoss<T>(
     const rowFactor = ops.sub(one, ops.mul(c(rho), w)); // 1 − ρW
     const scaled = (x: T) => (scale ? ops.mul(x, scale) : x);
     const others = ops.sub(
-      ops.sub(ops.mul(probs, scaled(rowFactor)), ops.mul(betaPs, scaled(ops.mul(perClass, c(rho))))),
-      scaled(perClass),
+      ops.mul(probs, scaled(rowFactor)),
+      ops.add(ops.mul(betaPs, scaled(ops.mul(perClass, c(rho)))), scaled(perClass)),
     );
     // The target: p_y (1 − ρW) − q_y (1 + ρ β_y p_y).
     const targetGrad = ops.sub(
@@ -532,11 +532,11 @@ function computeEncouragingLoss<T>(
     const scaled = (x: T) => (scale ? ops.mul(x, scale) : x);
     // Every class but a and y: π_j G − ε/K (1 + ρ δ π_j / (1 − p_j)).
     const othersGrad = ops.sub(
-      ops.sub(
-        ops.mul(pi, scaled(g)),
+      ops.mul(pi, scaled(g)),
+      ops.add(
         ops.mul(betaPOthers, scaled(ops.mul(perClass, ops.mul(c(rho), oneMinusMax)))),
+        scaled(perClass),
       ),
-      scaled(perClass),
     );
     // y ≠ a: π_y G − q_y (1 + ρ β_y p_y). a: p_a (1 − ρW_o) − q_a (1 + ρ β_a δ p_a).
     const piTarget = ops.sumLastAxis(ops.where(isTarget, pi, zero));

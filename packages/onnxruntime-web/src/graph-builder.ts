@@ -157,7 +157,7 @@ export class GraphBuilder {
     inputs: readonly GraphValue[],
     dtype: GraphDType,
     extent: Extent,
-    attributes: Record<string, number | number[]> = {},
+    attributes: Record<string, number | number[] | { float: number }> = {},
     outputCount = 1,
   ): GraphValue {
     const key = `${opType}|${inputs.map((v) => v.name).join(',')}|${JSON.stringify(attributes)}`;
@@ -167,12 +167,14 @@ export class GraphBuilder {
     this.nodes.push({
       opType,
       inputs: inputs.map((v) => v.name),
-      // Extra outputs (TopK's indices) get derived names and are never read.
+      // Extra outputs (TopK's indices) get derived names `${name}_1`, ….
       outputs: [name, ...Array.from({ length: outputCount - 1 }, (_, i) => `${name}_${i + 1}`)],
       attributes: Object.entries(attributes).map(([attribute, v]) =>
         Array.isArray(v)
           ? { name: attribute, type: AttributeType.INTS, ints: v }
-          : { name: attribute, type: AttributeType.INT, i: v },
+          : typeof v === 'number'
+            ? { name: attribute, type: AttributeType.INT, i: v }
+            : { name: attribute, type: AttributeType.FLOAT, f: v.float },
       ),
     });
     const value: GraphValue = { name, dtype, extent };
@@ -347,6 +349,45 @@ export class GraphBuilder {
     return this.node('TopK', [x, this.ints([2])], x.dtype, 'unknown', { axis: -1, largest: 1, sorted: 1 }, 2);
   }
 
+  /**
+   * `x · scale + bias` for a full x `[...B, K]` and a per-row scale and bias (rows `[...B, 1]` or scalars, at
+   * least one a row): one BatchNormalization pass over N·K with the rows as its channels (x viewed as
+   * `[1, rows, K]`, mean 0, variance 1, epsilon 0, so it computes x · scale + bias, no other rounding) instead of
+   * a Mul and an Add.
+   */
+  affine(x: GraphValue, scale: GraphValue, bias: GraphValue): GraphValue {
+    const flat = this.ints([-1]);
+    const channels = this.node(
+      'Reshape',
+      [scale.extent === 'row' ? scale : bias, flat],
+      'float32',
+      'unknown',
+    );
+    const count = this.node('Shape', [channels], 'int64', 'unknown');
+    const perChannel = (v: GraphValue) =>
+      v.extent === 'row'
+        ? this.node('Reshape', [v, flat], 'float32', 'unknown')
+        : this.node('Expand', [v, count], 'float32', 'unknown');
+    const shape = this.node('Shape', [x], 'int64', 'unknown');
+    const classes = this.node('Slice', [shape, this.ints([-1]), this.ints([2 ** 62])], 'int64', 'unknown');
+    const viewShape = this.node('Concat', [this.ints([1, -1]), classes], 'int64', 'unknown', { axis: 0 });
+    const view = this.node('Reshape', [x, viewShape], 'float32', 'unknown');
+    const normalized = this.node(
+      'BatchNormalization',
+      [
+        view,
+        perChannel(scale),
+        perChannel(bias),
+        perChannel(this.scalar(0, 'float32')),
+        perChannel(this.scalar(1, 'float32')),
+      ],
+      'float32',
+      'unknown',
+      { epsilon: { float: 0 } },
+    );
+    return this.node('Reshape', [normalized, shape], 'float32', 'full');
+  }
+
   /** The size K of the last axis as an int64 scalar. */
   lastAxisLength(like: GraphValue): GraphValue {
     const shape = this.node('Shape', [like], 'int64', 'unknown');
@@ -483,6 +524,17 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
       const one = b.scalar(1, 'float32');
       if (y.product && y.product.full.name === x.name) return ops.mul(x, ops.add(one, y.product.factor));
       if (x.product && x.product.full.name === y.name) return ops.mul(y, ops.add(one, x.product.factor));
+    }
+    // X·r ± c and c ± X·r (rows or scalars r, c, one a row) are one affine pass (BatchNormalization).
+    const perRow = (p: GraphValue, c: GraphValue) =>
+      small(p) && small(c) && (p.extent === 'row' || c.extent === 'row');
+    if ((opType === 'Add' || opType === 'Sub') && x.dtype === 'float32') {
+      if (x.product && perRow(x.product.factor, y)) {
+        return b.affine(x.product.full, x.product.factor, opType === 'Add' ? y : ops.neg(y));
+      }
+      if (y.product && perRow(y.product.factor, x)) {
+        return b.affine(y.product.full, opType === 'Add' ? y.product.factor : ops.neg(y.product.factor), x);
+      }
     }
     const value = b.node(opType, [x, y], x.dtype, broadcastExtent(x.extent, y.extent));
     if (opType === 'Sub' && x.dtype === 'float32' && x.extent === 'full' && y.extent === 'row') {
