@@ -283,6 +283,23 @@ export class GraphBuilder {
     const { safe, valid } = this.targetIndex(oneHot);
     // A scalar update broadcasts against the row in the Where below.
     const row = update.extent === 'full' ? this.gatherRow(update, safe) : update;
+    const inner = base.scatter;
+    if (inner && inner.index.extent === 'row' && inner.index.name !== safe.name) {
+      // A replacement in a copy that already replaced one entry per row: one ScatterElements writes both. Where
+      // the two indices meet, both slots carry this (later) value, so the order of the writes does not matter.
+      const same = this.node('Equal', [safe, inner.index], 'bool', 'row');
+      const original = this.node(
+        'Where',
+        [same, inner.written, this.gatherRow(inner.base, safe)],
+        base.dtype,
+        'row',
+      );
+      const written = this.node('Where', [valid, row, original], base.dtype, 'row');
+      const first = this.node('Where', [same, written, inner.written], base.dtype, 'row');
+      const indices = this.node('Concat', [inner.index, safe], 'int64', 'unknown', { axis: -1 });
+      const updates = this.node('Concat', [first, written], base.dtype, 'unknown', { axis: -1 });
+      return this.scatter(inner.base, indices, updates);
+    }
     const original = this.gatherRow(base, safe);
     const written = this.node('Where', [valid, row, original], base.dtype, 'row');
     return this.scatter(base, safe, written);

@@ -142,8 +142,10 @@ describe('label smoothing graphs: passes over [N, K]', () => {
       const ops = opTypes({ logEnd, labelSmoothing: 0.1 });
       expect(ops).not.toContain('LogSoftmax');
       expect(ops.filter((o) => o === 'Softmax')).toHaveLength(1);
-      // Row-sized Exp/Log nodes only: the general path's per-element Log is gone.
       expect(ops.filter((o) => o === 'ReduceProd')).toHaveLength(1);
+      // The gradient's entries at the target (and at the argmax for EL) are written by one ScatterElements; EL's
+      // other one masks the argmax out of the softmax.
+      expect(ops.filter((o) => o === 'ScatterElements')).toHaveLength(logEnd === 1 ? 2 : 1);
     }
   });
 
