@@ -1,12 +1,17 @@
 // pnpm bench: the EL/CEL loss graph fwd+bwd against a cross-entropy fwd+bwd graph recorded by the same builder,
 // both run by onnxruntime-web on the wasm EP (one thread) on the same inputs. Prints medians (min–max), the ratio
-// (and min/min) and each graph's node count, and writes bench/results.json for the root report. Shared machine:
-// read ratios.
+// (and min/min), each graph's node count and its passes over [N, K], and writes bench/results.json for the root
+// report. Shared machine: read ratios.
 // `node bench/graph.bench.mjs --smoke` is a seconds-long run on a small shape.
 import { writeFileSync } from 'node:fs';
 import { composedLogSoftmax } from '@encouraging-loss/core';
 import * as ort from 'onnxruntime-web';
-import { buildEncouragingLossModel, experimental_modelSummary, GraphBuilder } from '../dist/index.js';
+import {
+  buildEncouragingLossModel,
+  experimental_decodeOnnxModel,
+  experimental_modelSummary,
+  GraphBuilder,
+} from '../dist/index.js';
 
 ort.env.wasm.numThreads = 1;
 const smoke = process.argv.includes('--smoke');
@@ -41,6 +46,30 @@ function crossEntropyModel() {
     [logits, targets],
     [builder.output(loss, 'loss'), builder.output(grad, 'grad')],
   );
+}
+
+/**
+ * Passes over [N, K]: nodes that read a tensor of the logits' size (elementwise ops, reductions, casts, scatters),
+ * following sizes from `logits` through the graph. Shape, row gathers and the free views (Reshape, Identity) are not
+ * passes; a Cast to float64 and the ReduceSum that reads it count as two.
+ */
+function fullPasses(bytes) {
+  const full = new Set(['logits']);
+  const notPasses = new Set(['Shape', 'GatherElements', 'Reshape', 'Identity']);
+  const reductions = new Set(['ReduceSum', 'ReduceMax', 'ReduceProd', 'ArgMax', 'TopK']);
+  const fullShapes = new Set();
+  let passes = 0;
+  for (const node of experimental_decodeOnnxModel(bytes).graph.nodes) {
+    if (node.opType === 'Shape' && full.has(node.inputs[0])) fullShapes.add(node.outputs[0]);
+    // An Expand to the logits' shape writes N·K values (CE's zeros for the one-hot).
+    const expandsToFull = node.opType === 'Expand' && fullShapes.has(node.inputs[1]);
+    if (!node.inputs.some((name) => full.has(name)) && !expandsToFull) continue;
+    if (!notPasses.has(node.opType)) passes++;
+    if (!reductions.has(node.opType) && node.opType !== 'Shape' && node.opType !== 'GatherElements') {
+      for (const name of node.outputs) full.add(name);
+    }
+  }
+  return passes;
 }
 
 const models = [
@@ -83,7 +112,13 @@ for (const [N, K] of shapes) {
   const timed = [];
   for (const { variant, bytes } of models) {
     const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
-    timed.push({ variant, session, times: [], nodes: experimental_modelSummary(bytes).nodeCount });
+    timed.push({
+      variant,
+      session,
+      times: [],
+      nodes: experimental_modelSummary(bytes).nodeCount,
+      passes: fullPasses(bytes),
+    });
   }
   for (let i = 0; i < runs + 2; i++) {
     for (const entry of timed) {
@@ -94,7 +129,7 @@ for (const [N, K] of shapes) {
   }
   for (const entry of timed) await entry.session.release();
   const baseline = median(timed[0].times);
-  for (const { variant, times, nodes } of timed) {
+  for (const { variant, times, nodes, passes } of timed) {
     const row = {
       backend: 'onnxruntime-web wasm (1 thread)',
       shape: [N, K],
@@ -109,10 +144,11 @@ for (const [N, K] of shapes) {
       // The fastest run over the baseline's fastest: the least disturbed estimate on a loaded machine.
       ratioMin: Math.min(...times) / Math.min(...timed[0].times),
       nodes,
+      passes,
     };
     results.push(row);
     console.log(
-      `[${N}, ${K}] ${variant.padEnd(34)} ${row.median.toFixed(1).padStart(8)} ms (${row.min.toFixed(1)}–${row.max.toFixed(1)})  ${row.ratio.toFixed(2)}× CE (min/min ${row.ratioMin.toFixed(2)}×)  ${nodes} nodes`,
+      `[${N}, ${K}] ${variant.padEnd(34)} ${row.median.toFixed(1).padStart(8)} ms (${row.min.toFixed(1)}–${row.max.toFixed(1)})  ${row.ratio.toFixed(2)}× CE (min/min ${row.ratioMin.toFixed(2)}×)  ${nodes} nodes, ${passes} passes over [N, K]`,
     );
   }
 }
