@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -222,4 +224,10 @@ describe('BeamSearch.stepTop', () => {
     const search = new BeamSearch([3], config, { beam: 3 });
     expect(() => search.stepTop({ k: 2, counts: [2], tokens: [2, 3], logProbs: [-1, -2] })).toThrow(/beam 3/);
   });
+});
+
+test('the checked-in module is what decode-build-wasm.mjs assembles', () => {
+  const script = fileURLToPath(new URL('decode-build-wasm.mjs', import.meta.url));
+  const run = spawnSync(process.execPath, [script, '--check'], { encoding: 'utf8' });
+  expect(run.status, run.stderr).toBe(0);
 });
