@@ -40,6 +40,10 @@ export interface GraphValue {
   readonly scatter?: { base: GraphValue; index: GraphValue; written: GraphValue };
   /** A difference `full − row` of a full tensor and a row: gathered and summed without forming it. */
   readonly difference?: { full: GraphValue; row: GraphValue };
+  /** Row argmax indices `[...B]` of `of` (from its TopK(2)), with the runner-up's index `[...B, 1]`. */
+  readonly argMax?: { of: GraphValue; runnerUp: GraphValue };
+  /** `Softmax(x)` along the last axis: x. */
+  readonly softmaxOf?: GraphValue;
 }
 
 /** A node as recorded (the builder's own form, serialized by {@link GraphBuilder.toGraph}). */
@@ -358,7 +362,20 @@ export class GraphBuilder {
     const indices: GraphValue = { name: `${top.name}_1`, dtype: 'int64', extent: 'unknown' };
     const axes = this.ints([-1]);
     const first = this.node('Slice', [indices, this.ints([0]), this.ints([1]), axes], 'int64', 'row');
-    return this.node('Squeeze', [first, axes], 'int64', x.extent === 'full' ? 'batch' : 'unknown');
+    const runnerUp = this.node('Slice', [indices, this.ints([1]), this.ints([2]), axes], 'int64', 'row');
+    const index = this.node('Squeeze', [first, axes], 'int64', x.extent === 'full' ? 'batch' : 'unknown');
+    return { ...index, argMax: { of: x, runnerUp } };
+  }
+
+  /**
+   * The row maximum of `Softmax(x)` where x is `where(argmax one-hot of y, fill, y)`: Softmax is monotone, so it
+   * sits at y's runner-up (TopK's second index) and is a gather, not a ReduceMax pass. Undefined otherwise.
+   */
+  softmaxMaxOfOthers(probs: GraphValue): GraphValue | undefined {
+    const selects = probs.softmaxOf?.selects;
+    const argMax = selects?.oneHot.oneHotIndices?.argMax;
+    if (selects?.kind !== 'others' || !argMax || argMax.of.name !== selects.value.name) return undefined;
+    return this.node('GatherElements', [probs, argMax.runnerUp], probs.dtype, 'row', { axis: -1 });
   }
 
   /** TopK(x, 2) along the last axis, largest first (on a tie the lower index first); recorded once per x. */
@@ -625,7 +642,7 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
     maxLastAxis: (x) =>
       x.selects?.kind === 'others' && x.selects.fill !== undefined
         ? b.maxOfOthers(x.selects.value, x.selects.oneHot, x.selects.fill)
-        : b.reduceLastAxis('ReduceMax', x),
+        : (b.softmaxMaxOfOthers(x) ?? b.reduceLastAxis('ReduceMax', x)),
     argMaxLastAxis: (x) => b.argMax(x),
     sumLastAxis: (x, precision) => {
       if (x.selects?.kind === 'target') return b.atTarget(x.selects.value, x.selects.oneHot).value;
@@ -674,7 +691,7 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
       return b.node('Where', [exact, x, b.node('Mul', [x, ratio], 'float32', x.extent)], 'float32', x.extent);
     },
     logSoftmax: (x) => b.node('LogSoftmax', [x], 'float32', x.extent, { axis: -1 }),
-    softmax: (x) => b.node('Softmax', [x], 'float32', x.extent, { axis: -1 }),
+    softmax: (x) => ({ ...b.node('Softmax', [x], 'float32', x.extent, { axis: -1 }), softmaxOf: x }),
     // Core passes x ∈ [1/10, 1] with Σ(1 − x) ≤ 1: the product of a row is ≥ 1/13, and one ReduceProd pass
     // replaces a Log per element. Its relative error, at most K ulps, reaches the loss scaled by ε/K.
     sumLogLastAxis: (x) => {
