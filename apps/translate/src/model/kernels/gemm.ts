@@ -75,7 +75,7 @@ export function blockedMatMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
     a.rank === 2 &&
     b.rank === 2 &&
     a.shape[1] === b.shape[0] &&
-    b.shape[1] % 8 === 0 &&
+    (b.shape[1] ?? 0) % 8 === 0 &&
     a.size > 0 &&
     b.size > 0 &&
     a.dtype === 'float32' &&
