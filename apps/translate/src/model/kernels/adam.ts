@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ADAM_SHARED, ADAM_UNSHARED } from './adam-bytes.js';
+import { heapMemory, heapModule } from './heap-module.js';
 import { appKernelsEnabled } from './switch.js';
 
 interface WasmBackendLike {
@@ -49,19 +50,7 @@ export interface AdamConstants {
 /** Elements per chunk of gradient and moments staged in the heap: three 64 KiB arrays stay in L2. */
 const CHUNK = 16384;
 
-const instances = new WeakMap<WebAssembly.Memory, AdamExports>();
-
-function exportsFor(memory: WebAssembly.Memory): AdamExports {
-  let found = instances.get(memory);
-  if (!found) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const bytes = Uint8Array.from(atob(shared ? ADAM_SHARED : ADAM_UNSHARED), (c) => c.charCodeAt(0));
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-    found = instance.exports as unknown as AdamExports;
-    instances.set(memory, found);
-  }
-  return found;
-}
+const MODULE = { unshared: ADAM_UNSHARED, shared: ADAM_SHARED };
 
 /**
  * Adam on tfjs-backend-wasm's heap with WebAssembly SIMD (adam.wat), for gradients and moments held in host
@@ -153,7 +142,6 @@ export class AdamKernel {
 export function openAdamKernel(): AdamKernel | undefined {
   if (!appKernelsEnabled() || tf.getBackend() !== 'wasm') return undefined;
   const backend = tf.backend() as unknown as WasmBackendLike;
-  const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
-  if (!memory) throw new Error('tfjs-backend-wasm: no WebAssembly.Memory found on the backend');
-  return new AdamKernel(backend, memory, exportsFor(memory));
+  const memory = heapMemory(backend);
+  return new AdamKernel(backend, memory, heapModule<AdamExports>(MODULE, memory));
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BATCH_MATMUL_SHARED, BATCH_MATMUL_UNSHARED } from './batch-matmul-bytes.js';
+import { heapMemory, heapModule } from './heap-module.js';
 import { appKernelsEnabled } from './switch.js';
 
 /** Name of the kernel registered with tfjs for the wasm backend. */
@@ -30,23 +31,11 @@ type Bmm = (
   bCol: number,
 ) => void;
 
-const instances = new WeakMap<WebAssembly.Memory, Bmm>();
+const MODULE = { unshared: BATCH_MATMUL_UNSHARED, shared: BATCH_MATMUL_SHARED };
 
 /** The kernel module instantiated on the backend's own memory (tensors are read and written in place). */
 function bmmFor(backend: WasmBackendLike): Bmm {
-  const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
-  if (!memory) throw new Error('tfjs-backend-wasm: no WebAssembly.Memory found on the backend');
-  let bmm = instances.get(memory);
-  if (!bmm) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const bytes = Uint8Array.from(atob(shared ? BATCH_MATMUL_SHARED : BATCH_MATMUL_UNSHARED), (c) =>
-      c.charCodeAt(0),
-    );
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-    bmm = instance.exports.bmm as Bmm;
-    instances.set(memory, bmm);
-  }
-  return bmm;
+  return heapModule<{ bmm: Bmm }>(MODULE, heapMemory(backend)).bmm;
 }
 
 const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) => {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DECODE_SHARED, DECODE_UNSHARED } from './decode-scan-bytes.js';
+import { heapMemory, heapModule } from './heap-module.js';
 import { appKernelsEnabled } from './switch.js';
 
 /** Names of the kernels registered with tfjs for the wasm backend. */
@@ -28,21 +29,11 @@ interface DecodeModule {
   ): void;
 }
 
-const instances = new WeakMap<WebAssembly.Memory, DecodeModule>();
+const MODULE = { unshared: DECODE_UNSHARED, shared: DECODE_SHARED };
 
-/** The module (decode-build-wasm.mjs) instantiated on the backend's own memory: tensors are read and written in place. */
+/** The module instantiated on the backend's own memory (tensors are read and written in place). */
 function moduleFor(backend: WasmBackendLike): DecodeModule {
-  const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
-  if (!memory) throw new Error('tfjs-backend-wasm: no WebAssembly.Memory found on the backend');
-  let module = instances.get(memory);
-  if (!module) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const bytes = Uint8Array.from(atob(shared ? DECODE_SHARED : DECODE_UNSHARED), (c) => c.charCodeAt(0));
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-    module = instance.exports as unknown as DecodeModule;
-    instances.set(memory, module);
-  }
-  return module;
+  return heapModule<DecodeModule>(MODULE, heapMemory(backend));
 }
 
 const offset = (backend: WasmBackendLike, info: tf.TensorInfo) =>

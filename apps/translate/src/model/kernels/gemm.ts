@@ -1,6 +1,7 @@
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { GEMM_SHARED, GEMM_UNSHARED } from './gemm-bytes.js';
+import { heapMemory, heapModule } from './heap-module.js';
 import { appKernelsEnabled } from './switch.js';
 
 /** Name of the kernel registered with tfjs for the wasm backend. */
@@ -17,21 +18,11 @@ interface WasmBackendLike {
 
 type Gemm = (a: number, b: number, c: number, m: number, k: number, n: number, kb: number) => void;
 
-const instances = new WeakMap<WebAssembly.Memory, Gemm>();
+const MODULE = { unshared: GEMM_UNSHARED, shared: GEMM_SHARED };
 
 /** The module instantiated on the backend's own memory (operands read and the product written in place). */
 function gemmFor(backend: WasmBackendLike): Gemm {
-  const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
-  if (!memory) throw new Error('tfjs-backend-wasm: no WebAssembly.Memory found on the backend');
-  let gemm = instances.get(memory);
-  if (!gemm) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const bytes = Uint8Array.from(atob(shared ? GEMM_SHARED : GEMM_UNSHARED), (c) => c.charCodeAt(0));
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-    gemm = instance.exports.gemm as Gemm;
-    instances.set(memory, gemm);
-  }
-  return gemm;
+  return heapModule<{ gemm: Gemm }>(MODULE, heapMemory(backend)).gemm;
 }
 
 const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend }) => {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { heapMemory, heapModule } from './heap-module.js';
 import { LAYER_NORM_SHARED, LAYER_NORM_UNSHARED } from './layer-norm-bytes.js';
 import { appKernelsEnabled } from './switch.js';
 
@@ -33,23 +34,11 @@ interface LayerNormModule {
   ): void;
 }
 
-const instances = new WeakMap<WebAssembly.Memory, LayerNormModule>();
+const MODULE = { unshared: LAYER_NORM_UNSHARED, shared: LAYER_NORM_SHARED };
 
-/** `layer-norm.wat` instantiated on the backend's own memory (tensors read and written in place). */
+/** The module instantiated on the backend's own memory (tensors are read and written in place). */
 function moduleFor(backend: WasmBackendLike): LayerNormModule {
-  const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
-  if (!memory) throw new Error('tfjs-backend-wasm: no WebAssembly.Memory found on the backend');
-  let module = instances.get(memory);
-  if (!module) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const bytes = Uint8Array.from(atob(shared ? LAYER_NORM_SHARED : LAYER_NORM_UNSHARED), (c) =>
-      c.charCodeAt(0),
-    );
-    module = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } })
-      .exports as unknown as LayerNormModule;
-    instances.set(memory, module);
-  }
-  return module;
+  return heapModule<LayerNormModule>(MODULE, heapMemory(backend));
 }
 
 function offset(backend: WasmBackendLike, info: tf.TensorInfo): number {

@@ -1,0 +1,39 @@
+/** A kernel module's two builds, base64 (a generated `*-bytes.ts`): importing an unshared or a shared memory. */
+export interface ModuleVariants {
+  unshared: string;
+  shared: string;
+}
+
+/** What the app's kernels read of tfjs-backend-wasm's backend object (not part of its typed API). */
+export interface WasmHeapBackend {
+  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
+}
+
+const instances = new Map<ModuleVariants, WeakMap<WebAssembly.Memory, unknown>>();
+
+/** The backend's `WebAssembly.Memory`, where tfjs-backend-wasm keeps every tensor. */
+export function heapMemory(backend: WasmHeapBackend): WebAssembly.Memory {
+  const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
+  if (!memory) throw new Error('tfjs-backend-wasm: no WebAssembly.Memory found on the backend');
+  return memory;
+}
+
+/**
+ * A kernel module's exports instantiated on `memory` (they read and write tensors in place), once per memory: the
+ * shared-memory build when the memory is shared (tfjs-backend-wasm's threaded build).
+ */
+export function heapModule<T>(variants: ModuleVariants, memory: WebAssembly.Memory): T {
+  let byMemory = instances.get(variants);
+  if (!byMemory) {
+    byMemory = new WeakMap();
+    instances.set(variants, byMemory);
+  }
+  let exports = byMemory.get(memory) as T | undefined;
+  if (!exports) {
+    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+    const bytes = Uint8Array.from(atob(shared ? variants.shared : variants.unshared), (c) => c.charCodeAt(0));
+    exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as T;
+    byMemory.set(memory, exports);
+  }
+  return exports;
+}
