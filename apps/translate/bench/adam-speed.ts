@@ -5,7 +5,7 @@
  * step (dataSync, a float64 host loop, upload) — the current step with its WebAssembly SIMD kernel and the
  * division folded in (`gradientScale`), and the current step with the app's kernels off (its host loop). Reports
  * the median over the timed steps, ns per parameter and the ratio to the baseline; writes bench/adam-results.json.
- * Run through bench/adam-bench.mjs, under `flock /tmp/bench.lock`.
+ * Run through `node bench/run-speed.mjs adam`, under `flock /tmp/bench.lock`.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';

@@ -54,12 +54,12 @@ function ensureKernel(): boolean {
 
 /**
  * `a @ b` for 2-D float32 `a` `[m, k]` and `b` `[k, n]`: on the wasm backend with one thread and n a multiple of 8,
- * a WebAssembly SIMD kernel blocked along k (`gemm.wat`); anywhere else `tf.matMul` (XNNPACK on wasm). Measured
- * against XNNPACK on the training step's shapes (docs/performance.md): 5–20 % faster where
- * XNNPACK has the right operand already packed, and it never packs — XNNPACK packs (and transposes) every new right
- * operand, which is every weight after each optimizer step — and 3–4× faster with a long shared dimension (the
- * output projection's dh = G·W, k = 58101 at OPUS-MT), where XNNPACK streams its operands from memory for every
- * tile. The sums run over l in order, as XNNPACK's do. Not differentiable by itself.
+ * a WebAssembly SIMD kernel blocked along k (`gemm.wat`); anywhere else `tf.matMul` (XNNPACK on wasm). On the
+ * training step's shapes (`node bench/run-speed.mjs gemm`) it runs at 24–30 GFLOP/s, XNNPACK at 13–27 with its right
+ * operand already packed and 9–24 when it packs a new one — every weight after each optimizer step — and it is
+ * 2–3× faster with a long shared dimension (the output projection's dh = G·W, k = 58101 at OPUS-MT), where XNNPACK
+ * streams its operands from memory for every tile. The sums run over l in order, as XNNPACK's do. Not
+ * differentiable by itself.
  */
 export function blockedMatMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
   if (

@@ -1,14 +1,24 @@
 #!/usr/bin/env node
-// Builds bench/adam-speed.ts (tfjs and the workspace packages bundled from source, as the CLI is) and runs it:
-// the optimizer step alone at the small and OPUS-MT base shapes, against the implementation before issue 13.
-// Usage, from apps/translate: flock /tmp/bench.lock node bench/adam-bench.mjs [--steps N] [--out FILE]
+// Builds bench/<name>-speed.ts (tfjs and the workspace packages bundled from source, as the CLI is) and runs it,
+// passing the remaining arguments. From apps/translate, under flock /tmp/bench.lock:
+//   node bench/run-speed.mjs adam [--steps N] [--out FILE]   the optimizer step alone at the small and OPUS-MT base
+//                                                            shapes, against the implementation before issue 13
+//   node bench/run-speed.mjs gemm                             the blocked 2-D product against XNNPACK's matMul on
+//                                                            the training step's shapes
+import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'tsup';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const outDir = `${root}node_modules/.cache/adam-bench`;
+const name = process.argv[2];
+if (!name || !existsSync(`${root}bench/${name}-speed.ts`)) {
+  console.error('usage: node bench/run-speed.mjs <adam|gemm> [arguments of bench/<name>-speed.ts]');
+  process.exit(2);
+}
+process.argv.splice(2, 1);
+const outDir = `${root}node_modules/.cache/${name}-speed`;
 await build({
-  entry: [`${root}bench/adam-speed.ts`],
+  entry: [`${root}bench/${name}-speed.ts`],
   outDir,
   format: ['esm'],
   platform: 'node',
@@ -35,4 +45,4 @@ await build({
     };
   },
 });
-await import(pathToFileURL(`${outDir}/adam-speed.js`).href);
+await import(pathToFileURL(`${outDir}/${name}-speed.js`).href);

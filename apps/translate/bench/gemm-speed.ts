@@ -1,0 +1,54 @@
+/**
+ * The blocked 2-D product (src/model/kernels/gemm.ts) against tfjs-backend-wasm's matMul (XNNPACK) on the shapes of
+ * a training step: XNNPACK with its right operand already packed (a cached weight) and with a fresh one (a weight
+ * after an optimizer step: packed again). Interleaved per round, median ms and GFLOP/s per variant.
+ * Run through `node bench/run-speed.mjs gemm`, under `flock /tmp/bench.lock`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { blockedMatMul } from '../src/model/kernels/gemm.js';
+import { initBackend } from '../src/training/backend.js';
+
+// m × k × n: attention projections, FFN, their gradients (small preset and OPUS-MT base), and the output
+// projection of OPUS-MT base at 200 tokens: z = (W·hᵀ)ᵀ, dW = Gᵀ·h, dh = G·W.
+const SHAPES = [
+  [2000, 128, 128],
+  [2000, 128, 256],
+  [2000, 256, 128],
+  [128, 2000, 128],
+  [200, 512, 512],
+  [200, 512, 2048],
+  [200, 2048, 512],
+  [512, 200, 512],
+  [58101, 512, 200],
+  [58101, 200, 512],
+  [200, 58101, 512],
+];
+
+await initBackend('wasm');
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
+for (const [m, k, n] of SHAPES) {
+  const a = tf.randomNormal([m, k]) as tf.Tensor2D;
+  const b = tf.randomNormal([k, n]) as tf.Tensor2D;
+  const reps = Math.max(2, Math.round(2e9 / (2 * m * k * n)));
+  const variants: Record<string, () => void> = {
+    'XNNPACK, packed': () => tf.tidy(() => void tf.matMul(a, b).dataSync()),
+    'XNNPACK, fresh operand': () => tf.tidy(() => void tf.matMul(a, tf.add(b, 0) as tf.Tensor2D).dataSync()),
+    blocked: () => tf.tidy(() => void blockedMatMul(a, b).dataSync()),
+  };
+  const names = Object.keys(variants);
+  const ms: Record<string, number[]> = Object.fromEntries(names.map((x) => [x, []]));
+  for (let round = 0; round < 6; round++) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(i + round) % names.length];
+      const started = performance.now();
+      for (let r = 0; r < reps; r++) variants[name]();
+      if (round > 0) ms[name].push((performance.now() - started) / reps);
+    }
+  }
+  const cells = names.map((name) => {
+    const t = median(ms[name]);
+    return `${name} ${t.toFixed(2)} ms (${((2 * m * k * n) / t / 1e6).toFixed(1)} GFLOP/s)`;
+  });
+  console.log(`${m}×${k}×${n}`.padEnd(16), cells.join('   '));
+  tf.dispose([a, b]);
+}
