@@ -2,7 +2,7 @@
  * The exported model against el-translate: equality counts (transformers.js 4.x and @xenova/transformers 2.17.2 in
  * Node, transformers.js 4.x in Chromium, OnnxTranslator beam 5), int8 agreement and BLEU, file sizes, and
  * sentences/s for greedy and beam 5 — tfjs-wasm (`el-translate translate`) as the baseline, every figure measured
- * in the same run. Run through bench/export-bench.mjs (`pnpm bench` in apps/translate), under
+ * in the same run. Run through `node bench/run-speed.mjs export` (`pnpm bench` in apps/translate), under
  * `flock /tmp/bench.lock`.
  */
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

@@ -5,6 +5,8 @@
 //                                                            shapes, against the implementation before issue 13
 //   node bench/run-speed.mjs gemm                             the blocked 2-D product against XNNPACK's matMul on
 //                                                            the training step's shapes
+//   node bench/run-speed.mjs export [--model DIR] [--data FILE]   the exported model in transformers.js and
+//                                                            onnxruntime-web against el-translate (pnpm bench:export)
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'tsup';
@@ -12,7 +14,7 @@ import { build } from 'tsup';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const name = process.argv[2];
 if (!name || !existsSync(`${root}bench/${name}-speed.ts`)) {
-  console.error('usage: node bench/run-speed.mjs <adam|gemm> [arguments of bench/<name>-speed.ts]');
+  console.error('usage: node bench/run-speed.mjs <adam|gemm|export> [arguments of bench/<name>-speed.ts]');
   process.exit(2);
 }
 process.argv.splice(2, 1);

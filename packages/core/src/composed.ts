@@ -213,6 +213,8 @@ function computeEncouragingLoss<T>(
   // s = −b'(p) on the tangent; log(1 − logEnd) its value at logEnd.
   const tangentSlope = logEnd < 1 ? 1 / (1 - logEnd) : 0;
   const logOneMinusEnd = logEnd < 1 ? Math.log1p(-logEnd) : 0;
+  /** min(x, bound), elementwise (TensorOps has `maximum` only). */
+  const atMost = (x: T, bound: number) => ops.neg(ops.maximum(ops.neg(x), c(-bound)));
 
   // Probabilities are taken to log space once; a zero probability is clamped to the smallest float32 normal
   // so that everything downstream stays finite.
@@ -401,7 +403,6 @@ function computeEncouragingLoss<T>(
     const eps = labelSmoothing;
     const classes = ops.lastAxisSize(logits);
     const perClass = ops.div(c(eps), classes); // ε/K
-    const atMost = (x: T, bound: number) => ops.neg(ops.maximum(ops.neg(x), c(-bound))); // min(x, bound)
 
     const max = ops.maxLastAxis(logits);
     const shifted = ops.sub(logits, max);
@@ -468,7 +469,6 @@ function computeEncouragingLoss<T>(
     const eps = labelSmoothing;
     const classes = ops.lastAxisSize(logits);
     const perClass = ops.div(c(eps), classes); // ε/K
-    const atMost = (x: T, bound: number) => ops.neg(ops.maximum(ops.neg(x), c(-bound))); // min(x, bound)
 
     const argMax = (ops.argMaxLastAxis as (x: T) => T)(logits);
     const isMax = ops.oneHot(argMax, logits);

@@ -1,19 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ADAM_SHARED, ADAM_UNSHARED } from './adam-bytes.js';
-import { heapMemory, heapModule } from './heap-module.js';
+import { heapMemory, heapModule, heapOffset, type WasmHeapBackend } from './heap-module.js';
 import { appKernelsEnabled } from './switch.js';
 
-interface WasmBackendLike {
-  wasm: {
-    asm?: { memory?: WebAssembly.Memory };
-    wasmMemory?: WebAssembly.Memory;
-    _malloc(bytes: number): number;
-    _free(offset: number): void;
-  };
-  dataIdMap: { get(dataId: object): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+interface WasmBackendLike extends WasmHeapBackend {
+  wasm: WasmHeapBackend['wasm'] & { _malloc(bytes: number): number; _free(offset: number): void };
 }
-
 interface AdamExports {
   adam(
     p: number,
@@ -92,8 +84,8 @@ export class AdamKernel {
    */
   update(param: tf.Tensor, g: Float32Array, m: Float32Array, v: Float32Array, c: AdamConstants): tf.Tensor {
     const info = this.backend.makeOutput(param.shape, 'float32');
-    const out = this.backend.dataIdMap.get(info.dataId).memoryOffset;
-    const p = this.backend.dataIdMap.get(param.dataId).memoryOffset;
+    const out = heapOffset(this.backend, info);
+    const p = heapOffset(this.backend, param);
     // makeOutput may have grown the memory (a new buffer): view it afterwards.
     const heap = new Float32Array(this.memory.buffer);
     const gAt = this.staging;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BATCH_MATMUL_SHARED, BATCH_MATMUL_UNSHARED } from './batch-matmul-bytes.js';
-import { heapMemory, heapModule } from './heap-module.js';
+import { heapMemory, heapModule, heapOffset, type WasmHeapBackend } from './heap-module.js';
 import { appKernelsEnabled } from './switch.js';
 
 /** Name of the kernel registered with tfjs for the wasm backend. */
@@ -9,12 +9,6 @@ export const BATCH_MATMUL_KERNEL = 'ElTranslateBatchMatMul';
 interface BatchMatMulAttrs {
   transposeA: boolean;
   transposeB: boolean;
-}
-
-interface WasmBackendLike {
-  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
-  dataIdMap: { get(dataId: object): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
 type Bmm = (
@@ -34,12 +28,12 @@ type Bmm = (
 const MODULE = { unshared: BATCH_MATMUL_UNSHARED, shared: BATCH_MATMUL_SHARED };
 
 /** The kernel module instantiated on the backend's own memory (tensors are read and written in place). */
-function bmmFor(backend: WasmBackendLike): Bmm {
+function bmmFor(backend: WasmHeapBackend): Bmm {
   return heapModule<{ bmm: Bmm }>(MODULE, heapMemory(backend)).bmm;
 }
 
 const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) => {
-  const backend = kernelBackend as unknown as WasmBackendLike;
+  const backend = kernelBackend as unknown as WasmHeapBackend;
   const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   const { transposeA, transposeB } = attrs as unknown as BatchMatMulAttrs;
   const rank = a.shape.length;
@@ -51,9 +45,9 @@ const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) =>
   const batch = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
   const out = backend.makeOutput([...a.shape.slice(0, rank - 2), m, n], 'float32');
   bmmFor(backend)(
-    backend.dataIdMap.get(a.dataId).memoryOffset,
-    backend.dataIdMap.get(b.dataId).memoryOffset,
-    backend.dataIdMap.get(out.dataId).memoryOffset,
+    heapOffset(backend, a),
+    heapOffset(backend, b),
+    heapOffset(backend, out),
     batch,
     m,
     k,

@@ -1,18 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DECODE_SHARED, DECODE_UNSHARED } from './decode-scan-bytes.js';
-import { heapMemory, heapModule } from './heap-module.js';
+import { heapMemory, heapModule, heapOffset, type WasmHeapBackend } from './heap-module.js';
 import { appKernelsEnabled } from './switch.js';
 
 /** Names of the kernels registered with tfjs for the wasm backend. */
 export const DECODE_SCAN_KERNEL = 'ElTranslateDecodeScan';
 export const GATHER_ROWS_KERNEL = 'ElTranslateGatherRows';
 export const APPEND_CACHE_KERNEL = 'ElTranslateAppendCache';
-
-interface WasmBackendLike {
-  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
-  dataIdMap: { get(dataId: object): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-}
 
 interface DecodeModule {
   scan(x: number, rows: number, vocab: number, k: number, skip: number, out: number): void;
@@ -32,38 +26,41 @@ interface DecodeModule {
 const MODULE = { unshared: DECODE_UNSHARED, shared: DECODE_SHARED };
 
 /** The module instantiated on the backend's own memory (tensors are read and written in place). */
-function moduleFor(backend: WasmBackendLike): DecodeModule {
+function moduleFor(backend: WasmHeapBackend): DecodeModule {
   return heapModule<DecodeModule>(MODULE, heapMemory(backend));
 }
-
-const offset = (backend: WasmBackendLike, info: tf.TensorInfo) =>
-  backend.dataIdMap.get(info.dataId).memoryOffset;
 
 /** Bytes of one row of the scan's output: k logits, k ids, the maximum, the count, Σ exp (float64). */
 const scanRowBytes = (k: number) => 8 * k + 16;
 
 const scanKernel: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) => {
-  const backend = kernelBackend as unknown as WasmBackendLike;
+  const backend = kernelBackend as unknown as WasmHeapBackend;
   const { logits } = inputs as { logits: tf.TensorInfo };
   const { k, skip } = attrs as unknown as { k: number; skip: number };
   const [rows, vocab] = logits.shape;
   const out = backend.makeOutput([rows, scanRowBytes(k) / 4], 'float32');
-  moduleFor(backend).scan(offset(backend, logits), rows, vocab, k, skip, offset(backend, out));
+  moduleFor(backend).scan(heapOffset(backend, logits), rows, vocab, k, skip, heapOffset(backend, out));
   return out;
 };
 
 const gatherKernel: tf.KernelFunc = ({ inputs, backend: kernelBackend }) => {
-  const backend = kernelBackend as unknown as WasmBackendLike;
+  const backend = kernelBackend as unknown as WasmHeapBackend;
   const { x, rows } = inputs as { x: tf.TensorInfo; rows: tf.TensorInfo };
   const n = rows.shape[0];
   const rowBytes = (4 * x.shape.slice(1).reduce((a, b) => a * b, 1)) | 0;
   const out = backend.makeOutput([n, ...x.shape.slice(1)], 'float32');
-  moduleFor(backend).gather(offset(backend, x), offset(backend, rows), n, rowBytes, offset(backend, out));
+  moduleFor(backend).gather(
+    heapOffset(backend, x),
+    heapOffset(backend, rows),
+    n,
+    rowBytes,
+    heapOffset(backend, out),
+  );
   return out;
 };
 
 const appendKernel: tf.KernelFunc = ({ inputs, backend: kernelBackend }) => {
-  const backend = kernelBackend as unknown as WasmBackendLike;
+  const backend = kernelBackend as unknown as WasmHeapBackend;
   const { cache, fresh, rows } = inputs as {
     cache: tf.TensorInfo;
     fresh: tf.TensorInfo;
@@ -73,14 +70,14 @@ const appendKernel: tf.KernelFunc = ({ inputs, backend: kernelBackend }) => {
   const t = cache.shape[2];
   const out = backend.makeOutput([n, heads, t + 1, headDim], 'float32');
   moduleFor(backend).append(
-    offset(backend, cache),
-    rows ? offset(backend, rows) : 0,
+    heapOffset(backend, cache),
+    rows ? heapOffset(backend, rows) : 0,
     n,
     heads,
     t,
     4 * headDim,
-    offset(backend, fresh),
-    offset(backend, out),
+    heapOffset(backend, fresh),
+    heapOffset(backend, out),
   );
   return out;
 };

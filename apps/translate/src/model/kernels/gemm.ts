@@ -1,7 +1,7 @@
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { GEMM_SHARED, GEMM_UNSHARED } from './gemm-bytes.js';
-import { heapMemory, heapModule } from './heap-module.js';
+import { heapMemory, heapModule, heapOffset, type WasmHeapBackend } from './heap-module.js';
 import { appKernelsEnabled } from './switch.js';
 
 /** Name of the kernel registered with tfjs for the wasm backend. */
@@ -10,36 +10,22 @@ export const GEMM_KERNEL = 'ElTranslateBlockedMatMul';
 /** Shared-dimension block: kb × n floats of B (256 KiB at n = 512) stay in L2 while C is updated from them. */
 const BLOCK = 128;
 
-interface WasmBackendLike {
-  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
-  dataIdMap: { get(dataId: object): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-}
-
 type Gemm = (a: number, b: number, c: number, m: number, k: number, n: number, kb: number) => void;
 
 const MODULE = { unshared: GEMM_UNSHARED, shared: GEMM_SHARED };
 
 /** The module instantiated on the backend's own memory (operands read and the product written in place). */
-function gemmFor(backend: WasmBackendLike): Gemm {
+function gemmFor(backend: WasmHeapBackend): Gemm {
   return heapModule<{ gemm: Gemm }>(MODULE, heapMemory(backend)).gemm;
 }
 
 const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend }) => {
-  const backend = kernelBackend as unknown as WasmBackendLike;
+  const backend = kernelBackend as unknown as WasmHeapBackend;
   const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   const [m, k] = a.shape;
   const n = b.shape[1];
   const out = backend.makeOutput([m, n], 'float32');
-  gemmFor(backend)(
-    backend.dataIdMap.get(a.dataId).memoryOffset,
-    backend.dataIdMap.get(b.dataId).memoryOffset,
-    backend.dataIdMap.get(out.dataId).memoryOffset,
-    m,
-    k,
-    n,
-    BLOCK,
-  );
+  gemmFor(backend)(heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out), m, k, n, BLOCK);
   return out;
 };
 

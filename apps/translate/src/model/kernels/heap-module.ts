@@ -1,12 +1,22 @@
+import type * as tf from '@tensorflow/tfjs-core';
+
 /** A kernel module's two builds, base64 (a generated `*-bytes.ts`): importing an unshared or a shared memory. */
 export interface ModuleVariants {
   unshared: string;
   shared: string;
 }
 
-/** What the app's kernels read of tfjs-backend-wasm's backend object (not part of its typed API). */
+/** What the app's kernels use of tfjs-backend-wasm's backend object (not part of its typed API). */
 export interface WasmHeapBackend {
   wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: object): void;
+}
+
+/** Byte offset of a tensor's data in the backend's memory. */
+export function heapOffset(backend: WasmHeapBackend, info: tf.TensorInfo): number {
+  return backend.dataIdMap.get(info.dataId).memoryOffset;
 }
 
 const instances = new Map<ModuleVariants, WeakMap<WebAssembly.Memory, unknown>>();

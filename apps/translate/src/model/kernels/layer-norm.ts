@@ -1,18 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { heapMemory, heapModule } from './heap-module.js';
+import { heapMemory, heapModule, heapOffset, type WasmHeapBackend } from './heap-module.js';
 import { LAYER_NORM_SHARED, LAYER_NORM_UNSHARED } from './layer-norm-bytes.js';
 import { appKernelsEnabled } from './switch.js';
 
 /** Names of the kernels registered with tfjs for the wasm backend. */
 export const LAYER_NORM_KERNEL = 'ElTranslateLayerNorm';
 export const LAYER_NORM_GRAD_KERNEL = 'ElTranslateLayerNormGrad';
-
-interface WasmBackendLike {
-  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
-  dataIdMap: { get(dataId: object): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  disposeData(dataId: object): void;
-}
 
 interface LayerNormAttrs {
   epsilon: number;
@@ -37,12 +30,8 @@ interface LayerNormModule {
 const MODULE = { unshared: LAYER_NORM_UNSHARED, shared: LAYER_NORM_SHARED };
 
 /** The module instantiated on the backend's own memory (tensors are read and written in place). */
-function moduleFor(backend: WasmBackendLike): LayerNormModule {
+function moduleFor(backend: WasmHeapBackend): LayerNormModule {
   return heapModule<LayerNormModule>(MODULE, heapMemory(backend));
-}
-
-function offset(backend: WasmBackendLike, info: tf.TensorInfo): number {
-  return backend.dataIdMap.get(info.dataId).memoryOffset;
 }
 
 /**
@@ -50,13 +39,13 @@ function offset(backend: WasmBackendLike, info: tf.TensorInfo): number {
  * (two passes, accumulated in float64; `layer-norm.wat`).
  */
 const forwardKernel: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) => {
-  const backend = kernelBackend as unknown as WasmBackendLike;
+  const backend = kernelBackend as unknown as WasmHeapBackend;
   const { x, gamma, beta } = inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
   const { epsilon } = attrs as unknown as LayerNormAttrs;
   const d = x.shape[x.shape.length - 1];
   const rows = x.shape.reduce((a, b) => a * b, 1) / d;
   const y = backend.makeOutput(x.shape, 'float32');
-  const [xo, go, bo, yo] = [x, gamma, beta, y].map((t) => offset(backend, t));
+  const [xo, go, bo, yo] = [x, gamma, beta, y].map((t) => heapOffset(backend, t));
   moduleFor(backend).forward(xo, go, bo, yo, rows, d, epsilon);
   return [y];
 };
@@ -66,7 +55,7 @@ const forwardKernel: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs })
  * dβ = Σ_rows dy (accumulated in float64 in a scratch tensor).
  */
 const gradKernel: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) => {
-  const backend = kernelBackend as unknown as WasmBackendLike;
+  const backend = kernelBackend as unknown as WasmHeapBackend;
   const { dy, x, gamma } = inputs as Record<string, tf.TensorInfo>;
   const { epsilon } = attrs as unknown as LayerNormAttrs;
   const d = x.shape[x.shape.length - 1];
@@ -76,7 +65,7 @@ const gradKernel: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) =>
   const dBeta = backend.makeOutput([d], 'float32');
   const scratch = backend.makeOutput([4 * d], 'float32'); // 2·d float64 accumulators
   const [dyo, xo, go, dxo, dgo, dbo, acc] = [dy, x, gamma, dx, dGamma, dBeta, scratch].map((t) =>
-    offset(backend, t),
+    heapOffset(backend, t),
   );
   moduleFor(backend).backward(dyo, xo, go, dxo, dgo, dbo, acc, rows, d, epsilon);
   backend.disposeData(scratch.dataId);
