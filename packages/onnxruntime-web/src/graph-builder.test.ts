@@ -1,3 +1,4 @@
+import { seededRandom } from '@encouraging-loss/conformance';
 import { describe, expect, it } from 'vitest';
 import { buildEncouragingLossModel } from './build-model.js';
 import { GraphBuilder, type GraphValue } from './graph-builder.js';
@@ -90,6 +91,57 @@ describe('GraphBuilder', () => {
       [x],
     );
     expect(Math.abs(sum[0] - 1)).toBeLessThan(1e-6);
+  });
+
+  it('row sums of one sign (x − row max, e^(x − max)) are blocked sums within 16 ulps of the float64 sum', async () => {
+    // K across the block size (16) and not a multiple of it; logits near 0 and offset by 10⁴, where a sum of the
+    // raw logits would cancel; a [2, 3, K] batch (any rank).
+    const u = 2 ** -24;
+    const random = seededRandom(11);
+    for (const K of [1, 15, 16, 17, 1003, 32000]) {
+      for (const offset of [0, 1e4]) {
+        const builder = new GraphBuilder();
+        const { ops } = builder;
+        const x = builder.input('x', 'float32', 'full');
+        const shifted = ops.sub(x, ops.maxLastAxis(x));
+        const exps = ops.exp(shifted);
+        const rows = 6;
+        const data = Float32Array.from({ length: rows * K }, () => offset + 8 * random() - 4);
+        // Rows a plain float32 accumulation gets wrong by ~1e-3: one large term, then K − 2 small ones that round
+        // away against it (x − max: −2²⁰ then −0.3s; e^(x − max): 1 then e⁻¹⁷s, each below half an ulp of 1).
+        for (const [r, second, rest] of [
+          [0, -(2 ** 20), -0.3],
+          [1, -17, -17],
+        ]) {
+          data.fill(offset + rest, r * K, (r + 1) * K);
+          data[r * K] = offset;
+          if (K > 1) data[r * K + 1] = offset + second;
+        }
+        const [belowMax, expSum] = await evaluate(
+          builder,
+          { x: new ort.Tensor('float32', data, [2, 3, K]) },
+          [ops.sumLastAxis(shifted), ops.sumLastAxis(exps)],
+          [x],
+        );
+        expect(builder.nodes.filter((n) => n.opType === 'AveragePool')).toHaveLength(2);
+        // float64 sums of what the graph summed: x − max rounded to float32, and e^{that} rounded to float32 by ORT's
+        // Exp (within 2 ulps of the exact exponential; the bound below allows it).
+        for (let r = 0; r < rows; r++) {
+          const row = data.subarray(r * K, (r + 1) * K);
+          const max = row.reduce((a, b) => Math.max(a, b), -Infinity);
+          let d = 0;
+          let e = 0;
+          for (const v of row) {
+            const diff = Math.fround(v - max);
+            d += diff;
+            e += Math.exp(diff);
+          }
+          const what = `K = ${K}, offset ${offset}, row ${r}`;
+          expect(Math.abs(belowMax[r] - d), what).toBeLessThanOrEqual(16 * u * Math.abs(d));
+          expect(Math.abs(expSum[r] - e), what).toBeLessThanOrEqual(18 * u * e);
+        }
+      }
+    }
   });
 });
 

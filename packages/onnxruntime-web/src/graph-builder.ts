@@ -44,6 +44,10 @@ export interface GraphValue {
   readonly argMax?: { of: GraphValue; runnerUp: GraphValue };
   /** `Softmax(x)` along the last axis: x. */
   readonly softmaxOf?: GraphValue;
+  /** Every element is ≥ 0 (Exp, Softmax) or ≤ 0 (x minus its row maximum): its row sums cannot cancel. */
+  readonly sign?: 'nonNegative' | 'nonPositive';
+  /** A row `[...B, 1]` holding the row maximum of this full value, from TopK(2), with its index `[...B, 1]`. */
+  readonly rowMaxOf?: { of: GraphValue; index: GraphValue };
 }
 
 /** A node as recorded (the builder's own form, serialized by {@link GraphBuilder.toGraph}). */
@@ -63,6 +67,9 @@ export interface GraphBuilderOptions {
 }
 
 const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** Classes per float32 partial sum of {@link GraphBuilder.blockedSum} (a power of two). */
+const SUM_BLOCK = 16;
 
 function broadcastExtent(a: Extent, b: Extent): Extent {
   if (a === b) return a;
@@ -161,7 +168,7 @@ export class GraphBuilder {
     inputs: readonly GraphValue[],
     dtype: GraphDType,
     extent: Extent,
-    attributes: Record<string, number | number[] | { float: number }> = {},
+    attributes: Record<string, number | number[] | string | { float: number }> = {},
     outputCount = 1,
   ): GraphValue {
     const key = `${opType}|${inputs.map((v) => v.name).join(',')}|${JSON.stringify(attributes)}`;
@@ -178,7 +185,9 @@ export class GraphBuilder {
           ? { name: attribute, type: AttributeType.INTS, ints: v }
           : typeof v === 'number'
             ? { name: attribute, type: AttributeType.INT, i: v }
-            : { name: attribute, type: AttributeType.FLOAT, f: v.float },
+            : typeof v === 'string'
+              ? { name: attribute, type: AttributeType.STRING, s: new TextEncoder().encode(v) }
+              : { name: attribute, type: AttributeType.FLOAT, f: v.float },
       ),
     });
     const value: GraphValue = { name, dtype, extent };
@@ -197,6 +206,7 @@ export class GraphBuilder {
   reduceLastAxis(opType: 'ReduceMax' | 'ReduceSum', x: GraphValue, bounded = false): GraphValue {
     const extent: Extent = x.extent === 'full' ? 'row' : 'unknown';
     if (opType === 'ReduceSum' && x.dtype === 'float32' && !x.oneNonzeroPerRow && !bounded) {
+      if (x.sign && x.extent === 'full') return this.blockedSum(x);
       return this.accurateSum(x, extent, [this.ints([-1])], { keepdims: 1 });
     }
     if (opType === 'ReduceSum') {
@@ -226,6 +236,51 @@ export class GraphBuilder {
   }
 
   /**
+   * Σ_k x_k along the last axis, kept, for a full x whose elements all have one sign: float32 sums of blocks of
+   * {@link SUM_BLOCK} classes (AveragePool: a read pass, no N·K write), then the blocks' sums in float64. Terms
+   * of one sign cannot cancel, so each block's sum is within (B − 1) ulps of itself and the row sum within
+   * (B − 1)·u of its own value, u = 2⁻²⁴ (docs/numerics.md); a Cast to float64 and a ReduceSum over N·K cost
+   * three times as much on the wasm EP.
+   */
+  blockedSum(x: GraphValue): GraphValue {
+    const shape = this.node('Shape', [x], 'int64', 'unknown');
+    const classes = this.classCount(x);
+    const view = this.node(
+      'Reshape',
+      [x, this.node('Concat', [this.ints([-1, 1]), classes], 'int64', 'unknown', { axis: 0 })],
+      'float32',
+      'unknown',
+    );
+    // Windows of B with stride B, padded with zeros at the ends (SAME_UPPER) and divided by B whatever the
+    // padding (count_include_pad), so each output is its block's sum / B: exact, B a power of two.
+    const means = this.node('AveragePool', [view], 'float32', 'unknown', {
+      kernel_shape: [SUM_BLOCK],
+      strides: [SUM_BLOCK],
+      auto_pad: 'SAME_UPPER',
+      count_include_pad: 1,
+    });
+    const wide = this.node('Cast', [means], 'float32', 'unknown', { to: DataType.DOUBLE });
+    const sum = this.node('ReduceSum', [wide, this.ints([-1])], 'float32', 'unknown', { keepdims: 1 });
+    const narrow = this.node(
+      'Mul',
+      [
+        this.node('Cast', [sum], 'float32', 'unknown', { to: DataType.FLOAT }),
+        this.scalar(SUM_BLOCK, 'float32'),
+      ],
+      'float32',
+      'unknown',
+    );
+    const rowShape = this.node(
+      'Concat',
+      [this.node('Slice', [shape, this.ints([0]), this.ints([-1])], 'int64', 'unknown'), this.ints([1])],
+      'int64',
+      'unknown',
+      { axis: 0 },
+    );
+    return this.node('Reshape', [narrow, rowShape], 'float32', 'row');
+  }
+
+  /**
    * ReduceSum of float32 values accumulated in float64. ORT's float32 ReduceSum adds naively: over K = 32 000
    * near-equal terms it is off by ~1e-3 relative, far outside float32 tolerances.
    */
@@ -248,7 +303,10 @@ export class GraphBuilder {
   atTarget(x: GraphValue, oneHot: GraphValue): { value: GraphValue; valid: GraphValue } {
     const { safe, valid } = this.targetIndex(oneHot);
     const gathered = this.gatherRow(x, safe);
-    return { value: this.node('Where', [valid, gathered, this.scalar(0, x.dtype)], x.dtype, 'row'), valid };
+    const value = this.node('Where', [valid, gathered, this.scalar(0, x.dtype)], x.dtype, 'row');
+    // At x's own argmax (always in range): the row maximum of x.
+    const atMax = oneHot.oneHotIndices?.argMax?.of.name === x.name;
+    return { value: atMax ? { ...value, rowMaxOf: { of: x, index: safe } } : value, valid };
   }
 
   /**
@@ -378,9 +436,73 @@ export class GraphBuilder {
     return this.node('GatherElements', [probs, argMax.runnerUp], probs.dtype, 'row', { axis: -1 });
   }
 
+  /**
+   * The row maximum of a full float32 x from its TopK(2) (one pass, exact like ReduceMax), remembering the
+   * index so the maximum of Softmax(x) is a gather; a ReduceMax for anything else.
+   */
+  rowMax(x: GraphValue): GraphValue {
+    if (x.extent !== 'full' || x.dtype !== 'float32') return this.reduceLastAxis('ReduceMax', x);
+    const top = this.topUpToTwo(x);
+    const axes = this.ints([-1]);
+    const first = this.node('Slice', [top, this.ints([0]), this.ints([1]), axes], x.dtype, 'row');
+    const indices: GraphValue = { name: `${top.name}_1`, dtype: 'int64', extent: 'unknown' };
+    const index = this.node('Slice', [indices, this.ints([0]), this.ints([1]), axes], 'int64', 'row');
+    return { ...first, rowMaxOf: { of: x, index } };
+  }
+
+  /**
+   * The row maximum of `Softmax(x)` when x's row maximum came from {@link GraphBuilder.rowMax}: Softmax is
+   * monotone, so it sits at x's argmax (a gather, not a ReduceMax pass). Undefined otherwise.
+   */
+  softmaxMax(probs: GraphValue): GraphValue | undefined {
+    const of = probs.softmaxOf;
+    if (!of) return undefined;
+    const top = this.seenTopUpToTwo(of);
+    if (!top) return undefined;
+    const index = this.node(
+      'Slice',
+      [
+        { name: `${top.name}_1`, dtype: 'int64', extent: 'unknown' },
+        this.ints([0]),
+        this.ints([1]),
+        this.ints([-1]),
+      ],
+      'int64',
+      'row',
+    );
+    return this.node('GatherElements', [probs, index], probs.dtype, 'row', { axis: -1 });
+  }
+
   /** TopK(x, 2) along the last axis, largest first (on a tie the lower index first); recorded once per x. */
   topTwo(x: GraphValue): GraphValue {
     return this.node('TopK', [x, this.ints([2])], x.dtype, 'unknown', { axis: -1, largest: 1, sorted: 1 }, 2);
+  }
+
+  /** TopK(x, min(2, K)): the row maximum and its index for any K ≥ 1 (TopK(2) fails on a single class). */
+  private topUpToTwo(x: GraphValue): GraphValue {
+    const k = this.node('Min', [this.classCount(x), this.ints([2])], 'int64', 'unknown');
+    return this.node('TopK', [x, k], x.dtype, 'unknown', { axis: -1, largest: 1, sorted: 1 }, 2);
+  }
+
+  /** The {@link GraphBuilder.topUpToTwo} of x if one was recorded. */
+  private seenTopUpToTwo(x: GraphValue): GraphValue | undefined {
+    // Looked up without recording anything.
+    const shape = this.seen.get(`Shape|${x.name}|{}`);
+    const classes = shape && this.seen.get(`Slice|${shape.name},${this.classSlice()}|{}`);
+    const k = classes && this.seen.get(`Min|${classes.name},${this.ints([2]).name}|{}`);
+    return (
+      k && this.seen.get(`TopK|${x.name},${k.name}|${JSON.stringify({ axis: -1, largest: 1, sorted: 1 })}`)
+    );
+  }
+
+  private classSlice(): string {
+    return `${this.ints([-1]).name},${this.ints([2 ** 62]).name}`;
+  }
+
+  /** K as an int64 vector `[1]` (Shape, Slice; recorded once per x). */
+  private classCount(x: GraphValue): GraphValue {
+    const shape = this.node('Shape', [x], 'int64', 'unknown');
+    return this.node('Slice', [shape, this.ints([-1]), this.ints([2 ** 62])], 'int64', 'unknown');
   }
 
   /**
@@ -403,7 +525,7 @@ export class GraphBuilder {
         ? this.node('Reshape', [v, flat], 'float32', 'unknown')
         : this.node('Expand', [v, count], 'float32', 'unknown');
     const shape = this.node('Shape', [x], 'int64', 'unknown');
-    const classes = this.node('Slice', [shape, this.ints([-1]), this.ints([2 ** 62])], 'int64', 'unknown');
+    const classes = this.classCount(x);
     const viewShape = this.node('Concat', [this.ints([1, -1]), classes], 'int64', 'unknown', { axis: 0 });
     const view = this.node('Reshape', [x, viewShape], 'float32', 'unknown');
     const normalized = this.node(
@@ -572,14 +694,20 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
     }
     const value = b.node(opType, [x, y], x.dtype, broadcastExtent(x.extent, y.extent));
     if (opType === 'Sub' && x.dtype === 'float32' && x.extent === 'full' && y.extent === 'row') {
-      return { ...value, difference: { full: x, row: y } };
+      const belowMax = y.rowMaxOf?.of.name === x.name;
+      return {
+        ...value,
+        difference: { full: x, row: y },
+        ...(belowMax ? { sign: 'nonPositive' as const } : {}),
+      };
     }
     return value;
   };
-  const unary = (opType: 'Neg' | 'Abs' | 'Exp' | 'Log', fold: (x: number) => number, x: GraphValue) =>
-    x.constant !== undefined && x.dtype === 'float32'
-      ? b.scalar(f32(fold(x.constant)), 'float32')
-      : b.node(opType, [x], x.dtype, x.extent);
+  const unary = (opType: 'Neg' | 'Abs' | 'Exp' | 'Log', fold: (x: number) => number, x: GraphValue) => {
+    if (x.constant !== undefined && x.dtype === 'float32') return b.scalar(f32(fold(x.constant)), 'float32');
+    const value = b.node(opType, [x], x.dtype, x.extent);
+    return opType === 'Exp' || opType === 'Abs' ? { ...value, sign: 'nonNegative' as const } : value;
+  };
   const compare = (opType: 'Greater' | 'Equal', x: GraphValue, y: GraphValue) =>
     b.node(opType, [x, y], 'bool', broadcastExtent(x.extent, y.extent));
 
@@ -642,11 +770,12 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
     maxLastAxis: (x) =>
       x.selects?.kind === 'others' && x.selects.fill !== undefined
         ? b.maxOfOthers(x.selects.value, x.selects.oneHot, x.selects.fill)
-        : (b.softmaxMaxOfOthers(x) ?? b.reduceLastAxis('ReduceMax', x)),
+        : (b.softmaxMaxOfOthers(x) ?? b.softmaxMax(x) ?? b.rowMax(x)),
     argMaxLastAxis: (x) => b.argMax(x),
     sumLastAxis: (x, precision) => {
       if (x.selects?.kind === 'target') return b.atTarget(x.selects.value, x.selects.oneHot).value;
-      if (x.difference) return b.sumOfDifference(x.difference.full, x.difference.row);
+      // x − its row max: no cancellation, a blocked sum of the difference itself; else in float64 from x.
+      if (x.difference && !x.sign) return b.sumOfDifference(x.difference.full, x.difference.row);
       return b.reduceLastAxis('ReduceSum', x, precision === 'bounded');
     },
     sumAll: (x) => {
@@ -691,7 +820,11 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
       return b.node('Where', [exact, x, b.node('Mul', [x, ratio], 'float32', x.extent)], 'float32', x.extent);
     },
     logSoftmax: (x) => b.node('LogSoftmax', [x], 'float32', x.extent, { axis: -1 }),
-    softmax: (x) => ({ ...b.node('Softmax', [x], 'float32', x.extent, { axis: -1 }), softmaxOf: x }),
+    softmax: (x) => ({
+      ...b.node('Softmax', [x], 'float32', x.extent, { axis: -1 }),
+      softmaxOf: x,
+      sign: 'nonNegative' as const,
+    }),
     // Core passes x ∈ [1/10, 1] with Σ(1 − x) ≤ 1: the product of a row is ≥ 1/13, and one ReduceProd pass
     // replaces a Log per element. Its relative error, at most K ulps, reaches the loss scaled by ε/K.
     sumLogLastAxis: (x) => {

@@ -149,12 +149,20 @@ describe('label smoothing graphs: passes over [N, K]', () => {
     }
   });
 
-  it('one float64 row sum (Σ z), the bounded Σ β p in float32', () => {
+  it('no float64 pass over [N, K]: Σ (z − max) is a blocked sum of the difference, Σ β p a float32 sum', () => {
     for (const logEnd of [0.75, 1]) {
       const nodes = decodeModel(buildEncouragingLossModel({ logEnd, labelSmoothing: 0.1 })).graph?.node ?? [];
+      const producer = new Map(nodes.flatMap((n) => (n.output ?? []).map((o) => [o, n] as const)));
+      // Casts to float64 only of row-sized values (block sums, K, the loss sum), never of the logits.
       const toDouble = nodes.filter((n) => n.opType === 'Cast' && n.attribute?.[0]?.i === 11);
-      // The logits' cast, and row-sized ones (K, the row max, the loss sum).
-      expect(toDouble.filter((n) => n.input?.[0] === 'logits')).toHaveLength(1);
+      expect(toDouble.some((n) => n.input?.[0] === 'logits')).toBe(false);
+      const pools = nodes.filter((n) => n.opType === 'AveragePool');
+      expect(pools).toHaveLength(1);
+      // AveragePool ← Reshape ← Sub(logits, row max).
+      const view = producer.get(pools[0].input?.[0] ?? '');
+      const difference = producer.get(view?.input?.[0] ?? '');
+      expect(difference?.opType).toBe('Sub');
+      expect(difference?.input?.[0]).toBe('logits');
     }
   });
 });
