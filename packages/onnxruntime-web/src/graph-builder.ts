@@ -205,9 +205,10 @@ export class GraphBuilder {
   /** A reduction over the last axis, kept (`axes` as attribute before opset 18, as input from 18). */
   reduceLastAxis(opType: 'ReduceMax' | 'ReduceSum', x: GraphValue, bounded = false): GraphValue {
     const extent: Extent = x.extent === 'full' ? 'row' : 'unknown';
-    if (opType === 'ReduceSum' && x.dtype === 'float32' && !x.oneNonzeroPerRow && !bounded) {
+    if (opType === 'ReduceSum' && x.dtype === 'float32' && !x.oneNonzeroPerRow) {
+      // One sign: the blocked sum reads x once and is exact to (B − 1) ulps, bounded or not.
       if (x.sign && x.extent === 'full') return this.blockedSum(x);
-      return this.accurateSum(x, extent, [this.ints([-1])], { keepdims: 1 });
+      if (!bounded) return this.accurateSum(x, extent, [this.ints([-1])], { keepdims: 1 });
     }
     if (opType === 'ReduceSum') {
       return this.node(opType, [x, this.ints([-1])], x.dtype, extent, { keepdims: 1 });
@@ -238,9 +239,9 @@ export class GraphBuilder {
   /**
    * Σ_k x_k along the last axis, kept, for a full x whose elements all have one sign: float32 sums of blocks of
    * {@link SUM_BLOCK} classes (AveragePool: a read pass, no N·K write), then the blocks' sums in float64. Terms
-   * of one sign cannot cancel, so each block's sum is within (B − 1) ulps of itself and the row sum within
-   * (B − 1)·u of its own value, u = 2⁻²⁴ (docs/numerics.md); a Cast to float64 and a ReduceSum over N·K cost
-   * three times as much on the wasm EP.
+   * of one sign cannot cancel, so each block's sum is within (B − 1)·u of itself and the row sum within about
+   * B·u of its own value, u = 2⁻²⁴ (docs/performance.md). On the wasm EP this costs about one ReduceMax; a Cast
+   * to float64 and a ReduceSum over N·K cost three to four times as much.
    */
   blockedSum(x: GraphValue): GraphValue {
     const shape = this.node('Shape', [x], 'int64', 'unknown');
@@ -693,6 +694,14 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
       }
     }
     const value = b.node(opType, [x, y], x.dtype, broadcastExtent(x.extent, y.extent));
+    const nonNegative = (v: GraphValue) =>
+      v.sign === 'nonNegative' || (v.constant !== undefined && v.constant >= 0);
+    if (
+      ((opType === 'Mul' || opType === 'Div') && nonNegative(x) && nonNegative(y)) ||
+      (opType === 'Max' && (nonNegative(x) || nonNegative(y)))
+    ) {
+      return { ...value, sign: 'nonNegative' as const };
+    }
     if (opType === 'Sub' && x.dtype === 'float32' && x.extent === 'full' && y.extent === 'row') {
       const belowMax = y.rowMaxOf?.of.name === x.name;
       return {
