@@ -431,23 +431,63 @@ function computeEncouragingLoss<T>(
 
     // ∂ℓ/∂z_j = p_j − q_j + ρ (w_j − p_j W), w_k = −q_k β_k p_k, W = Σ_k w_k. For every class but the target:
     // p_j (1 − ρW) − ε/K (1 + ρ p_j / u_j).
+    const scaled = (x: T) => (scale ? ops.mul(x, scale) : x);
+    if (logEnd >= 0.5 && rho > 0 && ops.argMaxLastAxis) {
+      return { ce, bonus, grad: reciprocalGradient() };
+    }
     const betaPs = ops.div(probs, u);
     // Σ_k β_k p_k ≤ Σ_k p_k / (1 − logEnd) ≤ 10, and it reaches W scaled by ε/K: a plain sum's absolute error,
     // at most (K − 1)·u·10, moves W by less than 10·ε·u (docs/performance.md).
     const sumBetaPs = ops.sumLastAxis(betaPs, 'bounded');
     const w = ops.neg(ops.add(ops.mul(perClass, sumBetaPs), ops.mul(c(1 - eps), betaPTarget)));
     const rowFactor = ops.sub(one, ops.mul(c(rho), w)); // 1 − ρW
-    const scaled = (x: T) => (scale ? ops.mul(x, scale) : x);
     const others = ops.sub(
       ops.mul(probs, scaled(rowFactor)),
       ops.add(ops.mul(betaPs, scaled(ops.mul(perClass, c(rho)))), scaled(perClass)),
     );
-    // The target: p_y (1 − ρW) − q_y (1 + ρ β_y p_y).
-    const targetGrad = ops.sub(
-      ops.mul(pTarget, rowFactor),
-      ops.mul(ops.add(perClass, c(1 - eps)), ops.add(one, ops.mul(c(rho), betaPTarget))),
-    );
-    return { ce, bonus, grad: ops.where(isTarget, scaled(targetGrad), others) };
+    return { ce, bonus, grad: ops.where(isTarget, scaled(targetGradient(rowFactor)), others) };
+
+    /** The target: p_y (1 − ρW) − q_y (1 + ρ β_y p_y). */
+    function targetGradient(rowFactor: T): T {
+      return ops.sub(
+        ops.mul(pTarget, rowFactor),
+        ops.mul(ops.add(perClass, c(1 - eps)), ops.add(one, ops.mul(c(rho), betaPTarget))),
+      );
+    }
+
+    /**
+     * logEnd ≥ 1/2 and a backend with `argMaxLastAxis`: only the row's largest class a can have p > logEnd, so
+     * every other class has u_k = 1 − p_k, β_k p_k = p_k/u_k = 1/u_k − 1 and its gradient
+     * p_k (1 − ρW) − ε/K (1 + ρ β_k p_k) = p_k (1 − ρW) − ρ ε/K / u_k + (ρ − 1) ε/K. One full-size quotient
+     * Y = ρ b / u (b = ε/K times the row scale) serves both that term and Σ_k β_k p_k = Σ_k 1/u_k − K plus a's
+     * own correction p_a/u_a − (1/u_a − 1) = max(p_a − logEnd, 0)/u_a; a's gradient entry is written exactly.
+     * Σ 1/u ≈ K cancels against K, but the sum reaches W scaled by ε/K: with a sum of one sign accurate to
+     * B·u relative (blocks of B), W moves by at most about (B + 1)·ρ·ε ulps (docs/performance.md).
+     */
+    function reciprocalGradient(): T {
+      const b = scale ? ops.mul(perClass, scale) : perClass; // ε/K · scale
+      const rb = ops.mul(c(rho), b);
+      const reciprocal = ops.div(rb, u);
+      const sumReciprocal = ops.sumLastAxis(reciprocal, 'nonNegative');
+      // An ignored row (scale 0) has Y = 0 and a zero gradient whatever W is; only 0/0 is avoided.
+      const perRb = ops.div(sumReciprocal, ops.where(ops.greater(rb, zero), rb, one));
+      const pMax = ops.maxLastAxis(probs);
+      const uMax = ops.maximum(ops.sub(one, pMax), c(1 - logEnd));
+      const sumBetaPs = ops.add(
+        ops.sub(perRb, classes),
+        ops.div(ops.maximum(ops.sub(pMax, c(logEnd)), zero), uMax),
+      );
+      const w = ops.neg(ops.add(ops.mul(perClass, sumBetaPs), ops.mul(c(1 - eps), betaPTarget)));
+      const rowFactor = ops.sub(one, ops.mul(c(rho), w)); // 1 − ρW
+      const others = ops.sub(ops.add(ops.mul(probs, scaled(rowFactor)), ops.mul(c(rho - 1), b)), reciprocal);
+      // a (when it is not the target): p_a (1 − ρW) − ε/K (1 + ρ p_a/u_a), scaled.
+      const maxGrad = ops.sub(
+        ops.mul(pMax, scaled(rowFactor)),
+        ops.mul(b, ops.add(one, ops.mul(c(rho), ops.div(pMax, uMax)))),
+      );
+      const isMax = ops.oneHot((ops.argMaxLastAxis as (x: T) => T)(logits), logits);
+      return ops.where(isTarget, scaled(targetGradient(rowFactor)), ops.where(isMax, maxGrad, others));
+    }
   }
 
   /**
@@ -513,13 +553,25 @@ function computeEncouragingLoss<T>(
 
     // ∂ℓ/∂z_j = p_j − q_j + ρ (w_j − p_j W), w_k = −q_k β_k p_k, W = W_o + w_a with W_o = Σ_{k≠a} w_k bounded.
     // For j ≠ a, p_j (1 − ρW) = π_j G with G = δ (1 − ρW_o) + ρ q_a p_a β_a δ: bounded at any margin.
-    const betaPOthers = ops.div(pi, oneMinusOthers); // β_k p_k / δ ≤ 2 π_k, 0 at a
-    // Σ_k ≤ 2, reaching W scaled by ε/K: a plain sum is exact to a few ulps of W (docs/performance.md).
-    const sumBetaPOthers = ops.sumLastAxis(betaPOthers, 'bounded');
+    // For k ≠ a, β_k p_k = p_k/(1 − p_k) = 1/(1 − p_k) − 1, and at a the factor 1 − δπ_a is exactly 1, so one
+    // quotient Y = ρ b / (1 − δπ) (b = ε/K times the row scale) gives Σ_{k≠a} β_k p_k = Σ_k 1/(1 − δπ_k) − K
+    // and the gradient's term ε/K (1 + ρ β_j p_j) = Y_j − (ρ − 1) b. Σ_k 1/(1 − δπ_k) ≈ K cancels against K,
+    // but reaches W scaled by ε/K: with a sum of one sign accurate to B·u relative, W moves by at most about
+    // (B + 1)·ρ·ε ulps (docs/performance.md).
+    const scaled = (x: T) => (scale ? ops.mul(x, scale) : x);
+    const b = scaled(perClass);
+    const rb = ops.mul(c(rho), b);
+    const reciprocal = ops.div(rb, oneMinusOthers);
+    const sumReciprocal = ops.sumLastAxis(reciprocal, 'nonNegative');
+    // rb = 0 (ρ = 0, or an ignored row with a zero gradient): W does not matter; only 0/0 is avoided.
+    const sumBetaPOthers = ops.sub(
+      ops.div(sumReciprocal, ops.where(ops.greater(rb, zero), rb, one)),
+      classes,
+    );
     const oddsTarget = ops.div(targetOther, ops.sub(one, targetOther)); // β_y p_y for y ≠ a
     const wOthers = ops.neg(
       ops.add(
-        ops.mul(ops.mul(perClass, oneMinusMax), sumBetaPOthers),
+        ops.mul(perClass, sumBetaPOthers),
         ops.where(targetIsMax, zero, ops.mul(c(1 - eps), oddsTarget)),
       ),
     );
@@ -529,15 +581,8 @@ function computeEncouragingLoss<T>(
       ops.mul(oneMinusMax, rowFactor),
       ops.mul(c(rho), ops.mul(ops.mul(qMax, pMax), betaOneMinusMax)),
     );
-    const scaled = (x: T) => (scale ? ops.mul(x, scale) : x);
-    // Every class but a and y: π_j G − ε/K (1 + ρ δ π_j / (1 − p_j)).
-    const othersGrad = ops.sub(
-      ops.mul(pi, scaled(g)),
-      ops.add(
-        ops.mul(betaPOthers, scaled(ops.mul(perClass, ops.mul(c(rho), oneMinusMax)))),
-        scaled(perClass),
-      ),
-    );
+    // Every class but a and y: π_j G − ε/K (1 + ρ β_j p_j).
+    const othersGrad = ops.sub(ops.add(ops.mul(pi, scaled(g)), ops.mul(c(rho - 1), b)), reciprocal);
     // y ≠ a: π_y G − q_y (1 + ρ β_y p_y). a: p_a (1 − ρW_o) − q_a (1 + ρ β_a δ p_a).
     const piTarget = ops.sumLastAxis(ops.where(isTarget, pi, zero));
     const targetGrad = ops.sub(

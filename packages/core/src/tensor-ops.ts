@@ -69,10 +69,11 @@ export interface TensorOpsV1<T> {
   /**
    * Sum along the last axis, kept: `[...B, K] → [...B, 1]`, accurate to the dtype's precision even over
    * K = 32 000 classes. `'bounded'`: the caller tolerates plain accumulation in the dtype (absolute error up to
-   * (K − 1)·u·Σ|x|); core passes it only for a bounded sum that reaches the loss scaled by ε/K. A backend may
-   * ignore it.
+   * (K − 1)·u·Σ|x|); core passes it only for a bounded sum that reaches the loss scaled by ε/K.
+   * `'nonNegative'`: every element is ≥ 0, so the sum cannot cancel and partial sums of a few elements in the
+   * dtype (relative error ≤ (B − 1)·u for blocks of B) are accurate. A backend may ignore either.
    */
-  sumLastAxis(x: T, precision?: 'bounded'): T;
+  sumLastAxis(x: T, precision?: 'bounded' | 'nonNegative'): T;
   /** Sum of every element: `→ []`. */
   sumAll(x: T): T;
   /** Appends an axis of size 1: `[...B] → [...B, 1]`. */

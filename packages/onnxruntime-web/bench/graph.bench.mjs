@@ -56,7 +56,8 @@ function crossEntropyModel() {
 function fullPasses(bytes) {
   const full = new Set(['logits']);
   const notPasses = new Set(['Shape', 'GatherElements', 'Reshape', 'Identity']);
-  const reductions = new Set(['ReduceSum', 'ReduceMax', 'ReduceProd', 'ArgMax', 'TopK']);
+  // AveragePool (the builder's blocked sums) reads [N, K] and writes [N, 1, K/16]: a reduction.
+  const reductions = new Set(['ReduceSum', 'ReduceMax', 'ReduceProd', 'ArgMax', 'TopK', 'AveragePool']);
   const fullShapes = new Set();
   let passes = 0;
   for (const node of experimental_decodeOnnxModel(bytes).graph.nodes) {

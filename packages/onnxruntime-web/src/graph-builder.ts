@@ -443,7 +443,7 @@ export class GraphBuilder {
    */
   rowMax(x: GraphValue): GraphValue {
     if (x.extent !== 'full' || x.dtype !== 'float32') return this.reduceLastAxis('ReduceMax', x);
-    const top = this.topUpToTwo(x);
+    const top = this.topTwo(x);
     const axes = this.ints([-1]);
     const first = this.node('Slice', [top, this.ints([0]), this.ints([1]), axes], x.dtype, 'row');
     const indices: GraphValue = { name: `${top.name}_1`, dtype: 'int64', extent: 'unknown' };
@@ -458,7 +458,7 @@ export class GraphBuilder {
   softmaxMax(probs: GraphValue): GraphValue | undefined {
     const of = probs.softmaxOf;
     if (!of) return undefined;
-    const top = this.seenTopUpToTwo(of);
+    const top = this.seenTopTwo(of);
     if (!top) return undefined;
     const index = this.node(
       'Slice',
@@ -474,19 +474,17 @@ export class GraphBuilder {
     return this.node('GatherElements', [probs, index], probs.dtype, 'row', { axis: -1 });
   }
 
-  /** TopK(x, 2) along the last axis, largest first (on a tie the lower index first); recorded once per x. */
+  /**
+   * TopK(x, min(2, K)) along the last axis, largest first (on a tie the lower index first); recorded once per x.
+   * min(2, K): a single class still has its maximum and index (TopK(2) fails on it).
+   */
   topTwo(x: GraphValue): GraphValue {
-    return this.node('TopK', [x, this.ints([2])], x.dtype, 'unknown', { axis: -1, largest: 1, sorted: 1 }, 2);
-  }
-
-  /** TopK(x, min(2, K)): the row maximum and its index for any K ≥ 1 (TopK(2) fails on a single class). */
-  private topUpToTwo(x: GraphValue): GraphValue {
     const k = this.node('Min', [this.classCount(x), this.ints([2])], 'int64', 'unknown');
     return this.node('TopK', [x, k], x.dtype, 'unknown', { axis: -1, largest: 1, sorted: 1 }, 2);
   }
 
-  /** The {@link GraphBuilder.topUpToTwo} of x if one was recorded. */
-  private seenTopUpToTwo(x: GraphValue): GraphValue | undefined {
+  /** The {@link GraphBuilder.topTwo} of x if one was recorded. */
+  private seenTopTwo(x: GraphValue): GraphValue | undefined {
     // Looked up without recording anything.
     const shape = this.seen.get(`Shape|${x.name}|{}`);
     const classes = shape && this.seen.get(`Slice|${shape.name},${this.classSlice()}|{}`);
@@ -785,6 +783,7 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
       if (x.selects?.kind === 'target') return b.atTarget(x.selects.value, x.selects.oneHot).value;
       // x − its row max: no cancellation, a blocked sum of the difference itself; else in float64 from x.
       if (x.difference && !x.sign) return b.sumOfDifference(x.difference.full, x.difference.row);
+      if (precision === 'nonNegative' && x.extent === 'full' && x.dtype === 'float32') return b.blockedSum(x);
       return b.reduceLastAxis('ReduceSum', x, precision === 'bounded');
     },
     sumAll: (x) => {
