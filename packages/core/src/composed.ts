@@ -406,9 +406,16 @@ function computeEncouragingLoss<T>(
 
     const max = ops.maxLastAxis(logits);
     const shifted = ops.sub(logits, max);
+    // Each full-size value is summed right after it is made, so a graph backend holds fewer of them at once.
+    const sumShifted = ops.sumLastAxis(shifted);
     const { probs, logSum: logExpSum } = composedSoftmax(ops, logits, max);
     const u = ops.maximum(ops.sub(one, probs), c(1 - logEnd));
     let bonusSum = composedSumLog(ops, u); // u ≥ 0.1 and Σ(1 − u) ≤ Σ p = 1
+    const reciprocalPath = withGrad && logEnd >= 0.5 && rho > 0 && ops.argMaxLastAxis !== undefined;
+    const b = scale ? ops.mul(perClass, scale) : perClass; // ε/K · scale
+    const rb = ops.mul(c(rho), b);
+    const reciprocal = reciprocalPath ? ops.div(rb, u) : undefined;
+    const sumReciprocal = reciprocal ? ops.sumLastAxis(reciprocal, 'nonNegative') : undefined;
     // An ignored row has no target: its log p_y is −log S, finite, and its weight 0.
     const logPTarget = ops.sub(ops.sumLastAxis(ops.where(isTarget, shifted, zero)), logExpSum);
     const pTarget = ops.exp(logPTarget);
@@ -424,7 +431,7 @@ function computeEncouragingLoss<T>(
     bonusSum = ops.sub(bonusSum, ops.mul(c(tangentSlope), excess));
     bTarget = ops.sub(bTarget, ops.mul(c(tangentSlope), ops.maximum(ops.sub(pTarget, c(logEnd)), zero)));
 
-    const sumLogProbs = ops.sub(ops.sumLastAxis(shifted), ops.mul(classes, logExpSum));
+    const sumLogProbs = ops.sub(sumShifted, ops.mul(classes, logExpSum));
     const ce = ops.neg(ops.add(ops.mul(perClass, sumLogProbs), ops.mul(c(1 - eps), logPTarget)));
     const bonus = ops.add(ops.mul(perClass, bonusSum), ops.mul(c(1 - eps), bTarget));
     if (!withGrad) return { ce, bonus };
@@ -432,8 +439,8 @@ function computeEncouragingLoss<T>(
     // ∂ℓ/∂z_j = p_j − q_j + ρ (w_j − p_j W), w_k = −q_k β_k p_k, W = Σ_k w_k. For every class but the target:
     // p_j (1 − ρW) − ε/K (1 + ρ p_j / u_j).
     const scaled = (x: T) => (scale ? ops.mul(x, scale) : x);
-    if (logEnd >= 0.5 && rho > 0 && ops.argMaxLastAxis) {
-      return { ce, bonus, grad: reciprocalGradient() };
+    if (reciprocal && sumReciprocal) {
+      return { ce, bonus, grad: reciprocalGradient(reciprocal, sumReciprocal) };
     }
     const betaPs = ops.div(probs, u);
     // Σ_k β_k p_k ≤ Σ_k p_k / (1 − logEnd) ≤ 10, and it reaches W scaled by ε/K: a plain sum's absolute error,
@@ -464,11 +471,7 @@ function computeEncouragingLoss<T>(
      * Σ 1/u ≈ K cancels against K, but the sum reaches W scaled by ε/K: with a sum of one sign accurate to
      * B·u relative (blocks of B), W moves by at most about (B + 1)·ρ·ε ulps (docs/performance.md).
      */
-    function reciprocalGradient(): T {
-      const b = scale ? ops.mul(perClass, scale) : perClass; // ε/K · scale
-      const rb = ops.mul(c(rho), b);
-      const reciprocal = ops.div(rb, u);
-      const sumReciprocal = ops.sumLastAxis(reciprocal, 'nonNegative');
+    function reciprocalGradient(reciprocal: T, sumReciprocal: T): T {
       // An ignored row (scale 0) has Y = 0 and a zero gradient whatever W is; only 0/0 is avoided.
       const perRb = ops.div(sumReciprocal, ops.where(ops.greater(rb, zero), rb, one));
       const pMax = ops.maxLastAxis(probs);
