@@ -93,6 +93,32 @@ describe('GraphBuilder', () => {
     expect(Math.abs(sum[0] - 1)).toBeLessThan(1e-6);
   });
 
+  it("0-d operands of row ops are reshaped to the rows' rank (ORT broadcasts [N, 1] against 0-d per element)", async () => {
+    const builder = new GraphBuilder();
+    const { ops } = builder;
+    const x = builder.input('x', 'float32', 'full');
+    const row = ops.maxLastAxis(x);
+    const shifted = ops.add(ops.mul(row, ops.scalar(2, x)), ops.lastAxisSize(x));
+    const total = ops.add(ops.sumAll(row), ops.scalar(1, x)); // 0-d with 0-d: stays 0-d
+    const data = Float32Array.from({ length: 2 * 3 * 4 }, (_, i) => i);
+    const session = await ort.InferenceSession.create(
+      builder.toModel('t', [x], [builder.output(shifted, 'shifted'), builder.output(total, 'total')]),
+    );
+    const out = await session.run({ x: new ort.Tensor('float32', data, [2, 3, 4]) });
+    await session.release();
+    expect(out.shifted.dims).toEqual([2, 3, 1]);
+    expect(Array.from(out.shifted.data as Float32Array)).toEqual(
+      [3, 7, 11, 15, 19, 23].map((m) => 2 * m + 4),
+    );
+    expect(out.total.dims).toEqual([]);
+    expect(out.total.data[0]).toBe(3 + 7 + 11 + 15 + 19 + 23 + 1);
+    const rowOps = builder.nodes.filter((n) => n.opType === 'Mul' || n.opType === 'Add');
+    const producer = new Map(builder.nodes.map((n) => [n.outputs[0], n.opType]));
+    for (const node of rowOps.filter((n) => n.inputs.includes(row.name) || n.inputs.includes(shifted.name))) {
+      expect(node.inputs.map((i) => producer.get(i) ?? 'constant or input')).toContain('Reshape');
+    }
+  });
+
   it('row sums of one sign (x − row max, e^(x − max)) are blocked sums within 16 ulps of the float64 sum', async () => {
     // K across the block size (16) and not a multiple of it; logits near 0 and offset by 10⁴, where a sum of the
     // raw logits would cancel; a [2, 3, K] batch (any rank).
