@@ -175,7 +175,6 @@ describe('label smoothing graphs at K = 32 000 against a float64 reference', () 
           worst = Math.max(worst, Math.abs(grad[i] - reference.grad[i]) / allowed);
         }
       }
-      console.log('worst', worst);
       expect(worst).toBeLessThanOrEqual(1);
     });
   }
