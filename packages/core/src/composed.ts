@@ -411,11 +411,8 @@ function computeEncouragingLoss<T>(
     const { probs, logSum: logExpSum } = composedSoftmax(ops, logits, max);
     const u = ops.maximum(ops.sub(one, probs), c(1 - logEnd));
     let bonusSum = composedSumLog(ops, u); // u ≥ 0.1 and Σ(1 − u) ≤ Σ p = 1
-    const reciprocalPath = withGrad && logEnd >= 0.5 && rho > 0 && ops.argMaxLastAxis !== undefined;
-    const b = scale ? ops.mul(perClass, scale) : perClass; // ε/K · scale
-    const rb = ops.mul(c(rho), b);
-    const reciprocal = reciprocalPath ? ops.div(rb, u) : undefined;
-    const sumReciprocal = reciprocal ? ops.sumLastAxis(reciprocal, 'nonNegative') : undefined;
+    const quotient =
+      withGrad && logEnd >= 0.5 && rho > 0 && ops.argMaxLastAxis ? reciprocalQuotient() : undefined;
     // An ignored row has no target: its log p_y is −log S, finite, and its weight 0.
     const logPTarget = ops.sub(ops.sumLastAxis(ops.where(isTarget, shifted, zero)), logExpSum);
     const pTarget = ops.exp(logPTarget);
@@ -439,9 +436,7 @@ function computeEncouragingLoss<T>(
     // ∂ℓ/∂z_j = p_j − q_j + ρ (w_j − p_j W), w_k = −q_k β_k p_k, W = Σ_k w_k. For every class but the target:
     // p_j (1 − ρW) − ε/K (1 + ρ p_j / u_j).
     const scaled = (x: T) => (scale ? ops.mul(x, scale) : x);
-    if (reciprocal && sumReciprocal) {
-      return { ce, bonus, grad: reciprocalGradient(reciprocal, sumReciprocal) };
-    }
+    if (quotient) return { ce, bonus, grad: reciprocalGradient(quotient) };
     const betaPs = ops.div(probs, u);
     // Σ_k β_k p_k ≤ Σ_k p_k / (1 − logEnd) ≤ 10, and it reaches W scaled by ε/K: a plain sum's absolute error,
     // at most (K − 1)·u·10, moves W by less than 10·ε·u (docs/performance.md).
@@ -471,7 +466,19 @@ function computeEncouragingLoss<T>(
      * Σ 1/u ≈ K cancels against K, but the sum reaches W scaled by ε/K: with a sum of one sign accurate to
      * B·u relative (blocks of B), W moves by at most about (B + 1)·ρ·ε ulps (docs/performance.md).
      */
-    function reciprocalGradient(reciprocal: T, sumReciprocal: T): T {
+    function reciprocalQuotient() {
+      const b = scale ? ops.mul(perClass, scale) : perClass; // ε/K · scale
+      const rb = ops.mul(c(rho), b);
+      const reciprocal = ops.div(rb, u);
+      return { b, rb, reciprocal, sumReciprocal: ops.sumLastAxis(reciprocal, 'nonNegative') };
+    }
+
+    function reciprocalGradient({
+      b,
+      rb,
+      reciprocal,
+      sumReciprocal,
+    }: ReturnType<typeof reciprocalQuotient>): T {
       // An ignored row (scale 0) has Y = 0 and a zero gradient whatever W is; only 0/0 is avoided.
       const perRb = ops.div(sumReciprocal, ops.where(ops.greater(rb, zero), rb, one));
       const pMax = ops.maxLastAxis(probs);

@@ -36,7 +36,11 @@ function crossEntropyModel() {
   const nll = ops.neg(ops.sumLastAxis(ops.where(isTarget, logProbs, ops.scalar(0, logits))));
   const loss = ops.div(ops.sumAll(ops.mul(nll, kept)), count);
   const grad = ops.mul(ops.sub(ops.exp(logProbs), ops.castLike(isTarget, logits)), ops.div(kept, count));
-  return builder.toModel('ce', [logits, targets], [builder.output(loss, 'loss'), builder.output(grad, 'grad')]);
+  return builder.toModel(
+    'ce',
+    [logits, targets],
+    [builder.output(loss, 'loss'), builder.output(grad, 'grad')],
+  );
 }
 
 const variants = [
@@ -61,7 +65,11 @@ for (const [N, K] of [
     state = (state * 1103515245 + 12345) >>> 0;
     return state / 2 ** 32;
   };
-  const logits = new ort.Tensor('float32', Float32Array.from({ length: N * K }, () => 6 * random() - 3), [N, K]);
+  const logits = new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: N * K }, () => 6 * random() - 3),
+    [N, K],
+  );
   const targets = new ort.Tensor(
     'int64',
     BigInt64Array.from({ length: N }, () => BigInt(Math.floor(random() * K))),
@@ -69,7 +77,11 @@ for (const [N, K] of [
   );
   const timed = [];
   for (const [name, bytes] of models) {
-    timed.push({ name, session: await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] }), times: [] });
+    timed.push({
+      name,
+      session: await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] }),
+      times: [],
+    });
   }
   for (let run = 0; run < runs + 2; run++) {
     for (const entry of timed) {
