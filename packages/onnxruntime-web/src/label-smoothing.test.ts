@@ -87,8 +87,8 @@ describe('label smoothing graphs against the decimal reference', () => {
     }
   }
 
-  it('class weights and an ignored row (logEnd 0.95 and 1)', async () => {
-    for (const logEnd of [0.95, 1]) {
+  it('class weights and an ignored row (logEnd 0.5, 0.75, 0.95 and 1)', async () => {
+    for (const logEnd of [0.5, 0.75, 0.95, 1]) {
       const options = {
         logEnd,
         labelSmoothing: 0.1,
