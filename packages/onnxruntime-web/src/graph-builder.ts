@@ -46,8 +46,8 @@ export interface GraphValue {
   readonly softmaxOf?: GraphValue;
   /** Every element is ≥ 0 (Exp, Softmax) or ≤ 0 (x minus its row maximum): its row sums cannot cancel. */
   readonly sign?: 'nonNegative' | 'nonPositive';
-  /** A row `[...B, 1]` holding the row maximum of this full value, from TopK(2), with its index `[...B, 1]`. */
-  readonly rowMaxOf?: { of: GraphValue; index: GraphValue };
+  /** A row `[...B, 1]` holding the row maximum of this full value (x minus it has one sign). */
+  readonly rowMaxOf?: GraphValue;
 }
 
 /** A node as recorded (the builder's own form, serialized by {@link GraphBuilder.toGraph}). */
@@ -353,7 +353,7 @@ export class GraphBuilder {
     const value = this.node('Where', [valid, gathered, this.scalar(0, x.dtype)], x.dtype, 'row');
     // At x's own argmax (always in range): the row maximum of x.
     const atMax = oneHot.oneHotIndices?.argMax?.of.name === x.name;
-    return { value: atMax ? { ...value, rowMaxOf: { of: x, index: safe } } : value, valid };
+    return { value: atMax ? { ...value, rowMaxOf: x } : value, valid };
   }
 
   /**
@@ -492,9 +492,7 @@ export class GraphBuilder {
     const top = this.topTwo(x);
     const axes = this.ints([-1]);
     const first = this.node('Slice', [top, this.ints([0]), this.ints([1]), axes], x.dtype, 'row');
-    const indices: GraphValue = { name: `${top.name}_1`, dtype: 'int64', extent: 'unknown' };
-    const index = this.node('Slice', [indices, this.ints([0]), this.ints([1]), axes], 'int64', 'row');
-    return { ...first, rowMaxOf: { of: x, index } };
+    return { ...first, rowMaxOf: x };
   }
 
   /**
@@ -747,7 +745,7 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
       return { ...value, sign: 'nonNegative' as const };
     }
     if (opType === 'Sub' && x.dtype === 'float32' && x.extent === 'full' && y.extent === 'row') {
-      const belowMax = y.rowMaxOf?.of.name === x.name;
+      const belowMax = y.rowMaxOf?.name === x.name;
       return {
         ...value,
         difference: { full: x, row: y },
