@@ -4,9 +4,9 @@
 //   node bench/compare-builders.mjs --before ../../other/packages/onnxruntime-web/dist [--runs 11]
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { composedLogSoftmax } from '@encouraging-loss/core';
 import * as ort from 'onnxruntime-web';
 import * as after from '../dist/index.js';
+import { benchInputs, crossEntropyModel } from './baseline.mjs';
 
 const flag = (name, fallback) => {
   const at = process.argv.indexOf(name);
@@ -21,35 +21,13 @@ const before = await import(pathToFileURL(resolve(beforeDir, 'index.js')).href);
 const runs = Number(flag('--runs', '11'));
 ort.env.wasm.numThreads = 1;
 
-/** The CE fwd+bwd graph of bench/graph.bench.mjs (the baseline both builds are measured against). */
-function crossEntropyModel() {
-  const builder = new after.GraphBuilder();
-  const ops = builder.ops;
-  const logits = builder.input('logits', 'float32', 'full');
-  const targets = builder.input('targets', 'int64', 'batch');
-  const logProbs = composedLogSoftmax(ops, logits);
-  const isTarget = ops.oneHot(targets, logits);
-  const kept = ops.expandLastAxis(
-    ops.castLike(ops.logicalNot(ops.equal(targets, ops.intScalar(-100, targets))), logits),
-  );
-  const count = ops.sumAll(kept);
-  const nll = ops.neg(ops.sumLastAxis(ops.where(isTarget, logProbs, ops.scalar(0, logits))));
-  const loss = ops.div(ops.sumAll(ops.mul(nll, kept)), count);
-  const grad = ops.mul(ops.sub(ops.exp(logProbs), ops.castLike(isTarget, logits)), ops.div(kept, count));
-  return builder.toModel(
-    'ce',
-    [logits, targets],
-    [builder.output(loss, 'loss'), builder.output(grad, 'grad')],
-  );
-}
-
 const variants = [
   ['EL', { logEnd: 1 }],
   ['CEL 0.75', { logEnd: 0.75 }],
   ['CEL 0.75 + LS 0.1', { logEnd: 0.75, labelSmoothing: 0.1 }],
   ['EL + LS 0.1', { logEnd: 1, labelSmoothing: 0.1 }],
 ];
-const models = [['CE', crossEntropyModel()]];
+const models = [['CE', crossEntropyModel(after.GraphBuilder)]];
 for (const [name, options] of variants) {
   models.push([`${name} before`, before.buildEncouragingLossModel(options)]);
   models.push([`${name} after`, after.buildEncouragingLossModel(options)]);
@@ -60,21 +38,7 @@ for (const [N, K] of [
   [4096, 1000],
   [512, 32000],
 ]) {
-  let state = 12345;
-  const random = () => {
-    state = (state * 1103515245 + 12345) >>> 0;
-    return state / 2 ** 32;
-  };
-  const logits = new ort.Tensor(
-    'float32',
-    Float32Array.from({ length: N * K }, () => 6 * random() - 3),
-    [N, K],
-  );
-  const targets = new ort.Tensor(
-    'int64',
-    BigInt64Array.from({ length: N }, () => BigInt(Math.floor(random() * K))),
-    [N],
-  );
+  const { logits, targets } = benchInputs(N, K);
   const timed = [];
   for (const [name, bytes] of models) {
     timed.push({

@@ -4,7 +4,6 @@
 // report. Shared machine: read ratios.
 // `node bench/graph.bench.mjs --smoke` is a seconds-long run on a small shape.
 import { writeFileSync } from 'node:fs';
-import { composedLogSoftmax } from '@encouraging-loss/core';
 import * as ort from 'onnxruntime-web';
 import {
   buildEncouragingLossModel,
@@ -12,6 +11,7 @@ import {
   experimental_modelSummary,
   GraphBuilder,
 } from '../dist/index.js';
+import { benchInputs, crossEntropyModel } from './baseline.mjs';
 
 ort.env.wasm.numThreads = 1;
 const smoke = process.argv.includes('--smoke');
@@ -22,31 +22,6 @@ const shapes = smoke
       [4096, 1000],
       [512, 32000],
     ];
-
-/**
- * Cross-entropy as PyTorch computes it (mean over kept rows, ignoreIndex −100) and its gradient
- * (softmax − onehot) · kept / count: the same builder, the same ops (LogSoftmax, Equal(Range) one-hot).
- */
-function crossEntropyModel() {
-  const builder = new GraphBuilder();
-  const ops = builder.ops;
-  const logits = builder.input('logits', 'float32', 'full');
-  const targets = builder.input('targets', 'int64', 'batch');
-  const logProbs = composedLogSoftmax(ops, logits);
-  const isTarget = ops.oneHot(targets, logits);
-  const kept = ops.expandLastAxis(
-    ops.castLike(ops.logicalNot(ops.equal(targets, ops.intScalar(-100, targets))), logits),
-  );
-  const count = ops.sumAll(kept);
-  const nll = ops.neg(ops.sumLastAxis(ops.where(isTarget, logProbs, ops.scalar(0, logits))));
-  const loss = ops.div(ops.sumAll(ops.mul(nll, kept)), count);
-  const grad = ops.mul(ops.sub(ops.exp(logProbs), ops.castLike(isTarget, logits)), ops.div(kept, count));
-  return builder.toModel(
-    'cross_entropy',
-    [logits, targets],
-    [builder.output(loss, 'loss'), builder.output(grad, 'grad')],
-  );
-}
 
 /**
  * Passes over [N, K]: nodes that read a tensor of the logits' size (elementwise ops, reductions, casts, scatters),
@@ -74,7 +49,7 @@ function fullPasses(bytes) {
 }
 
 const models = [
-  { variant: 'CE (baseline)', bytes: crossEntropyModel() },
+  { variant: 'CE (baseline)', bytes: crossEntropyModel(GraphBuilder) },
   { variant: 'EL (logEnd 1)', bytes: buildEncouragingLossModel({ logEnd: 1 }) },
   { variant: 'CEL (logEnd 0.75)', bytes: buildEncouragingLossModel({ logEnd: 0.75 }) },
   {
@@ -94,21 +69,7 @@ const median = (xs) => {
 
 const results = [];
 for (const [N, K] of shapes) {
-  let state = 12345;
-  const random = () => {
-    state = (state * 1103515245 + 12345) >>> 0;
-    return state / 2 ** 32;
-  };
-  const logits = new ort.Tensor(
-    'float32',
-    Float32Array.from({ length: N * K }, () => 6 * random() - 3),
-    [N, K],
-  );
-  const targets = new ort.Tensor(
-    'int64',
-    BigInt64Array.from({ length: N }, () => BigInt(Math.floor(random() * K))),
-    [N],
-  );
+  const { logits, targets } = benchInputs(N, K);
   // Round-robin over the graphs so the shared machine's noise falls on all of them alike.
   const timed = [];
   for (const { variant, bytes } of models) {
