@@ -135,6 +135,8 @@ export class GraphBuilder {
   private counter = 0;
   /** The first full-extent input: every row `[...B, 1]` has its rank. */
   private fullReference?: GraphValue;
+  /** The argmax `[...B, 1]` recorded with a {@link GraphBuilder.rowMax}, by the name of the full value. */
+  private readonly rowArgMax = new Map<string, GraphValue>();
 
   constructor(options: GraphBuilderOptions = {}) {
     this.opset = options.opset ?? 17;
@@ -492,6 +494,11 @@ export class GraphBuilder {
     const top = this.topTwo(x);
     const axes = this.ints([-1]);
     const first = this.node('Slice', [top, this.ints([0]), this.ints([1]), axes], x.dtype, 'row');
+    const indices: GraphValue = { name: `${top.name}_1`, dtype: 'int64', extent: 'unknown' };
+    this.rowArgMax.set(
+      x.name,
+      this.node('Slice', [indices, this.ints([0]), this.ints([1]), axes], 'int64', 'row'),
+    );
     return { ...first, rowMaxOf: x };
   }
 
@@ -502,19 +509,8 @@ export class GraphBuilder {
   softmaxMax(probs: GraphValue): GraphValue | undefined {
     const of = probs.softmaxOf;
     if (!of) return undefined;
-    const top = this.seenTopTwo(of);
-    if (!top) return undefined;
-    const index = this.node(
-      'Slice',
-      [
-        { name: `${top.name}_1`, dtype: 'int64', extent: 'unknown' },
-        this.ints([0]),
-        this.ints([1]),
-        this.ints([-1]),
-      ],
-      'int64',
-      'row',
-    );
+    const index = this.rowArgMax.get(of.name);
+    if (!index) return undefined;
     return this.node('GatherElements', [probs, index], probs.dtype, 'row', { axis: -1 });
   }
 
@@ -525,21 +521,6 @@ export class GraphBuilder {
   topTwo(x: GraphValue): GraphValue {
     const k = this.node('Min', [this.classCount(x), this.ints([2])], 'int64', 'unknown');
     return this.node('TopK', [x, k], x.dtype, 'unknown', { axis: -1, largest: 1, sorted: 1 }, 2);
-  }
-
-  /** The {@link GraphBuilder.topTwo} of x if one was recorded. */
-  private seenTopTwo(x: GraphValue): GraphValue | undefined {
-    // Looked up without recording anything.
-    const shape = this.seen.get(`Shape|${x.name}|{}`);
-    const classes = shape && this.seen.get(`Slice|${shape.name},${this.classSlice()}|{}`);
-    const k = classes && this.seen.get(`Min|${classes.name},${this.ints([2]).name}|{}`);
-    return (
-      k && this.seen.get(`TopK|${x.name},${k.name}|${JSON.stringify({ axis: -1, largest: 1, sorted: 1 })}`)
-    );
-  }
-
-  private classSlice(): string {
-    return `${this.ints([-1]).name},${this.ints([2 ** 62]).name}`;
   }
 
   /** K as an int64 vector `[1]` (Shape, Slice; recorded once per x). */
@@ -827,8 +808,9 @@ function graphOps(b: GraphBuilder): TensorOpsV1<GraphValue> {
       if (x.selects?.kind === 'target') return b.atTarget(x.selects.value, x.selects.oneHot).value;
       // x − its row max: no cancellation, a blocked sum of the difference itself; else in float64 from x.
       if (x.difference && !x.sign) return b.sumOfDifference(x.difference.full, x.difference.row);
-      if (precision === 'nonNegative' && x.extent === 'full' && x.dtype === 'float32') return b.blockedSum(x);
-      return b.reduceLastAxis('ReduceSum', x, precision === 'bounded');
+      // The caller's word that every term is ≥ 0 is a sign like one the builder tracks itself.
+      const signed: GraphValue = precision === 'nonNegative' ? { ...x, sign: 'nonNegative' } : x;
+      return b.reduceLastAxis('ReduceSum', signed, precision === 'bounded');
     },
     sumAll: (x) => {
       if (x.extent === 'scalar') return x;
