@@ -382,6 +382,29 @@ function computeEncouragingLoss<T>(
   }
 
   /**
+   * The smoothed gradient's per-class term in reciprocal form, for classes k with 1 − p_k = `oneMinus`_k (where a
+   * class's entry is not 1 − p_k the caller corrects the sum and writes that entry itself). β_k p_k = p_k/(1 − p_k)
+   * = 1/(1 − p_k) − 1, so with b = ε/K times the row scale and Y = ρb/(1 − p) (one full-size quotient):
+   * ε/K (1 + ρ β_k p_k), scaled, is Y_k − (ρ − 1)b, and Σ_k β_k p_k = Σ_k Y_k/(ρb) − K. Σ 1/(1 − p) ≈ K cancels
+   * against K, but reaches W scaled by ε/K: with a sum of one sign accurate to B·u relative (blocks of B), W moves
+   * by at most about (B + 1)·ρ·ε ulps (docs/performance.md).
+   */
+  function reciprocalTerms(ops: TensorOps<T>, perClass: T, classes: T, oneMinus: T, scale: T | undefined) {
+    const b = scale ? ops.mul(perClass, scale) : perClass;
+    const rb = ops.mul(c(rho), b);
+    const quotient = ops.div(rb, oneMinus);
+    const sum = ops.sumLastAxis(quotient, 'nonNegative');
+    // rb = 0 (ρ = 0, or an ignored row, whose gradient is 0 whatever W is): only 0/0 is avoided.
+    const sumBetaP = ops.sub(ops.div(sum, ops.where(ops.greater(rb, zero), rb, one)), classes);
+    return {
+      b,
+      sumBetaP,
+      /** `first` (p_k times the scaled row factor) − ε/K (1 + ρ β_k p_k), scaled. */
+      gradient: (first: T) => ops.sub(ops.add(first, ops.mul(c(rho - 1), b)), quotient),
+    };
+  }
+
+  /**
    * Integer targets with label smoothing ε and logEnd ≤ 0.9: q = ε/K + (1 − ε)·onehot(y), so Σ_k q_k g(p_k) =
    * ε/K Σ_k g(p_k) + (1 − ε) g(p_y): row sums over the classes plus the target's own term. In the log region
    * 1 − p ≥ 1 − logEnd ≥ 0.1, so nothing cancels: with u_k = max(1 − p_k, 1 − logEnd),
@@ -411,8 +434,12 @@ function computeEncouragingLoss<T>(
     const { probs, logSum: logExpSum } = composedSoftmax(ops, logits, max);
     const u = ops.maximum(ops.sub(one, probs), c(1 - logEnd));
     let bonusSum = composedSumLog(ops, u); // u ≥ 0.1 and Σ(1 − u) ≤ Σ p = 1
-    const quotient =
-      withGrad && logEnd >= 0.5 && rho > 0 && ops.argMaxLastAxis ? reciprocalQuotient() : undefined;
+    // logEnd ≥ 1/2 with `argMaxLastAxis`: only the row's largest class a can have p > logEnd, so every other
+    // class has u_k = 1 − p_k and the reciprocal form applies; a's entry and share of Σ β p are corrected.
+    const reciprocal =
+      withGrad && logEnd >= 0.5 && rho > 0 && ops.argMaxLastAxis
+        ? reciprocalTerms(ops, perClass, classes, u, scale)
+        : undefined;
     // An ignored row has no target: its log p_y is −log S, finite, and its weight 0.
     const logPTarget = ops.sub(ops.sumLastAxis(ops.where(isTarget, shifted, zero)), logExpSum);
     const pTarget = ops.exp(logPTarget);
@@ -436,7 +463,7 @@ function computeEncouragingLoss<T>(
     // ∂ℓ/∂z_j = p_j − q_j + ρ (w_j − p_j W), w_k = −q_k β_k p_k, W = Σ_k w_k. For every class but the target:
     // p_j (1 − ρW) − ε/K (1 + ρ p_j / u_j).
     const scaled = (x: T) => (scale ? ops.mul(x, scale) : x);
-    if (quotient) return { ce, bonus, grad: reciprocalGradient(quotient) };
+    if (reciprocal) return { ce, bonus, grad: reciprocalGradient(reciprocal) };
     const betaPs = ops.div(probs, u);
     // Σ_k β_k p_k ≤ Σ_k p_k / (1 − logEnd) ≤ 10, and it reaches W scaled by ε/K: a plain sum's absolute error,
     // at most (K − 1)·u·10, moves W by less than 10·ε·u (docs/performance.md).
@@ -457,39 +484,14 @@ function computeEncouragingLoss<T>(
       );
     }
 
-    /**
-     * logEnd ≥ 1/2 and a backend with `argMaxLastAxis`: only the row's largest class a can have p > logEnd, so
-     * every other class has u_k = 1 − p_k, β_k p_k = p_k/u_k = 1/u_k − 1 and its gradient
-     * p_k (1 − ρW) − ε/K (1 + ρ β_k p_k) = p_k (1 − ρW) − ρ ε/K / u_k + (ρ − 1) ε/K. One full-size quotient
-     * Y = ρ b / u (b = ε/K times the row scale) serves both that term and Σ_k β_k p_k = Σ_k 1/u_k − K plus a's
-     * own correction p_a/u_a − (1/u_a − 1) = max(p_a − logEnd, 0)/u_a; a's gradient entry is written exactly.
-     * Σ 1/u ≈ K cancels against K, but the sum reaches W scaled by ε/K: with a sum of one sign accurate to
-     * B·u relative (blocks of B), W moves by at most about (B + 1)·ρ·ε ulps (docs/performance.md).
-     */
-    function reciprocalQuotient() {
-      const b = scale ? ops.mul(perClass, scale) : perClass; // ε/K · scale
-      const rb = ops.mul(c(rho), b);
-      const reciprocal = ops.div(rb, u);
-      return { b, rb, reciprocal, sumReciprocal: ops.sumLastAxis(reciprocal, 'nonNegative') };
-    }
-
-    function reciprocalGradient({
-      b,
-      rb,
-      reciprocal,
-      sumReciprocal,
-    }: ReturnType<typeof reciprocalQuotient>): T {
-      // An ignored row (scale 0) has Y = 0 and a zero gradient whatever W is; only 0/0 is avoided.
-      const perRb = ops.div(sumReciprocal, ops.where(ops.greater(rb, zero), rb, one));
+    /** The gradient in reciprocal form: a's share of Σ β p is p_a/u_a − (1/u_a − 1) = max(p_a − logEnd, 0)/u_a. */
+    function reciprocalGradient({ b, sumBetaP, gradient }: ReturnType<typeof reciprocalTerms>): T {
       const pMax = ops.maxLastAxis(probs);
       const uMax = ops.maximum(ops.sub(one, pMax), c(1 - logEnd));
-      const sumBetaPs = ops.add(
-        ops.sub(perRb, classes),
-        ops.div(ops.maximum(ops.sub(pMax, c(logEnd)), zero), uMax),
-      );
+      const sumBetaPs = ops.add(sumBetaP, ops.div(ops.maximum(ops.sub(pMax, c(logEnd)), zero), uMax));
       const w = ops.neg(ops.add(ops.mul(perClass, sumBetaPs), ops.mul(c(1 - eps), betaPTarget)));
       const rowFactor = ops.sub(one, ops.mul(c(rho), w)); // 1 − ρW
-      const others = ops.sub(ops.add(ops.mul(probs, scaled(rowFactor)), ops.mul(c(rho - 1), b)), reciprocal);
+      const others = gradient(ops.mul(probs, scaled(rowFactor)));
       // a (when it is not the target): p_a (1 − ρW) − ε/K (1 + ρ p_a/u_a), scaled.
       const maxGrad = ops.sub(
         ops.mul(pMax, scaled(rowFactor)),
@@ -563,20 +565,15 @@ function computeEncouragingLoss<T>(
 
     // ∂ℓ/∂z_j = p_j − q_j + ρ (w_j − p_j W), w_k = −q_k β_k p_k, W = W_o + w_a with W_o = Σ_{k≠a} w_k bounded.
     // For j ≠ a, p_j (1 − ρW) = π_j G with G = δ (1 − ρW_o) + ρ q_a p_a β_a δ: bounded at any margin.
-    // For k ≠ a, β_k p_k = p_k/(1 − p_k) = 1/(1 − p_k) − 1, and at a the factor 1 − δπ_a is exactly 1, so one
-    // quotient Y = ρ b / (1 − δπ) (b = ε/K times the row scale) gives Σ_{k≠a} β_k p_k = Σ_k 1/(1 − δπ_k) − K
-    // and the gradient's term ε/K (1 + ρ β_j p_j) = Y_j − (ρ − 1) b. Σ_k 1/(1 − δπ_k) ≈ K cancels against K,
-    // but reaches W scaled by ε/K: with a sum of one sign accurate to B·u relative, W moves by at most about
-    // (B + 1)·ρ·ε ulps (docs/performance.md).
+    // For k ≠ a, 1 − p_k = 1 − δπ_k, and at a that factor is exactly 1 (π_a = 0): the reciprocal form's Σ is
+    // Σ_{k≠a} β_k p_k as it is.
     const scaled = (x: T) => (scale ? ops.mul(x, scale) : x);
-    const b = scaled(perClass);
-    const rb = ops.mul(c(rho), b);
-    const reciprocal = ops.div(rb, oneMinusOthers);
-    const sumReciprocal = ops.sumLastAxis(reciprocal, 'nonNegative');
-    // rb = 0 (ρ = 0, or an ignored row with a zero gradient): W does not matter; only 0/0 is avoided.
-    const sumBetaPOthers = ops.sub(
-      ops.div(sumReciprocal, ops.where(ops.greater(rb, zero), rb, one)),
+    const { sumBetaP: sumBetaPOthers, gradient } = reciprocalTerms(
+      ops,
+      perClass,
       classes,
+      oneMinusOthers,
+      scale,
     );
     const oddsTarget = ops.div(targetOther, ops.sub(one, targetOther)); // β_y p_y for y ≠ a
     const wOthers = ops.neg(
@@ -592,7 +589,7 @@ function computeEncouragingLoss<T>(
       ops.mul(c(rho), ops.mul(ops.mul(qMax, pMax), betaOneMinusMax)),
     );
     // Every class but a and y: π_j G − ε/K (1 + ρ β_j p_j).
-    const othersGrad = ops.sub(ops.add(ops.mul(pi, scaled(g)), ops.mul(c(rho - 1), b)), reciprocal);
+    const othersGrad = gradient(ops.mul(pi, scaled(g)));
     // y ≠ a: π_y G − q_y (1 + ρ β_y p_y). a: p_a (1 − ρW_o) − q_a (1 + ρ β_a δ p_a).
     const piTarget = ops.sumLastAxis(ops.where(isTarget, pi, zero));
     const targetGrad = ops.sub(
