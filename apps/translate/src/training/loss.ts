@@ -138,8 +138,8 @@ export interface ProjectedLossWithGrad {
  * The output projection and the summed token loss together, in chunks of tokens, so the `[N, V]` logits never
  * exist at once: for each chunk of non-ignored rows, z = h·Wᵀ + b, the adapter's fused loss and its gradient G
  * (one pass, written into a heap tensor on wasm), then dh = G·W and dW += Gᵀ·h. Peak extra memory: one chunk's
- * logits (twice: z is computed as (W·hᵀ)ᵀ) and gradient (and Gᵀ, dW with `trainWeight`), XNNPACK's packed copy of W. `bias` (`final_logits_bias`) is a fixed buffer
- * and gets no gradient, as in HF.
+ * logits (twice: z is computed as (W·hᵀ)ᵀ) and gradient (and Gᵀ, dW with `trainWeight`), XNNPACK's packed copy of
+ * W. `bias` (`final_logits_bias`) is a fixed buffer and gets no gradient, as in HF.
  *
  * @param hidden - decoder output `[N, d]` (N = B·T).
  * @param weight - the output projection `[V, d]` (the tied embedding).
