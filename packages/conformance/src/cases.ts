@@ -63,8 +63,14 @@ const optionGrid = (): EncouragingLossOptions[] => {
     for (const bonusWeight of [0, 1, 2.5])
       for (const labelSmoothing of [0, 0.1])
         for (const reduction of ['mean', 'sum', 'none'] as const)
-          for (const numerics of ['exact', 'reference'] as const)
-            grid.push({ logEnd, bonusWeight, labelSmoothing, reduction, numerics });
+          for (const bonusFloor of [undefined, 0])
+            grid.push({
+              logEnd,
+              bonusWeight,
+              labelSmoothing,
+              reduction,
+              ...(bonusFloor === undefined ? {} : { bonusFloor }),
+            });
   return grid;
 };
 
@@ -222,7 +228,12 @@ export function featureCases(precision: 'float32' | 'float64'): NamedCase[] {
   return cases;
 }
 
-/** The three regions (log, tangent, reference clamp) and margins up to 1000, target winning and losing. */
+/**
+ * The three regions (log, tangent, the floor on 1 − p) and margins up to 1000, target winning and losing: plain EL
+ * with the default floor (1e-5, floored past a margin of ~12), without it (`bonusFloor: 0`, exact at any margin),
+ * and with the floor acting between 1 − bonusFloor and logEnd (logEnd 0.999, floor 0.005; a larger logEnd would make
+ * the tangent's slope, 1/(1 − logEnd), amplify float32's rounding of p past any tolerance).
+ */
 export function regionCases(precision: 'float32' | 'float64'): NamedCase[] {
   const random = seededRandom(3);
   const cases: NamedCase[] = [];
@@ -233,9 +244,12 @@ export function regionCases(precision: 'float32' | 'float64'): NamedCase[] {
       const data = roundTo(rows.flat(), precision);
       for (const options of [
         { logEnd: 1 },
+        { logEnd: 1, bonusFloor: 0 },
         { logEnd: 0.75 },
         { logEnd: 0.5, labelSmoothing: 0.1 },
         { logEnd: 1, labelSmoothing: 0.1, reduction: 'none' as const },
+        { logEnd: 1, labelSmoothing: 0.1, bonusFloor: 0 },
+        { logEnd: 0.999, labelSmoothing: 0.1, bonusFloor: 0.005 },
         { logEnd: 1, numerics: 'reference' as const },
       ]) {
         cases.push({
@@ -256,8 +270,13 @@ export function regionCases(precision: 'float32' | 'float64'): NamedCase[] {
     ['log near logEnd', 0.74, { logEnd: 0.75 }],
     ['tangent', 0.9, { logEnd: 0.75 }],
     ['tangent near 1', 1 - 1e-6, { logEnd: 0.5 }],
-    ['clamp', 1 - 1e-7, { logEnd: 1, numerics: 'reference' as const }],
-    ['just outside clamp', 1 - 1e-4, { logEnd: 1, numerics: 'reference' as const }],
+    ['floor', 1 - 1e-7, { logEnd: 1 }],
+    ['just outside floor', 1 - 1e-4, { logEnd: 1 }],
+    ['floor 1e-3', 1 - 1e-4, { logEnd: 1, bonusFloor: 1e-3 }],
+    ['floor before the tangent', 0.997, { logEnd: 0.999, bonusFloor: 0.005 }],
+    ['tangent after the floor', 0.9995, { logEnd: 0.999, bonusFloor: 0.005 }],
+    ['no floor', 1 - 1e-7, { logEnd: 1, bonusFloor: 0 }],
+    ['clamp (reference)', 1 - 1e-7, { logEnd: 1, numerics: 'reference' as const }],
   ] as const) {
     const data = roundTo([...probabilityRow(K, 1, p), ...probabilityRow(K, 3, p)], precision);
     cases.push({
@@ -280,15 +299,17 @@ export function largeVocabularyCases(precision: 'float32' | 'float64'): NamedCas
   const data = randomLogits(random, [2, K], 1.5);
   data[7] = 30; // row 0: target 7 wins by a wide margin
   const logits = roundTo(data, precision);
-  return [{ logEnd: 1 }, { logEnd: 0.5, labelSmoothing: 0.1 }].map((options) => ({
-    name: `K=32000 ${describeOptions(options)}`,
-    testCase: {
-      logits: { data: logits, shape: [2, K] },
-      targets: { data: Int32Array.from([7, 123]), shape: [2] },
-      targetType: 'indices',
-      options,
-    },
-  }));
+  return [{ logEnd: 1 }, { logEnd: 1, bonusFloor: 0 }, { logEnd: 0.5, labelSmoothing: 0.1 }].map(
+    (options) => ({
+      name: `K=32000 ${describeOptions(options)}`,
+      testCase: {
+        logits: { data: logits, shape: [2, K] },
+        targets: { data: Int32Array.from([7, 123]), shape: [2] },
+        targetType: 'indices',
+        options,
+      },
+    }),
+  );
 }
 
 export interface NamedSigmoidCase {
@@ -313,6 +334,7 @@ export function sigmoidCases(precision: 'float32' | 'float64'): NamedSigmoidCase
   for (const options of [
     {},
     { logEnd: 1 },
+    { logEnd: 1, bonusFloor: 0 },
     { logEnd: 0.5, bonusWeight: 2 },
     { logEnd: 1, numerics: 'reference' as const },
     { positiveWeight: 2, negativeWeight: 0.5, reduction: 'sum' as const },

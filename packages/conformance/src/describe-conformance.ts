@@ -106,7 +106,7 @@ export function describeConformance<T>(adapter: ConformanceAdapter<T>): void {
 
     group('margins', (test) => {
       for (const precisionMargin of [20, 40, 80, 200, 1000]) {
-        test(`EL target gradient is -1 and finite at margin ${precisionMargin}`, async () => {
+        test(`EL without a floor: target gradient is -1 and finite at margin ${precisionMargin}`, async () => {
           const K = 6;
           const logits = roundTo(
             Array.from({ length: 2 * K }, (_, j) => (j % K === 2 ? precisionMargin : (j % K) * 0.1)),
@@ -116,7 +116,7 @@ export function describeConformance<T>(adapter: ConformanceAdapter<T>): void {
             logits: { data: logits, shape: [2, K] },
             targets: { data: Int32Array.from([2, 2]), shape: [2] },
             targetType: 'indices',
-            options: { logEnd: 1, reduction: 'sum' },
+            options: { logEnd: 1, bonusFloor: 0, reduction: 'sum' },
           });
           for (const v of [...values(loss), ...values(grad)]) expect(Number.isFinite(v)).toBe(true);
           const g = values(grad);
@@ -125,6 +125,28 @@ export function describeConformance<T>(adapter: ConformanceAdapter<T>): void {
           // Non-target gradients are p_j / (1 − p_y): a distribution over the other classes.
           const others = g.slice(0, K).filter((_, j) => j !== 2);
           expect(others.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+        });
+        test(`EL with the default floor is bounded at margin ${precisionMargin}`, async () => {
+          // Past 1 − p < 1e-5 the bonus is log 1e-5 with zero derivative: the loss is −log p_y + log 1e-5 ≥
+          // log 1e-5 per row, and the gradient is cross-entropy's, p_j − δ_jy (its target entry −(1 − p_y) → 0).
+          const K = 6;
+          const logits = roundTo(
+            Array.from({ length: 2 * K }, (_, j) => (j % K === 2 ? precisionMargin : (j % K) * 0.1)),
+            adapter.precision,
+          );
+          const { loss, grad } = await adapter.lossWithGrad({
+            logits: { data: logits, shape: [2, K] },
+            targets: { data: Int32Array.from([2, 2]), shape: [2] },
+            targetType: 'indices',
+            options: { logEnd: 1, reduction: 'none' },
+          });
+          for (const v of [...values(loss), ...values(grad)]) expect(Number.isFinite(v)).toBe(true);
+          for (const rowLoss of values(loss)) {
+            expect(rowLoss).toBeGreaterThanOrEqual(Math.log(1e-5) - tolerance.atol);
+            expect(rowLoss).toBeLessThanOrEqual(Math.log(1e-5) + 1e-5 + tolerance.atol * 12);
+          }
+          const g = values(grad);
+          for (const v of g) expect(Math.abs(v)).toBeLessThanOrEqual(1e-5 + tolerance.atol);
         });
       }
     });

@@ -8,13 +8,13 @@ import {
 const row = (values: number[]) => ({ data: Float64Array.from(values), shape: [values.length / 3, 3] });
 
 describe('the high-precision reference', () => {
-  it('matches closed forms: two-class EL is −margin; CE of uniform logits is log K', () => {
+  it('matches closed forms: two-class EL without a floor is −margin; CE of uniform logits is log K', () => {
     for (const margin of [0.5, 10, 80, 300]) {
       const out = referenceEncouragingLoss(
         { data: [margin, 0], shape: [1, 2] },
         { data: [0], shape: [1] },
         'indices',
-        { logEnd: 1 },
+        { logEnd: 1, bonusFloor: 0 },
       );
       expect(out.loss[0]).toBeCloseTo(-margin, 12);
       expect(out.grad[0]).toBeCloseTo(-1, 14);
@@ -34,14 +34,15 @@ describe('the high-precision reference', () => {
     expect(out.loss[0]).toBeCloseTo(-Math.log(p) + Math.log(0.5) + (p - 0.5) / (0.5 - 1), 14);
   });
 
-  it("applies the 'reference' clamp log(max(1 − p, 1e-5))", () => {
-    const out = referenceEncouragingLoss(row([30, 0, 0]), { data: [0], shape: [1] }, 'indices', {
-      logEnd: 1,
-      numerics: 'reference',
-    });
+  it.each([
+    [{ logEnd: 1 }, 1e-5],
+    [{ logEnd: 1, numerics: 'reference' as const }, 1e-5],
+    [{ logEnd: 1, bonusFloor: 1e-3 }, 1e-3],
+  ])('applies the floor log(max(1 − p, floor)) by default: %j', (options, floor) => {
+    const out = referenceEncouragingLoss(row([30, 0, 0]), { data: [0], shape: [1] }, 'indices', options);
     const logP = -Math.log1p(2 * Math.exp(-30));
-    expect(out.loss[0]).toBeCloseTo(-logP + Math.log(1e-5), 12);
-    // Zero derivative of the clamped bonus: the gradient is the cross-entropy's.
+    expect(out.loss[0]).toBeCloseTo(-logP + Math.log(floor), 12);
+    // Zero derivative of the floored bonus: the gradient is the cross-entropy's.
     expect(out.grad[1]).toBeCloseTo(Math.exp(-30 + logP), 20);
   });
 

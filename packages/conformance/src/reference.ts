@@ -34,7 +34,8 @@ interface ReferenceOptions {
   ignoreIndex: number;
   reduction: 'mean' | 'sum' | 'none';
   classWeights?: ArrayLike<number>;
-  numerics: 'exact' | 'reference';
+  /** The floor on 1 − p inside the bonus (official `cl_eps`); 0 = none. */
+  bonusFloor: number;
   input: 'logits' | 'logProbs' | 'probabilities';
 }
 
@@ -46,7 +47,7 @@ function withDefaults(options: EncouragingLossOptions): ReferenceOptions {
     ignoreIndex: options.ignoreIndex ?? -100,
     reduction: options.reduction ?? 'mean',
     classWeights: options.classWeights,
-    numerics: options.numerics ?? 'exact',
+    bonusFloor: options.bonusFloor ?? 1e-5,
     input: options.input ?? 'logits',
   };
 }
@@ -74,8 +75,9 @@ function bonusOf(Dec: typeof Decimal, p: D, o: ReferenceOptions): Bonus {
     return { value: one.minus(logEnd).ln().plus(p.minus(logEnd).times(slope)), slope };
   }
   const oneMinus = one.minus(p);
-  if (o.numerics === 'reference' && oneMinus.lt(1e-5)) {
-    return { value: new Dec(1e-5).ln(), slope: new Dec(0) };
+  // log(max(1 − p, floor)): the floor's value with a zero derivative where it is active (p > 1 − floor).
+  if (o.bonusFloor > 0 && oneMinus.lt(o.bonusFloor)) {
+    return { value: new Dec(o.bonusFloor).ln(), slope: new Dec(0) };
   }
   return { value: oneMinus.ln(), slope: one.div(oneMinus).neg() };
 }
@@ -194,7 +196,7 @@ function largeVocabularyReference(
         const slope = 1 / (o.logEnd - 1);
         return { b: Math.log1p(-o.logEnd) + (pk - o.logEnd) * slope, slope };
       }
-      if (o.numerics === 'reference' && oneMinus < 1e-5) return { b: Math.log(1e-5), slope: 0 };
+      if (o.bonusFloor > 0 && oneMinus < o.bonusFloor) return { b: Math.log(o.bonusFloor), slope: 0 };
       return { b: pk > 0.5 ? Math.log(oneMinus) : Math.log1p(-pk), slope: -1 / oneMinus };
     });
     const rowCe = -compensatedSum(q.map((qk, k) => qk * logP[k]));
@@ -340,7 +342,11 @@ export function referenceSigmoidEncouragingLoss(
   options: SigmoidEncouragingLossOptions,
 ): { loss: number[]; lossShape: number[]; grad: number[] } {
   const o = {
-    ...withDefaults({ logEnd: options.logEnd, bonusWeight: options.bonusWeight, numerics: options.numerics }),
+    ...withDefaults({
+      logEnd: options.logEnd,
+      bonusWeight: options.bonusWeight,
+      bonusFloor: options.bonusFloor,
+    }),
     ignoreIndex: options.ignoreIndex ?? -100,
     reduction: options.reduction ?? 'mean',
   };

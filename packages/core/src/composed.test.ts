@@ -26,8 +26,9 @@ function marginLogits(rows: number, K: number, margin: number): number[] {
 describe('composed math at margins past the float32 range of exp', () => {
   const K = 5;
   const variants: EncouragingLossOptions[] = [
+    { logEnd: 1, bonusFloor: 0 },
+    { logEnd: 1, bonusWeight: 5, bonusFloor: 0 },
     { logEnd: 1 },
-    { logEnd: 1, bonusWeight: 5 },
     { logEnd: 0.75 },
     { logEnd: 1, numerics: 'reference' },
     { logEnd: 1, labelSmoothing: 0.1 },
@@ -42,10 +43,15 @@ describe('composed math at margins past the float32 range of exp', () => {
         const targets = arrayTensor([0, 1, 2, 3], [4], 'int32');
         const { loss, grad } = composed.encouragingLossWithGrad(logits, targets, options);
         for (const v of [...loss.data, ...grad.data]) expect(Number.isFinite(v)).toBe(true);
-        const plainEL = options.logEnd === 1 && !options.labelSmoothing && options.numerics !== 'reference';
-        if (margin > 0 && plainEL) {
+        const plainEL = options.logEnd === 1 && !options.labelSmoothing;
+        if (margin > 0 && plainEL && options.bonusFloor === 0) {
           // The target entry of EL is −(1 − p_y) − ρ p_y, divided by 4 rows: −ρ/4 at any margin.
           expect(grad.data[0]).toBeCloseTo(-(options.bonusWeight ?? 1) / 4, 6);
+        } else if (margin > 0 && plainEL) {
+          // Past the floor (1 − p_y < 1e-5) only cross-entropy's −(1 − p_y) ≈ 0 is left, and the loss is
+          // −log p_y + log 1e-5 per row: bounded.
+          expect(Math.abs(grad.data[0])).toBeLessThan(1e-6);
+          expect(loss.data[0]).toBeCloseTo(Math.log(1e-5), 5);
         }
       });
     }
@@ -63,7 +69,7 @@ describe('hard targets past the float32 range of exp', () => {
         it(`EL ρ=${bonusWeight} is exact at margin ${margin} (${dtype})`, () => {
           const logits = arrayTensor([margin, 0, -1], [1, 3], dtype);
           const targets = arrayTensor([0], [1], 'int32');
-          const options = { logEnd: 1, bonusWeight, reduction: 'sum' } as const;
+          const options = { logEnd: 1, bonusWeight, bonusFloor: 0, reduction: 'sum' } as const;
           const { loss, grad } = composed.encouragingLossWithGrad(logits, targets, options);
           const { crossEntropy, bonus } = composed.encouragingLossComponents(logits, targets, options);
           const tolerance = dtype === 'float32' ? { rtol: 5e-5, atol: 2e-6 } : { rtol: 1e-9, atol: 1e-12 };
@@ -102,7 +108,7 @@ describe('the general soft-target path past the float32 range of exp', () => {
       it(`EL with label smoothing is exact at margin ${margin} (${dtype})`, () => {
         const logits = arrayTensor([margin, 0, -1], [1, 3], dtype);
         const targets = arrayTensor([0], [1], 'int32');
-        const options = { logEnd: 1, labelSmoothing: eps, reduction: 'sum' } as const;
+        const options = { logEnd: 1, labelSmoothing: eps, bonusFloor: 0, reduction: 'sum' } as const;
         const { crossEntropy, bonus } = composed.encouragingLossComponents(logits, targets, options);
         const { grad } = composed.encouragingLossWithGrad(logits, targets, options);
         const tolerance = dtype === 'float32' ? { rtol: 5e-5, atol: 2e-6 } : { rtol: 1e-9, atol: 1e-12 };

@@ -1,7 +1,6 @@
 import { EncouragingLossError } from './errors.js';
 import {
   type EncouragingLossOptions,
-  REFERENCE_CLAMP,
   type ResolvedEncouragingLossOptions,
   type ResolvedSigmoidEncouragingLossOptions,
   resolveOptions,
@@ -206,7 +205,7 @@ function computeEncouragingLoss<T>(
   targetType: TargetType,
   want: Want,
 ): Computed<T> {
-  const { logEnd, bonusWeight: rho, labelSmoothing, numerics, reduction } = options;
+  const { logEnd, bonusWeight: rho, labelSmoothing, bonusFloor, reduction } = options;
   const c = (value: number) => ops.scalar(value, input);
   const one = c(1);
   const zero = c(0);
@@ -236,10 +235,13 @@ function computeEncouragingLoss<T>(
     }
   }
 
-  // 'reference' numerics: log(max(1 − p, 1e-5)) with zero derivative where clamped; 1 − p itself is exact.
-  const logClamp = Math.log(REFERENCE_CLAMP);
+  // The floor: log(max(1 − p, floor)) with zero derivative where it is active, compared in log space with the
+  // exact log(1 − p) (1 − p itself never has to be formed). The floor (< 0.1) only acts where p > 0.9.
+  const logClamp = Math.log(bonusFloor);
+  // With logEnd ≤ 1 − floor the tangent starts first and the floor never acts (CEL): no mask, no extra ops.
+  const floorActs = bonusFloor > 0 && logEnd > 1 - bonusFloor;
   const clampMask = (logOneMinusP: T, inTangent: T | undefined): T | undefined => {
-    if (numerics !== 'reference') return undefined;
+    if (!floorActs) return undefined;
     const below = ops.greater(c(logClamp), logOneMinusP);
     return inTangent ? ops.logicalAnd(below, ops.logicalNot(inTangent)) : below;
   };
@@ -543,7 +545,7 @@ function computeEncouragingLoss<T>(
     const sumLogProbs = ops.sub(ops.sumLastAxis(shifted), ops.mul(classes, logSum));
     const ce = ops.neg(ops.add(ops.mul(perClass, sumLogProbs), ops.mul(c(1 - eps), logPTarget)));
 
-    // b(p_a), and β_a (1 − p_a): 1 on the log part, s (1 − p_a) on the tangent, 0 where 'reference' clamps.
+    // b(p_a), and β_a (1 − p_a): 1 on the log part, s (1 − p_a) on the tangent, 0 where the floor acts.
     const inTangent = logEnd < 1 ? ops.greater(pMax, c(logEnd)) : undefined;
     const clamped = clampMask(logOneMinusMax, inTangent);
     let bonusMax = clamped ? ops.where(clamped, c(logClamp), logOneMinusMax) : logOneMinusMax;
@@ -661,7 +663,7 @@ function computeSigmoidEncouragingLoss<T>(
   options: ResolvedSigmoidEncouragingLossOptions,
   withGrad: boolean,
 ): Computed<T> {
-  const { logEnd, bonusWeight: rho, numerics, reduction } = options;
+  const { logEnd, bonusWeight: rho, bonusFloor, reduction } = options;
   const c = (value: number) => ops.scalar(value, logits);
   const zero = c(0);
   const one = c(1);
@@ -677,9 +679,9 @@ function computeSigmoidEncouragingLoss<T>(
   // log(1 − p_t) = −softplus(x_t): exact with no cancellation at any margin.
   const logOneMinusP = ops.neg(composedSoftplus(ops, signed));
   const inTangent = logEnd < 1 ? ops.greater(pTrue, c(logEnd)) : undefined;
-  const logClamp = Math.log(REFERENCE_CLAMP);
+  const logClamp = Math.log(bonusFloor);
   let clamped: T | undefined;
-  if (numerics === 'reference') {
+  if (bonusFloor > 0 && logEnd > 1 - bonusFloor) {
     clamped = ops.greater(c(logClamp), logOneMinusP);
     if (inTangent) clamped = ops.logicalAnd(clamped, ops.logicalNot(inTangent));
   }
@@ -707,7 +709,7 @@ function computeSigmoidEncouragingLoss<T>(
   if (!withGrad) return { loss };
 
   // d/dx_t: −(1 − p_t) from the BCE, ρ w b'(p_t) p_t (1 − p_t) from the bonus: −p_t in the log region,
-  // −s p_t (1 − p_t) on the tangent, 0 where the reference clamp is active. 1 − p_t = σ(−x_t) exactly.
+  // −s p_t (1 − p_t) on the tangent, 0 where the floor is active. 1 − p_t = σ(−x_t) exactly.
   const oneMinusP = ops.exp(logOneMinusP);
   let bonusSlope = ops.neg(pTrue);
   if (inTangent) {

@@ -53,13 +53,13 @@ describe('encouragingLoss on plain tensors', () => {
     expect(encouragingLoss(logits64, { data: [0, 1], shape: [2] }).data[0]).toBe(expected);
   });
 
-  it('EL on two classes is the negative logit margin: −log p + log(1 − p) = −(z_y − z_other)', () => {
+  it('EL without a floor on two classes is the negative logit margin: −log p + log(1 − p) = −(z_y − z_other)', () => {
     // p = σ(a) for a = z_y − z_other, so log((1 − p)/p) = −a exactly, at any margin.
     for (const margin of [0.3, 5, 40, 80, 700, 5000]) {
       const out = encouragingLossWithGrad(
         { data: new Float64Array([margin, 0]), shape: [1, 2] },
         { data: new Int32Array([0]), shape: [1] },
-        { logEnd: 1 },
+        { logEnd: 1, bonusFloor: 0 },
       );
       expect(out.loss.data[0]).toBeCloseTo(-margin, 9);
       // d(−a)/dz_y = −1, d(−a)/dz_other = +1.
@@ -67,11 +67,42 @@ describe('encouragingLoss on plain tensors', () => {
     }
   });
 
-  it('EL beyond any float64 exp range: loss = log Σ_{j≠y} e^{z_j} − z_y, grad p_j/(1 − p_y)', () => {
+  it('EL with the default floor on two classes: −a + … until 1 − p = 1e-5, then log 1e-5 − log p, CE gradient', () => {
+    // 1 − p = σ(−a) ≥ 1e-5 ⇔ a ≤ log(1/1e-5 − 1) = 11.5129155…; past it the bonus is log 1e-5 with zero slope.
+    const edge = Math.log(1e5 - 1);
+    for (const margin of [0.3, 5, edge - 1e-6, edge + 1e-6, 40, 700]) {
+      const out = encouragingLossWithGrad(
+        { data: new Float64Array([margin, 0]), shape: [1, 2] },
+        { data: new Int32Array([0]), shape: [1] },
+        { logEnd: 1 },
+      );
+      const oneMinusP = 1 / (1 + Math.exp(margin)); // σ(−a), exact enough here (no cancellation)
+      const nll = Math.log1p(Math.exp(-margin));
+      if (margin < edge) {
+        expect(out.loss.data[0]).toBeCloseTo(-margin, 9);
+        expect(Array.from(out.grad.data)).toBeAllClose([-1, 1], { rtol: 1e-12, atol: 1e-15 });
+      } else {
+        expect(out.loss.data[0]).toBeCloseTo(nll + Math.log(1e-5), 12);
+        expect(Array.from(out.grad.data)).toBeAllClose([-oneMinusP, oneMinusP], {
+          rtol: 1e-12,
+          atol: 1e-300,
+        });
+      }
+    }
+    // bonusFloor 1e-3 moves the edge to log(999).
+    const floored = encouragingLossWithGrad(
+      { data: new Float64Array([8, 0]), shape: [1, 2] },
+      { data: new Int32Array([0]), shape: [1] },
+      { logEnd: 1, bonusFloor: 1e-3 },
+    );
+    expect(floored.loss.data[0]).toBeCloseTo(Math.log1p(Math.exp(-8)) + Math.log(1e-3), 12);
+  });
+
+  it('EL without a floor beyond any float64 exp range: loss = log Σ_{j≠y} e^{z_j} − z_y, grad p_j/(1 − p_y)', () => {
     const out = encouragingLossWithGrad(
       { data: new Float64Array([1000, 0, -1]), shape: [1, 3] },
       { data: new Int32Array([0]), shape: [1] },
-      { logEnd: 1 },
+      { logEnd: 1, bonusFloor: 0 },
     );
     const rest = Math.log(1 + Math.exp(-1));
     expect(out.loss.data[0]).toBeCloseTo(rest - 1000, 9);
@@ -376,11 +407,46 @@ describe('errors', () => {
     [{ checkFinite: 'yes' }, 'checkFinite', 'yes'],
     [{ classWeights: [1, 2] }, 'classWeights', 'length 2'],
     [{ classWeights: [1, -2, 1] }, 'classWeights[1]', '-2'],
+    [{ bonusFloor: -1e-5 }, 'bonusFloor', '-0.00001'],
+    [{ bonusFloor: 0.1 }, 'bonusFloor', '0.1'],
+    [{ bonusFloor: Number.POSITIVE_INFINITY }, 'bonusFloor', 'Infinity'],
   ])('INVALID_OPTION for %j names the option and the value', (options, name, value) => {
     const error = code(() => encouragingLoss(logits64, targets, options as never));
     expect(error.code).toBe('INVALID_OPTION');
     expect(error.message).toContain(name);
     expect(error.message).toContain(value);
+  });
+
+  it.each([
+    ['logend', 'logEnd'],
+    ['label_smoothing', 'labelSmoothing'],
+    ['bonusfloor', 'bonusFloor'],
+    ['reductoin', 'reduction'],
+  ])('INVALID_OPTION for the unknown key %s names the nearest valid one', (key, nearest) => {
+    const sigmoidHasIt = nearest !== 'labelSmoothing'; // the multi-label variant has no label smoothing
+    for (const call of [
+      () => encouragingLoss(logits64, targets, { [key]: 0.5 } as never),
+      () => encouragingLossWithGrad(logits64, targets, { [key]: 0.5 } as never),
+      () =>
+        (sigmoidHasIt ? sigmoidEncouragingLoss : encouragingLoss)(
+          logits64,
+          { data: [0, 1, 0, 1, 0, 1], shape: [2, 3] },
+          {
+            [key]: 0.5,
+          } as never,
+        ),
+    ]) {
+      const error = code(call);
+      expect(error.code).toBe('INVALID_OPTION');
+      expect(error.message).toContain(`"${key}"`);
+      expect(error.message).toContain(`did you mean ${nearest}?`);
+    }
+  });
+
+  it('an unknown key far from every option is named without a guess', () => {
+    const error = code(() => encouragingLoss(logits64, targets, { temperature: 2 } as never));
+    expect(error.message).toContain('Unknown option "temperature".');
+    expect(error.message).not.toContain('did you mean');
   });
 
   it('INVALID_SHAPE for K < 2, mismatched targets and wrong data length', () => {

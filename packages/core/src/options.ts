@@ -4,12 +4,14 @@ import { EncouragingLossError } from './errors.js';
 export type Reduction = 'mean' | 'sum' | 'none';
 
 /**
- * How log(1 − p) is evaluated.
+ * How log(1 − p) is evaluated, up to the floor {@link EncouragingLossOptions.bonusFloor} (which is part of the
+ * loss's definition and applies in both modes).
  *
  * - `'exact'`: log(1 − p) to full precision at any margin (log-sum-exp over the non-target logits where p is
  *   large, log1p(−p) elsewhere).
- * - `'reference'`: the official PyTorch implementation's numbers, log(max(1 − p, 1e-5)), with zero derivative
- *   where the clamp is active. Use it to reproduce the paper's code bit for bit.
+ * - `'reference'`: the name of the official code's clamp, log(max(1 − p, 1e-5)), before the floor became an
+ *   option of its own. Since `bonusFloor` (default 1e-5) applies in every mode, `'reference'` computes the same
+ *   values as `'exact'`; it is kept so that code written against 0.x keeps working.
  */
 export type Numerics = 'exact' | 'reference';
 
@@ -25,6 +27,15 @@ export interface EncouragingLossOptions {
   logEnd?: number;
   /** Weight ρ ≥ 0 of the bonus. `0` gives plain cross-entropy. Default `1`. */
   bonusWeight?: number;
+  /**
+   * The floor on 1 − p inside the bonus, in [0, 0.1): b(p) = log(max(1 − p, bonusFloor)) on the log part, with a
+   * zero derivative where the floor is active (p > 1 − bonusFloor). Default `1e-5`, the official code's
+   * `torch.clamp(1 - p, min=1e-5)` (`cl_eps`): it bounds plain EL below by log 1e-5 ≈ −11.51 per example, and
+   * it is the EL the paper's results come from. `0` gives the pure formula, whose plain-EL loss is unbounded
+   * below (−margin): logits then grow without limit in training (docs/encouraging-loss.md, "The bonus floor").
+   * With CEL (logEnd ≤ 1 − bonusFloor) the tangent starts before the floor and the floor never acts.
+   */
+  bonusFloor?: number;
   /** Uniform label smoothing ε in [0, 1); smooths the bonus too. Default `0`. */
   labelSmoothing?: number;
   /** Integer targets equal to this value contribute nothing. Default `-100` (PyTorch). */
@@ -48,6 +59,7 @@ export interface EncouragingLossOptions {
 export interface ResolvedEncouragingLossOptions {
   readonly logEnd: number;
   readonly bonusWeight: number;
+  readonly bonusFloor: number;
   readonly labelSmoothing: number;
   readonly ignoreIndex: number;
   readonly reduction: Reduction;
@@ -61,6 +73,7 @@ export interface ResolvedEncouragingLossOptions {
 export const DEFAULT_OPTIONS = {
   logEnd: 0.75,
   bonusWeight: 1,
+  bonusFloor: 1e-5,
   labelSmoothing: 0,
   ignoreIndex: -100,
   reduction: 'mean',
@@ -69,8 +82,75 @@ export const DEFAULT_OPTIONS = {
   checkFinite: true,
 } as const satisfies Omit<ResolvedEncouragingLossOptions, 'classWeights'>;
 
-/** Lower bound of 1 − p in the `'reference'` numerics (the official code's clamp). */
-export const REFERENCE_CLAMP = 1e-5;
+/** The official code's floor on 1 − p (`cl_eps`), the default {@link EncouragingLossOptions.bonusFloor}. */
+export const REFERENCE_CLAMP = DEFAULT_OPTIONS.bonusFloor;
+
+/** Every option of {@link EncouragingLossOptions}, for the unknown-key check. */
+const SOFTMAX_KEYS = [
+  'logEnd',
+  'bonusWeight',
+  'bonusFloor',
+  'labelSmoothing',
+  'ignoreIndex',
+  'reduction',
+  'classWeights',
+  'numerics',
+  'input',
+  'checkFinite',
+] as const satisfies readonly (keyof EncouragingLossOptions)[];
+
+/** Every option of {@link SigmoidEncouragingLossOptions}. */
+const SIGMOID_KEYS = [
+  'logEnd',
+  'bonusWeight',
+  'bonusFloor',
+  'positiveWeight',
+  'negativeWeight',
+  'ignoreIndex',
+  'reduction',
+  'numerics',
+  'checkFinite',
+] as const satisfies readonly (keyof SigmoidEncouragingLossOptions)[];
+
+/**
+ * Keys that core's own APIs add to the loss options in the same object (`targetType` of the generic functions,
+ * `out` of `encouragingLossWithGrad`): accepted here, read by the layer that defines them. Adapters strip their
+ * own keys (tfjs `checkValues`, `fromLogits`) before calling core.
+ */
+const API_KEYS = ['targetType', 'out'];
+
+/** Levenshtein distance, case-insensitive (option names are short). */
+function editDistance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  let previous = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= y.length; j++) {
+      current[j] = Math.min(
+        previous[j] + 1,
+        current[j - 1] + 1,
+        previous[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[y.length];
+}
+
+/**
+ * Throws `INVALID_OPTION` for a key that is no option (a misspelling such as `logend` would otherwise be ignored
+ * silently by JavaScript callers), naming the nearest valid one.
+ */
+function checkKeys(options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key) || API_KEYS.includes(key)) continue;
+    const nearest = [...known].sort((a, b) => editDistance(key, a) - editDistance(key, b))[0];
+    fail(
+      `Unknown option ${JSON.stringify(key)}${editDistance(key, nearest) <= 3 ? `: did you mean ${nearest}?` : '.'} Valid options: ${known.join(', ')}.`,
+    );
+  }
+}
 
 function fail(message: string): never {
   throw new EncouragingLossError('INVALID_OPTION', message);
@@ -102,10 +182,17 @@ export function resolveOptions(
 ): ResolvedEncouragingLossOptions {
   if (options === null || typeof options !== 'object')
     fail(`Options must be an object, got ${String(options)}.`);
+  checkKeys(options, SOFTMAX_KEYS);
   const logEnd = finiteNumber('logEnd', options.logEnd ?? DEFAULT_OPTIONS.logEnd);
   if (!(logEnd > 0 && logEnd <= 1)) fail(`Option logEnd must be in (0, 1], got ${logEnd}.`);
   const bonusWeight = finiteNumber('bonusWeight', options.bonusWeight ?? DEFAULT_OPTIONS.bonusWeight);
   if (bonusWeight < 0) fail(`Option bonusWeight must be >= 0, got ${bonusWeight}.`);
+  const bonusFloor = finiteNumber('bonusFloor', options.bonusFloor ?? DEFAULT_OPTIONS.bonusFloor);
+  if (!(bonusFloor >= 0 && bonusFloor < 0.1)) {
+    fail(
+      `Option bonusFloor must be in [0, 0.1) (the official value is 1e-5; 0 = no floor), got ${bonusFloor}.`,
+    );
+  }
   const labelSmoothing = finiteNumber(
     'labelSmoothing',
     options.labelSmoothing ?? DEFAULT_OPTIONS.labelSmoothing,
@@ -148,6 +235,7 @@ export function resolveOptions(
   return {
     logEnd,
     bonusWeight,
+    bonusFloor,
     labelSmoothing,
     ignoreIndex,
     reduction,
@@ -164,6 +252,8 @@ export interface SigmoidEncouragingLossOptions {
   logEnd?: number;
   /** Weight ρ ≥ 0 of the bonus. Default `1`. */
   bonusWeight?: number;
+  /** Floor on 1 − p_t inside the bonus, in [0, 0.1): log(max(1 − p_t, bonusFloor)). Default `1e-5` (official). */
+  bonusFloor?: number;
   /** Extra weight ≥ 0 of the bonus on positive labels (t = 1). Default `1`. */
   positiveWeight?: number;
   /** Extra weight ≥ 0 of the bonus on negative labels (t = 0). Default `1`. */
@@ -181,6 +271,7 @@ export interface SigmoidEncouragingLossOptions {
 export interface ResolvedSigmoidEncouragingLossOptions {
   readonly logEnd: number;
   readonly bonusWeight: number;
+  readonly bonusFloor: number;
   readonly positiveWeight: number;
   readonly negativeWeight: number;
   readonly ignoreIndex: number;
@@ -193,9 +284,13 @@ export interface ResolvedSigmoidEncouragingLossOptions {
 export function resolveSigmoidOptions(
   options: SigmoidEncouragingLossOptions = {},
 ): ResolvedSigmoidEncouragingLossOptions {
+  if (options === null || typeof options !== 'object')
+    fail(`Options must be an object, got ${String(options)}.`);
+  checkKeys(options, SIGMOID_KEYS);
   const base = resolveOptions({
     logEnd: options.logEnd,
     bonusWeight: options.bonusWeight,
+    bonusFloor: options.bonusFloor,
     ignoreIndex: options.ignoreIndex,
     reduction: options.reduction,
     numerics: options.numerics,
@@ -208,6 +303,7 @@ export function resolveSigmoidOptions(
   return {
     logEnd: base.logEnd,
     bonusWeight: base.bonusWeight,
+    bonusFloor: base.bonusFloor,
     positiveWeight,
     negativeWeight,
     ignoreIndex: base.ignoreIndex,

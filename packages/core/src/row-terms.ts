@@ -1,4 +1,4 @@
-import { REFERENCE_CLAMP, type ResolvedEncouragingLossOptions } from './options.js';
+import type { ResolvedEncouragingLossOptions } from './options.js';
 
 /** The dominant class's (p_a > 1/2) share of a row's loss and gradient. */
 export interface DominantTerms {
@@ -31,14 +31,15 @@ export function log1pNeg(p: number): number {
 /**
  * The per-row scalar formulas of the bonus that the fused kernels (pure JS and WebAssembly) share: the vector
  * passes differ, the math here is written once (docs/encouraging-loss.md). β(p) = −b'(p): 1/(1 − p) on the log
- * part, s = 1/(1 − logEnd) on the tangent, 0 where the 'reference' clamp is active.
+ * part, s = 1/(1 − logEnd) on the tangent, 0 where the floor on 1 − p is active. The floor (< 0.1) can only act
+ * on a dominant class (1 − p < 1/2).
  */
 export function bonusTerms(options: ResolvedEncouragingLossOptions) {
-  const { logEnd } = options;
-  const exact = options.numerics === 'exact';
+  const { logEnd, bonusFloor } = options;
   const slope = logEnd < 1 ? 1 / (1 - logEnd) : 0;
   const logOneMinusEnd = logEnd < 1 ? Math.log1p(-logEnd) : 0;
-  const logClamp = Math.log(REFERENCE_CLAMP);
+  // log(floor), compared with the exact log(1 − p_a); −∞ without a floor, so nothing is below it.
+  const logFloor = bonusFloor > 0 ? Math.log(bonusFloor) : Number.NEGATIVE_INFINITY;
   return {
     slope,
     logOneMinusEnd,
@@ -56,9 +57,9 @@ export function bonusTerms(options: ResolvedEncouragingLossOptions) {
           inLog: false,
         };
       }
-      if (!exact && logOneMinusDominant < logClamp) {
-        // 'reference': log(max(1 − p, 1e-5)), zero derivative while clamped.
-        return { bonus: logClamp, self: 0, beta: 0, inLog: false };
+      if (logOneMinusDominant < logFloor) {
+        // log(max(1 − p, floor)): the floor's value, zero derivative while it is active.
+        return { bonus: logFloor, self: 0, beta: 0, inLog: false };
       }
       return {
         bonus: logOneMinusDominant,

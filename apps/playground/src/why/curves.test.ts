@@ -35,10 +35,16 @@ describe('figureData', () => {
     );
   });
 
-  it('EL with ρ = 1 has target gradient −1 up to p → 1, and CE’s vanishes', () => {
-    const data = figureData([0.5, 0.99, 0.999999], { bonusWeight: 1, logEnd: 0.75, labelSmoothing: 0 });
-    for (const g of data.targetGradient[1]) expect(g).toBeCloseTo(-1, 12);
-    expect(data.targetGradient[0][2]).toBeCloseTo(0, 5);
+  it('EL with ρ = 1 has target gradient −1 up to the floor 1 − p = 1e-5, and CE’s vanishes', () => {
+    const data = figureData([0.5, 0.99, 0.9999, 0.999999], {
+      bonusWeight: 1,
+      logEnd: 0.75,
+      labelSmoothing: 0,
+    });
+    for (const g of data.targetGradient[1].slice(0, 3)) expect(g).toBeCloseTo(-1, 12);
+    // Past the official floor the bonus is constant: only cross-entropy's −(1 − p) is left.
+    expect(data.targetGradient[1][3]).toBeCloseTo(-1e-6, 12);
+    expect(data.targetGradient[0][3]).toBeCloseTo(0, 5);
   });
 
   it('is finite everywhere on the plotted grid, also with label smoothing', () => {
