@@ -146,10 +146,28 @@ describe('appendEncouragingLoss', () => {
       'INVALID_OPTION',
       /outputs\[1\]/,
     );
+  });
+
+  it('says INVALID_DATA for malformed model bytes, naming what is wrong', () => {
     fails(
       () => appendEncouragingLoss(new Uint8Array([255, 255, 255]), { logitsOutput: 'logits' }),
+      'INVALID_DATA',
+      /3 bytes are not a well-formed ONNX ModelProto/,
+    );
+    // The graph field (7) declares more bytes than the model holds.
+    const model = linearModel(17);
+    fails(
+      () => appendEncouragingLoss(model.subarray(0, model.length - 5), { logitsOutput: 'logits' }),
+      'INVALID_DATA',
+      /not a well-formed ONNX ModelProto: index out of range/,
+    );
+  });
+
+  it('refuses weights beyond float32, the graph dtype', () => {
+    fails(
+      () => appendEncouragingLoss(linearModel(17), { logitsOutput: 'logits', bonusWeight: 1e39 }),
       'INVALID_OPTION',
-      /ModelProto/,
+      /bonusWeight is 1e\+39, beyond float32/,
     );
   });
 });

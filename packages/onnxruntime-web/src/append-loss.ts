@@ -9,6 +9,7 @@ import {
   tensorInfo,
   traceEncouragingLoss,
 } from './build-model.js';
+import { checkFloat32Range } from './float32-range.js';
 import { GraphBuilder } from './graph-builder.js';
 import {
   concatBytes,
@@ -55,8 +56,9 @@ function fail(message: string): never {
  * @param modelBytes - a serialized `ModelProto`.
  * @param options - {@link AppendLossOptions}: `logitsOutput` plus the loss options.
  * @returns the new model's bytes.
- * @throws EncouragingLossError `INVALID_OPTION` for a missing `logitsOutput`, a name clash, an opset below 13,
- *   or a bad loss option; `INVALID_DTYPE` for non-float logits.
+ * @throws EncouragingLossError `INVALID_DATA` for bytes that are not a well-formed `ModelProto`;
+ *   `INVALID_OPTION` for a missing `logitsOutput`, a name clash, an opset below 13, or a bad loss option (an
+ *   unknown key, a value out of range or beyond float32); `INVALID_DTYPE` for non-float logits.
  *
  * @example
  * ```ts
@@ -78,19 +80,15 @@ export function appendEncouragingLoss(modelBytes: Uint8Array, options: AppendLos
     outputPrefix = '',
     ...lossOptions
   } = options;
-  resolveOptions(lossOptions);
+  checkFloat32Range(resolveOptions(lossOptions));
   const outputs = checkOutputs(rawOutputs);
   const targetsType = checkTargetsType(rawTargetsType);
   if (typeof logitsOutput !== 'string' || logitsOutput === '') {
     fail(`Option logitsOutput must name a value of the model, got ${JSON.stringify(logitsOutput)}.`);
   }
 
-  let model: ReturnType<typeof decodeModel>;
-  try {
-    model = decodeModel(modelBytes);
-  } catch (error) {
-    fail(`modelBytes is not an ONNX ModelProto: ${(error as Error).message}`);
-  }
+  // Malformed bytes are INVALID_DATA (decodeModel's message says what is wrong and where).
+  const model = decodeModel(modelBytes);
   const graph = model.graph ?? {};
   const onnxOpset = model.opsetImport.find((o) => o.domain === '' || o.domain === 'ai.onnx');
   const opset = onnxOpset ? toNumber(onnxOpset.version) : 0;

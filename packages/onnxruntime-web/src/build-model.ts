@@ -6,6 +6,7 @@ import {
   resolveSigmoidOptions,
   type SigmoidEncouragingLossOptions,
 } from '@encouraging-loss/core';
+import { checkFloat32Range } from './float32-range.js';
 import { GraphBuilder, type GraphValue } from './graph-builder.js';
 import { DataType, encodeModel, type ValueInfoMessage } from './onnx-proto.js';
 
@@ -149,7 +150,7 @@ export function buildLossModel(
   options: EncouragingLossOptions = {},
   build: BuildModelOptions = {},
 ): BuiltLossModel {
-  resolveOptions(options);
+  checkFloat32Range(resolveOptions(options));
   const outputs = checkOutputs(build.outputs ?? ['loss', 'grad']);
   const targetsType = checkTargetsType(build.targetsType ?? 'int64');
   const opset = build.opset ?? 17;
@@ -201,11 +202,17 @@ export function buildLossModel(
  * Inputs: `logits` float32 `[...B, K]` and `targets` int64 (or int32) `[...B]`, or float32 soft targets
  * `[...B, K]` (`targetsType: 'float32'`); any rank and batch size. Outputs: see {@link LossModelOutput}.
  *
- * @param options - the loss options (logEnd, bonusWeight, labelSmoothing, ignoreIndex, reduction,
- *   classWeights, numerics, input), validated here; `checkFinite` is for the session's input checks.
+ * @param options - the loss options (logEnd, bonusWeight, bonusFloor, labelSmoothing, ignoreIndex, reduction,
+ *   classWeights, numerics, input), validated here; `checkFinite` is for the session's input checks. The graph
+ *   computes in float32: `bonusWeight` and `classWeights` must fit in it (≤ ~3.4e38), and should be moderate, as
+ *   float32 products of them can overflow.
  * @param build - `outputs` (default `['loss', 'grad']`), `targetsType` (default `'int64'`), `opset`.
  * @returns the serialized `ModelProto`.
- * @throws EncouragingLossError `INVALID_OPTION` naming a bad option.
+ * @throws EncouragingLossError `INVALID_OPTION` naming a bad option (an unknown key, a value out of range or
+ *   beyond float32).
+ *
+ * Note: ONNX Runtime's TopK kernel divides by zero on an empty batch (`[0, K]`), so the model needs at least one
+ * example per run; `EncouragingLossSession` answers empty batches itself.
  *
  * @example
  * ```ts
@@ -234,7 +241,7 @@ export function buildSigmoidEncouragingLossModel(
   options: SigmoidEncouragingLossOptions = {},
   build: { opset?: number } = {},
 ): Uint8Array {
-  resolveSigmoidOptions(options);
+  checkFloat32Range(resolveSigmoidOptions(options));
   const opset = build.opset ?? 17;
   if (!Number.isInteger(opset) || opset < 17 || opset > 23) {
     throw new EncouragingLossError(

@@ -1,3 +1,4 @@
+import { EncouragingLossError } from '@encouraging-loss/core';
 import {
   type AttributeMessage,
   AttributeType,
@@ -5,6 +6,7 @@ import {
   decodeModel,
   encodeModel,
   type GraphMessage,
+  malformedModel,
   type TensorMessage,
   toNumber,
   type ValueInfoMessage,
@@ -102,7 +104,8 @@ const ARRAY = {
 function tensorMessage(tensor: OnnxTensor): TensorMessage {
   const count = tensor.dims.reduce((n, d) => n * d, 1);
   if (tensor.data.length !== count) {
-    throw new RangeError(
+    throw new EncouragingLossError(
+      'INVALID_SHAPE',
       `Tensor ${tensor.name}: ${tensor.data.length} elements for dims [${tensor.dims.join(', ')}].`,
     );
   }
@@ -194,18 +197,33 @@ export function experimental_encodeOnnxModel(model: OnnxModel): Uint8Array {
   });
 }
 
-function readTensor(message: TensorMessage): OnnxTensor {
+/** A structural fault of a decoded model: the protobuf parsed, but a field does not hold what ONNX says. */
+function invalid(message: string): never {
+  throw new EncouragingLossError('INVALID_DATA', message);
+}
+
+function readTensor(message: TensorMessage, where: string): OnnxTensor {
+  const name = JSON.stringify(message.name);
   const type = ELEMENT_TYPE.get(message.dataType);
-  if (!type) throw new RangeError(`Tensor ${message.name}: unsupported data type ${message.dataType}.`);
+  if (!type) {
+    invalid(
+      `${where}: tensor ${name} has ONNX data type ${message.dataType}; this reader reads ${[...ELEMENT_TYPE.values()].join(', ')}.`,
+    );
+  }
+  const dims = message.dims.map(toNumber);
+  if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) {
+    invalid(`${where}: tensor ${name} has dims [${dims.join(', ')}]; sizes must be integers >= 0.`);
+  }
   const raw = message.rawData ?? new Uint8Array(0);
-  const copy = new Uint8Array(raw).buffer; // a copy, aligned (a Node Buffer's slice() would be a view)
   const View = ARRAY[type];
-  return {
-    name: message.name,
-    type,
-    dims: message.dims.map(toNumber),
-    data: new View(copy, 0, raw.byteLength / View.BYTES_PER_ELEMENT),
-  };
+  const count = dims.reduce((n, d) => n * d, 1);
+  if (raw.byteLength !== count * View.BYTES_PER_ELEMENT) {
+    invalid(
+      `${where}: tensor ${name} (${type}, dims [${dims.join(', ')}]) needs ${count * View.BYTES_PER_ELEMENT} bytes of raw_data, has ${raw.byteLength} (this reader reads raw_data only).`,
+    );
+  }
+  const copy = new Uint8Array(raw).buffer; // a copy, aligned (a Node Buffer's slice() would be a view)
+  return { name: message.name, type, dims, data: new View(copy, 0, count) };
 }
 
 function readValueInfo(info: ValueInfoMessage): OnnxValueInfo {
@@ -217,7 +235,8 @@ function readValueInfo(info: ValueInfoMessage): OnnxValueInfo {
     : { name: info.name, type };
 }
 
-function readAttribute(message: AttributeMessage): OnnxAttribute {
+function readAttribute(message: AttributeMessage, where: string): OnnxAttribute {
+  const at = `${where}, attribute ${JSON.stringify(message.name)}`;
   switch (message.type) {
     case AttributeType.INT:
       return { int: toNumber(message.i) };
@@ -230,26 +249,34 @@ function readAttribute(message: AttributeMessage): OnnxAttribute {
     case AttributeType.FLOATS:
       return { floats: message.floats ?? [] };
     case AttributeType.TENSOR:
-      return { tensor: readTensor(message.t!) };
+      if (!message.t) invalid(`${at} is of type TENSOR but holds no tensor (field t).`);
+      return { tensor: readTensor(message.t, at) };
     case AttributeType.GRAPH:
-      return { graph: readGraph(message.g!) };
+      if (!message.g) invalid(`${at} is of type GRAPH but holds no graph (field g).`);
+      return { graph: readGraph(message.g, at) };
     default:
-      throw new RangeError(`Attribute ${message.name}: unsupported attribute type ${message.type}.`);
+      invalid(
+        `${at} has attribute type ${message.type}; this reader reads INT, FLOAT, STRING, INTS, FLOATS, TENSOR and GRAPH.`,
+      );
   }
 }
 
-function readGraph(message: GraphMessage): OnnxGraph {
+function readGraph(message: GraphMessage, where: string): OnnxGraph {
+  const at = `${where === '' ? '' : `${where}: `}graph ${JSON.stringify(message.name ?? '')}`;
   return {
     name: message.name ?? '',
-    nodes: (message.node ?? []).map((node) => ({
-      opType: node.opType,
-      inputs: node.input,
-      outputs: node.output,
-      name: node.name,
-      domain: node.domain ?? '',
-      attributes: Object.fromEntries((node.attribute ?? []).map((a) => [a.name, readAttribute(a)])),
-    })),
-    initializers: (message.initializer ?? []).map(readTensor),
+    nodes: (message.node ?? []).map((node, index) => {
+      const nodeAt = `${at}, node ${index} (${node.opType || 'no op_type'})`;
+      return {
+        opType: node.opType,
+        inputs: node.input,
+        outputs: node.output,
+        name: node.name,
+        domain: node.domain ?? '',
+        attributes: Object.fromEntries((node.attribute ?? []).map((a) => [a.name, readAttribute(a, nodeAt)])),
+      };
+    }),
+    initializers: (message.initializer ?? []).map((t) => readTensor(t, `${at}, initializer`)),
     inputs: (message.input ?? []).map(readValueInfo),
     outputs: (message.output ?? []).map(readValueInfo),
   };
@@ -258,13 +285,24 @@ function readGraph(message: GraphMessage): OnnxGraph {
 /**
  * Reads a model written with raw tensor data and the attribute types of {@link OnnxAttribute} (what
  * {@link experimental_encodeOnnxModel} writes): for inspecting and checking exported graphs.
+ *
+ * @throws EncouragingLossError `INVALID_DATA` naming what is wrong: bytes that are not a well-formed protobuf
+ *   (truncated, a length past the end, a bad wire type, nesting too deep), no graph, or a tensor or attribute
+ *   this reader does not read (a data type outside {@link OnnxElementType}, data not in raw_data or not
+ *   matching its dims); `INVALID_OPTION` for a non-`Uint8Array`.
  */
 export function experimental_decodeOnnxModel(bytes: Uint8Array): OnnxModel {
   const message = decodeModel(bytes);
-  return {
-    graph: readGraph(message.graph),
-    opsetImports: message.opsetImport.map((o) => ({ domain: o.domain, version: toNumber(o.version) })),
-    irVersion: toNumber(message.irVersion),
-    producerName: message.producerName,
-  };
+  if (!message.graph) invalid(`These ${bytes.length} bytes are a ModelProto without a graph (field 7).`);
+  try {
+    return {
+      graph: readGraph(message.graph, ''),
+      opsetImports: message.opsetImport.map((o) => ({ domain: o.domain, version: toNumber(o.version) })),
+      irVersion: toNumber(message.irVersion),
+      producerName: message.producerName,
+    };
+  } catch (error) {
+    // Subgraphs nest: a deep enough model overflows the stack here too.
+    throw malformedModel(bytes, error);
+  }
 }

@@ -1,3 +1,4 @@
+import { EncouragingLossError } from '@encouraging-loss/core';
 import protobuf from 'protobufjs/light.js';
 
 /**
@@ -247,10 +248,41 @@ export function encodeGraph(graph: GraphMessage): Uint8Array {
   return type.encode(type.fromObject(graph)).finish();
 }
 
-/** Reads a ModelProto through the subset schema (for inspection only; never re-encoded). */
+/** A protobuf reader's error (or a stack overflow on deep nesting) as `INVALID_DATA` naming what was wrong. */
+export function malformedModel(bytes: Uint8Array, error: unknown): EncouragingLossError {
+  if (error instanceof EncouragingLossError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  // protobufjs caps nesting itself ("maximum nesting depth exceeded"); a reader of ours may overflow the stack.
+  const reason = /call stack|nesting depth/i.test(message) ? 'its messages are nested too deeply' : message;
+  return new EncouragingLossError(
+    'INVALID_DATA',
+    `These ${bytes.length} bytes are not a well-formed ONNX ModelProto: ${reason}.`,
+  );
+}
+
+function checkBytes(bytes: unknown): asserts bytes is Uint8Array {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new EncouragingLossError(
+      'INVALID_OPTION',
+      `Model bytes must be a Uint8Array, got ${bytes === null || typeof bytes !== 'object' ? String(bytes) : bytes.constructor?.name}.`,
+    );
+  }
+}
+
+/**
+ * Reads a ModelProto through the subset schema (for inspection only; never re-encoded).
+ *
+ * @throws EncouragingLossError `INVALID_DATA` for malformed bytes (truncated, a length past the end, a bad wire
+ *   type), `INVALID_OPTION` for a non-`Uint8Array`.
+ */
 export function decodeModel(bytes: Uint8Array): ModelMessage {
+  checkBytes(bytes);
   const { model: type } = types();
-  return type.toObject(type.decode(bytes), { longs: Number, defaults: true, arrays: true }) as ModelMessage;
+  try {
+    return type.toObject(type.decode(bytes), { longs: Number, defaults: true, arrays: true }) as ModelMessage;
+  } catch (error) {
+    throw malformedModel(bytes, error);
+  }
 }
 
 /**
@@ -287,6 +319,15 @@ export interface RawField {
  * field with everything this package does not understand kept byte for byte.
  */
 export function splitFields(bytes: Uint8Array): RawField[] {
+  checkBytes(bytes);
+  try {
+    return readFields(bytes);
+  } catch (error) {
+    throw malformedModel(bytes, error);
+  }
+}
+
+function readFields(bytes: Uint8Array): RawField[] {
   const reader = protobuf.Reader.create(bytes);
   const fields: RawField[] = [];
   while (reader.pos < reader.len) {

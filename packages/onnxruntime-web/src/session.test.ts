@@ -5,7 +5,7 @@ import {
   seededRandom,
   tolerancesFor,
 } from '@encouraging-loss/conformance';
-import { isEncouragingLossError } from '@encouraging-loss/core';
+import { encouragingLossWithGrad as coreLossWithGrad, isEncouragingLossError } from '@encouraging-loss/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { int64, ort } from './test-utils.js';
 import { EncouragingLossSession } from './web-session.js';
@@ -180,5 +180,91 @@ describe('EncouragingLossSession', () => {
       ));
     it('a bad option at create', () =>
       expectError(EncouragingLossSession.create({ logEnd: 1.5 }), 'INVALID_OPTION', /logEnd/));
+    it('a misspelled option at create (only loss options go to core; session options are their own argument)', () =>
+      expectError(
+        EncouragingLossSession.create({ logend: 0.1 } as never, { executionProviders: ['wasm'] }),
+        'INVALID_OPTION',
+        /"logend".*logEnd/,
+      ));
+    it('session options in the loss options slot', () =>
+      expectError(
+        EncouragingLossSession.create({ executionProviders: ['wasm'] } as never),
+        'INVALID_OPTION',
+        /"executionProviders"/,
+      ));
+    it('weights beyond float32 at create', async () => {
+      await expectError(
+        EncouragingLossSession.create({ classWeights: [1, 1e308, 1] }),
+        'INVALID_OPTION',
+        /classWeights\[1\] is 1e\+308, beyond float32/,
+      );
+      await expectError(
+        EncouragingLossSession.create({ bonusWeight: 1e39 }),
+        'INVALID_OPTION',
+        /bonusWeight is 1e\+39, beyond float32/,
+      );
+    });
+    it('K = 0, with or without examples', async () => {
+      for (const [logitsShape, targetsShape] of [
+        [[0, 0], [0]],
+        [[2, 0], [2]],
+        [
+          [2, 0, 0],
+          [2, 0],
+        ],
+      ]) {
+        await expectError(
+          session.run(
+            new ort.Tensor('float32', new Float32Array(0), logitsShape),
+            new ort.Tensor('int64', new BigInt64Array(targetsShape.reduce((a, b) => a * b, 1)), targetsShape),
+          ),
+          'INVALID_SHAPE',
+          /K >= 2 classes on the last axis, got K = 0/,
+        );
+      }
+    });
+  });
+
+  describe('an empty batch runs (no ORT run: its TopK divides by zero there)', () => {
+    for (const reduction of ['mean', 'sum', 'none'] as const) {
+      it(`reduction '${reduction}': loss ${reduction === 'none' ? 'of the empty batch shape' : '0'}, an empty gradient, as core`, async () => {
+        const empty = await EncouragingLossSession.create({ reduction, classWeights: [1, 2, 3] });
+        for (const batchShape of [[0], [2, 0], [0, 4]]) {
+          const logitsShape = [...batchShape, 3];
+          const logits = new ort.Tensor('float32', new Float32Array(0), logitsShape);
+          for (const targets of [
+            new ort.Tensor('int64', new BigInt64Array(0), batchShape),
+            new ort.Tensor('int32', new Int32Array(0), batchShape),
+            new ort.Tensor('float32', new Float32Array(0), logitsShape),
+          ]) {
+            const { loss, grad } = await empty.run(logits, targets);
+            expect(loss.dims).toEqual(reduction === 'none' ? batchShape : []);
+            expect(Array.from(loss.data as Float32Array)).toEqual(reduction === 'none' ? [] : [0]);
+            expect(grad.dims).toEqual(logitsShape);
+            expect(grad.data).toEqual(new Float32Array(0));
+            const expected = coreLossWithGrad(
+              { data: new Float32Array(0), shape: logitsShape },
+              {
+                data: targets.type === 'float32' ? new Float32Array(0) : new Int32Array(0),
+                shape: [...targets.dims],
+              },
+              { reduction, classWeights: [1, 2, 3] },
+            );
+            expect(loss.dims).toEqual(expected.loss.shape);
+            expect(Array.from(loss.data as Float32Array)).toEqual(Array.from(expected.loss.data));
+          }
+        }
+        // Inputs are still checked: a target in an empty batch cannot be wrong, but the dtype can.
+        await expectError(
+          empty.run(
+            new ort.Tensor('float32', new Float32Array(0), [0, 3]),
+            new ort.Tensor('float32', new Float32Array(0), [0]),
+          ),
+          'INVALID_DTYPE',
+          /int64 or int32/,
+        );
+        await empty.release();
+      });
+    }
   });
 });

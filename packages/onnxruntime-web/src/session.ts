@@ -1,5 +1,11 @@
-import { EncouragingLossError, type EncouragingLossOptions, resolveOptions } from '@encouraging-loss/core';
+import {
+  EncouragingLossError,
+  type EncouragingLossOptions,
+  encouragingLossWithGrad,
+  resolveOptions,
+} from '@encouraging-loss/core';
 import { buildEncouragingLossModel, type TargetsType } from './build-model.js';
+import { checkFloat32Range } from './float32-range.js';
 import type { OrtRuntime, OrtRuntimeSession } from './runtime.js';
 import { checkInputs, type OrtTensorLike } from './tensor-input.js';
 
@@ -94,7 +100,9 @@ export class EncouragingLossSession<TTensor extends OrtTensorLike = OrtTensorLik
   /**
    * Builds (or takes from the cache) the loss graph for int64 targets and opens a session on it.
    *
-   * @param options - the loss options; validated here (`EncouragingLossError` `INVALID_OPTION`).
+   * @param options - the loss options only (the core's `EncouragingLossOptions`); validated here
+   *   (`EncouragingLossError` `INVALID_OPTION`), `classWeights` and `bonusWeight` also against the float32
+   *   range the graph computes in.
    * @param sessionOptions - passed to `InferenceSession.create` (e.g. `{ executionProviders: ['webgpu'] }`).
    * @param runtime - the ONNX Runtime namespace (`import * as ort from 'onnxruntime-node'`).
    */
@@ -103,7 +111,7 @@ export class EncouragingLossSession<TTensor extends OrtTensorLike = OrtTensorLik
     sessionOptions: TSessionOptions | undefined,
     runtime: OrtRuntime<TTensor, TSessionOptions>,
   ): Promise<EncouragingLossSession<TTensor>> {
-    resolveOptions(options);
+    checkFloat32Range(resolveOptions(options));
     checkRuntime(runtime);
     // biome-ignore lint/complexity/noThisInStatic: a subclass (the main entry's, with a default runtime) creates its own instances.
     const Session = this as unknown as new (
@@ -121,14 +129,37 @@ export class EncouragingLossSession<TTensor extends OrtTensorLike = OrtTensorLik
    *
    * @param logits - float32 `[...B, K]`.
    * @param targets - int64 or int32 class indices `[...B]` (or `ignoreIndex`), or float32 soft targets `[...B, K]`.
-   * @throws EncouragingLossError for a wrong dtype or rank, K not matching `classWeights`, an out-of-range
+   * An empty batch (`[0, K]`, `[B, 0, K]`) gives what core gives without running ORT (whose TopK kernel divides
+   * by zero on it): loss 0 for `'mean'`/`'sum'`, an empty `[...B]` for `'none'`, an empty gradient.
+   *
+   * @throws EncouragingLossError for a wrong dtype or rank, K < 2 or not matching `classWeights`, an out-of-range
    *   target, or a non-finite logit (unless `checkFinite: false`).
    */
   async run(logits: OrtTensorLike, targets: OrtTensorLike): Promise<SessionLossWithGrad<TTensor>> {
     const { targetsType } = checkInputs(logits, targets, this.options);
+    if (logits.dims.includes(0)) return this.emptyBatch(logits, targets, targetsType);
     const session = await this.sessionFor(targetsType);
     const out = await session.run({ logits: this.local(logits), targets: this.local(targets) });
     return { loss: out.loss, grad: out.grad };
+  }
+
+  /** Core's result for a batch without examples (nothing to read: the shapes say it all), as runtime tensors. */
+  private emptyBatch(
+    logits: OrtTensorLike,
+    targets: OrtTensorLike,
+    targetsType: TargetsType,
+  ): SessionLossWithGrad<TTensor> {
+    const { loss, grad } = encouragingLossWithGrad(
+      { data: new Float32Array(0), shape: logits.dims },
+      {
+        data: targetsType === 'float32' ? new Float32Array(0) : new Int32Array(0),
+        shape: targets.dims,
+      },
+      this.options,
+    );
+    const tensor = (t: { data: Float32Array | Float64Array; shape: readonly number[] }) =>
+      new this.runtime.Tensor('float32', Float32Array.from(t.data), t.shape);
+    return { loss: tensor(loss), grad: tensor(grad) };
   }
 
   /** Releases the underlying ORT sessions. */

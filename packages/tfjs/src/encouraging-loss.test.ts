@@ -19,11 +19,12 @@ const float32 = { rtol: 1e-5, atol: 1e-6 };
 
 // tfjs registers no gradient for comparisons (TensorFlow's is None): for the autodiff comparison, the masks the
 // composed forward builds from p get a zero gradient, as in TensorFlow.
+const zeros = (t: tf.Tensor) => () => tf.zeros(t.shape, 'float32');
 for (const kernelName of ['Greater', 'Equal']) {
   tf.registerGradient({
     kernelName,
     inputsToSave: ['a', 'b'],
-    gradFunc: (_dy, [a, b]) => ({ a: () => tf.zerosLike(a), b: () => tf.zerosLike(b) }),
+    gradFunc: (_dy, [a, b]) => ({ a: zeros(a), b: zeros(b) }),
   });
 }
 
@@ -233,6 +234,48 @@ describe('input validation', () => {
       codeOf(() => encouragingLoss([[1, 2]] as unknown as tf.Tensor, tf.tensor([0], [1], 'int32'))).code,
     ).toBe('INVALID_SHAPE');
     expect(codeOf(() => sigmoidEncouragingLoss(x(), tf.zeros([3, 2]))).code).toBe('INVALID_SHAPE');
+  });
+
+  it('refuses weights beyond float32 on every backend and implementation (the composed ops gave NaN)', async () => {
+    const labels = () => tf.tensor([0, 2], [2], 'int32');
+    for (const backend of ['cpu', 'wasm']) {
+      await tf.setBackend(backend);
+      for (const implementation of ['auto', 'composed'] as const) {
+        const api = withImplementation(implementation);
+        expect(
+          codeOf(() => api.encouragingLoss(x(), labels(), { classWeights: [1e308, 1, 1] })),
+        ).toMatchObject({
+          code: 'INVALID_OPTION',
+          message: expect.stringContaining('classWeights[0] is 1e+308'),
+        });
+        expect(
+          codeOf(() => api.encouragingLossWithGrad(x(), labels(), { bonusWeight: 3.5e38 })),
+        ).toMatchObject({
+          code: 'INVALID_OPTION',
+          message: expect.stringContaining('bonusWeight is 3.5e+38'),
+        });
+        // The largest float32 is a valid weight.
+        expect(() =>
+          tf.dispose(api.encouragingLoss(x(), labels(), { classWeights: [3.4028234663852886e38, 1, 1] })),
+        ).not.toThrow();
+      }
+    }
+    expect(
+      codeOf(() => sigmoidEncouragingLoss(x(), tf.zeros([2, 3]), { negativeWeight: 1e300 })),
+    ).toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('negativeWeight is 1e+300') });
+  });
+
+  it('a misspelled option is INVALID_OPTION naming the nearest; checkValues never reaches core', async () => {
+    await tf.setBackend('cpu');
+    expect(
+      codeOf(() => encouragingLoss(x(), tf.tensor([0, 1], [2], 'int32'), { logend: 0.5 } as never)),
+    ).toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/"logend".*logEnd/) });
+    expect(() =>
+      tf.dispose(encouragingLoss(x(), tf.tensor([0, 1], [2], 'int32'), { checkValues: true, logEnd: 1 })),
+    ).not.toThrow();
+    expect(() =>
+      tf.dispose(sigmoidEncouragingLoss(x(), tf.zeros([2, 3]), { checkValues: true, positiveWeight: 2 })),
+    ).not.toThrow();
   });
 
   it('a bad target on the fused gradient path throws and leaves no backend memory behind (wasm)', async () => {

@@ -8,12 +8,16 @@ import {
   type SigmoidEncouragingLossOptions,
 } from '@encouraging-loss/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { checkFloat32Range } from './float32-range.js';
 import { ensureFusedKernel, type FusedKernelAttrs, runFusedKernel } from './fused-kernel.js';
 import { tfjsOps } from './tfjs-ops.js';
 
 /**
  * Options of the tfjs loss functions: every core option (see `EncouragingLossOptions` in `@encouraging-loss/core`;
- * defaults logEnd 0.75, bonusWeight 1, mean reduction) except `checkFinite`, replaced by `checkValues`.
+ * defaults logEnd 0.75, bonusWeight 1, mean reduction) except `checkFinite`, replaced by `checkValues`. tfjs
+ * computes in float32: `bonusWeight` and `classWeights` must fit in it (≤ ~3.4e38, else `INVALID_OPTION`), and
+ * should be moderate, as float32 products of them can overflow (with `'mean'`, dividing every class weight by the
+ * largest gives the same loss). An unknown key is an `INVALID_OPTION` naming the nearest option.
  */
 export interface TfjsEncouragingLossOptions extends Omit<EncouragingLossOptions, 'checkFinite'> {
   /**
@@ -111,6 +115,7 @@ function prepare(
       indexDTypeHint: "use tf.cast(targets, 'int32'), or give soft targets of the logits' shape",
     },
   );
+  checkFloat32Range(resolved);
   return {
     targets: () =>
       targets.dtype === 'int32' && targetType === 'probabilities' ? tf.cast(targets, 'float32') : targets,
@@ -284,6 +289,7 @@ function prepareSigmoid(
     { ...rest, checkFinite: read },
     { floatDTypes: ['float32'], softTargetDTypes: ['float32', 'int32'] },
   );
+  checkFloat32Range(resolved);
   return { resolved: { ...resolved, checkFinite: false } };
 }
 

@@ -150,6 +150,63 @@ describe.each(['cpu', 'wasm'] as const)('Keras-style losses on %s', (backend) =>
     expect(() => sparseCategoricalEncouragingLoss({ fromLogits: 'yes' as unknown as boolean })).toThrow(
       /fromLogits/,
     );
+    expect(() => sparseCategoricalEncouragingLoss({ checkValues: 1 as unknown as boolean })).toThrow(
+      /checkValues must be a boolean/,
+    );
+    // fromLogits and checkValues are this layer's: only the loss options reach core, which refuses unknown keys.
+    expect(() =>
+      sparseCategoricalEncouragingLoss({ fromLogits: true, checkValues: true, logEnd: 1 }),
+    ).not.toThrow();
+    expect(() => categoricalEncouragingLoss({ logend: 0.5 } as never)).toThrow(/"logend".*logEnd/);
+    expect(() => categoricalEncouragingLoss({ classWeights: [1, 1e39, 1] })).toThrow(
+      /classWeights\[1\] is 1e\+39, beyond float32/,
+    );
+    expect(() => {
+      loss.bonusWeight = 1e39;
+    }).toThrow(/bonusWeight is 1e\+39, beyond float32/);
+  });
+
+  it('with checkValues, a float sparse label that is not an integer class is INVALID_TARGET, not truncated', async () => {
+    await tf.setBackend(backend);
+    const logits = tf.tensor2d([
+      [1, 2, 0.5],
+      [-1, 0.3, 2.5],
+      [0, 0, 1],
+    ]);
+    const checked = sparseCategoricalEncouragingLoss({ fromLogits: true, checkValues: true });
+    const codeOf = (labels: tf.Tensor) => {
+      try {
+        checked(labels, logits).dispose();
+      } catch (error) {
+        expect(core.isEncouragingLossError(error), String(error)).toBe(true);
+        return `${(error as core.EncouragingLossError).code}: ${(error as Error).message}`;
+      }
+      return 'no error';
+    };
+    for (const [labels, bad] of [
+      [tf.tensor1d([0, 1.5, 2]), 'Target 1.5 at index 1 (coordinates [1])'],
+      [tf.tensor2d([[2], [0], [0.25]]), 'Target 0.25 at index 2 (coordinates [2])'],
+      [tf.tensor1d([Number.NaN, 1, 2]), 'Target NaN at index 0'],
+      [tf.tensor1d([0, 1, 1e10]), 'Target 10000000000 at index 2'],
+      [tf.tensor1d([0, 3, 1]), 'Target 3 at index 1'],
+    ] as const) {
+      expect(codeOf(labels)).toMatch(new RegExp(`^INVALID_TARGET: ${bad.replace(/[[\]()]/g, '\\$&')}`));
+    }
+    // Integer-valued float labels (and ignoreIndex) pass, with the values of int32 labels.
+    expect(codeOf(tf.tensor1d([2, -100, 0]))).toBe('no error');
+    const asFloat = checked(tf.tensor1d([2, -100, 0]), logits);
+    const asInt = checked(tf.tensor1d([2, -100, 0], 'int32'), logits);
+    assertAllClose(
+      Array.from(await asFloat.data()),
+      Array.from(await asInt.data()),
+      float32,
+      'float = int32 labels',
+    );
+    // Without checkValues nothing is read back: the cast truncates, as tfjs's own sparse loss does.
+    const unchecked = sparseCategoricalEncouragingLoss({ fromLogits: true });
+    const truncated = unchecked(tf.tensor1d([0, 1.5, 2]), logits);
+    const one = unchecked(tf.tensor1d([0, 1, 2], 'int32'), logits);
+    assertAllClose(Array.from(await truncated.data()), Array.from(await one.data()), float32, 'truncated');
   });
 
   it('model.compile + model.fit trains with CE (ρ = 0), EL and CEL, logs the parts, and leaks no tensors', async () => {

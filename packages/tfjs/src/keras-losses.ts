@@ -1,4 +1,4 @@
-import { EncouragingLossError, resolveOptions } from '@encouraging-loss/core';
+import { checkTargetIndices, EncouragingLossError, resolveOptions } from '@encouraging-loss/core';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   encouragingLoss,
@@ -6,6 +6,7 @@ import {
   encouragingLossWithGrad,
   type TfjsEncouragingLossOptions,
 } from './encouraging-loss.js';
+import { checkFloat32Range } from './float32-range.js';
 
 /** Options of the Keras-style losses: the loss options (per-example losses, so no `reduction`) and `fromLogits`. */
 export interface KerasEncouragingLossOptions extends Omit<TfjsEncouragingLossOptions, 'reduction' | 'input'> {
@@ -53,9 +54,18 @@ function createKerasLoss(kind: 'sparse' | 'categorical', options: KerasEncouragi
       `Option fromLogits must be a boolean, got ${String(fromLogits)}.`,
     );
   }
-  // Validated now, not at the first batch (classWeights' length is checked against K then).
-  const { checkValues: _, ...coreOptions } = lossOptions;
-  let bonusWeight = resolveOptions(coreOptions).bonusWeight;
+  // Validated now, not at the first batch (classWeights' length is checked against K then). Only loss options
+  // reach core: fromLogits and checkValues are this layer's.
+  const { checkValues = false, ...coreOptions } = lossOptions;
+  if (typeof checkValues !== 'boolean') {
+    throw new EncouragingLossError(
+      'INVALID_OPTION',
+      `Option checkValues must be a boolean, got ${String(checkValues)}.`,
+    );
+  }
+  const resolved = resolveOptions(coreOptions);
+  checkFloat32Range(resolved);
+  let bonusWeight = resolved.bonusWeight;
   const current = (): TfjsEncouragingLossOptions => ({ ...lossOptions, bonusWeight, reduction: 'none' });
 
   // Keras passes sparse labels as [N] or [N, 1], often float32; soft labels as [N, K].
@@ -65,7 +75,13 @@ function createKerasLoss(kind: 'sparse' | 'categorical', options: KerasEncouragi
       yTrue.rank === yPred.rank && yTrue.shape[yTrue.rank - 1] === 1
         ? tf.squeeze(yTrue, [yTrue.rank - 1])
         : yTrue;
-    return squeezed.dtype === 'int32' ? squeezed : tf.cast(squeezed, 'int32');
+    if (squeezed.dtype === 'int32') return squeezed;
+    // The cast to int32 truncates (1.5 → 1) and wraps: with checkValues, read the labels before it.
+    const classCount = yPred.shape[yPred.rank - 1];
+    if (checkValues === true && classCount !== undefined) {
+      checkTargetIndices(squeezed.dataSync(), squeezed.shape, classCount, resolved.ignoreIndex);
+    }
+    return tf.cast(squeezed, 'int32');
   };
 
   // Probabilities: u = log(max(p, tiny)) goes through the logits path (log-softmax of u is log p on the simplex,
@@ -114,6 +130,7 @@ function createKerasLoss(kind: 'sparse' | 'categorical', options: KerasEncouragi
           `bonusWeight must be a finite number >= 0, got ${String(value)}.`,
         );
       }
+      checkFloat32Range({ bonusWeight: value });
       bonusWeight = value;
     },
     enumerable: true,
@@ -128,7 +145,9 @@ function createKerasLoss(kind: 'sparse' | 'categorical', options: KerasEncouragi
 /**
  * Encouraging Loss for `model.compile` with integer class labels (the counterpart of tfjs's
  * `sparseCategoricalCrossentropy`): `yTrue` holds class indices `[N]` or `[N, 1]` (any dtype, integer-valued),
- * `yPred` probabilities `[N, K]` (or logits with `fromLogits: true`). Returns per-example losses `[N]`.
+ * `yPred` probabilities `[N, K]` (or logits with `fromLogits: true`). Returns per-example losses `[N]`. Float labels
+ * are cast to int32, which truncates: with `checkValues: true` a label that is not an integer class in `[0, K)` or
+ * `ignoreIndex` (1.5, NaN, 1e10) is an `INVALID_TARGET` naming the value and its index.
  *
  * tfjs-layers checks the targets given to `model.fit(x, y)` against the output shape `[N, K]` for every loss but
  * its own sparse one, so use this loss with `model.fitDataset`, or one-hot labels with
