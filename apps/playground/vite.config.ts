@@ -1,5 +1,7 @@
-import { readFileSync, realpathSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 
@@ -30,6 +32,73 @@ function runtimeFiles(): Plugin {
   };
 }
 
+/** The bundled demo model: el-translate's tiny OPUS-MT fixture, exported at build time into `models/`. */
+const DEMO_MODEL = 'opus-mt-tiny';
+const translateCli = join(here, '..', 'translate', 'dist', 'cli.js');
+const demoFixture = join(here, '..', 'translate', 'fixtures', DEMO_MODEL);
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)],
+  );
+}
+
+/**
+ * A model in the site, so the Translate view works on first open: `el-translate export` of the tiny OPUS-MT fixture
+ * (nothing downloaded, about 430 KB) written to `models/opus-mt-tiny/`, and `models/index.json` naming it the
+ * default (`pnpm playground` answers its own index.json when it serves another folder). turbo builds el-translate
+ * first (turbo.json); a bare `vite build` without it warns and leaves the model out.
+ */
+function demoModel(): Plugin {
+  return {
+    name: 'playground-demo-model',
+    apply: 'build',
+    generateBundle() {
+      if (!existsSync(translateCli)) {
+        this.warn(
+          `No demo model in the site: ${translateCli} is not built (pnpm --filter @encouraging-loss/translate build).`,
+        );
+        return;
+      }
+      const scratch = mkdtempSync(join(tmpdir(), 'el-playground-demo-'));
+      try {
+        const out = join(scratch, DEMO_MODEL);
+        execFileSync(
+          process.execPath,
+          [translateCli, 'export', '--model', demoFixture, '--out', out, '--quiet'],
+          {
+            stdio: ['ignore', 'ignore', 'inherit'],
+          },
+        );
+        for (const path of filesUnder(out)) {
+          const fileName = `models/${DEMO_MODEL}/${relative(out, path).split('\\').join('/')}`;
+          this.emitFile({ type: 'asset', fileName, source: readFileSync(path) });
+        }
+      } finally {
+        rmSync(scratch, { recursive: true, force: true });
+      }
+      const url = `models/${DEMO_MODEL}/`;
+      const index = {
+        default: url,
+        models: [
+          {
+            url,
+            label:
+              'The bundled demo: OPUS-MT’s architecture at toy size (d_model 16, one encoder and one decoder layer) with ' +
+              'random weights, exported from apps/translate/fixtures/opus-mt-tiny. It loads, translates and scores, but its ' +
+              'translations are noise: `pnpm start` trains and exports a real one, which `pnpm playground` then serves.',
+          },
+        ],
+      };
+      this.emitFile({
+        type: 'asset',
+        fileName: 'models/index.json',
+        source: `${JSON.stringify(index, null, 2)}\n`,
+      });
+    },
+  };
+}
+
 export default defineConfig({
   // Relative URLs: the built site works from any folder of any static host.
   base: './',
@@ -42,5 +111,5 @@ export default defineConfig({
     ],
   },
   build: { target: 'es2022', chunkSizeWarningLimit: 2000, assetsInlineLimit: 0 },
-  plugins: [runtimeFiles()],
+  plugins: [runtimeFiles(), demoModel()],
 });

@@ -14,7 +14,8 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const site = join(here, '..', 'dist');
 // Screenshots and measured figures of this run (runs/ is git-ignored; the best screenshots are committed by hand).
 const runDir = join(here, '..', '..', '..', 'runs', 'playground');
-// The exported model folder of the Translate view, made at test time and served under /models/.
+// The exported model folder of the Translate view, made at test time and served as /models/en-de/ (and the folder
+// it was exported from as /models/trained/), beside the demo model the build put in dist/models/.
 const fixtureDir = mkdtempSync(join(tmpdir(), 'el-playground-'));
 
 let browser: Browser;
@@ -43,7 +44,11 @@ async function openPage(path: string, viewport = { width: 1280, height: 900 }): 
 
 beforeAll(async () => {
   mkdirSync(runDir, { recursive: true });
-  server = await serveStatic({ '/': site, '/models/': join(fixtureDir, 'models') });
+  server = await serveStatic({
+    '/': site,
+    '/models/en-de/': join(fixtureDir, 'models', 'en-de'),
+    '/models/trained/': join(fixtureDir, 'trained'),
+  });
   // WebGL on the CPU (SwiftShader), as the tfjs browser tests run it: the webgl backend exists without a GPU.
   browser = await chromium.launch(
     chromiumLaunchOptions(['--use-angle=swiftshader', '--enable-unsafe-swiftshader']),
@@ -344,6 +349,105 @@ describe('Translate', () => {
     expect(await picked.getAttribute('#translate-output', 'data-translation')).toBe(translation);
     await picked.close();
     await page.locator('#view-translate').screenshot({ path: join(runDir, 'translate.png') });
+    await page.close();
+  });
+});
+
+describe('Translate out of the box and with a wrong URL', () => {
+  async function loadModel(page: Page) {
+    await page.click('#translate-load');
+    await page.waitForFunction(() =>
+      ['loaded', 'failed'].includes(document.getElementById('view-translate')!.dataset.state ?? ''),
+    );
+    return page.textContent('#translate-model-status');
+  }
+
+  it('opens on the demo model the build bundles: it loads, translates as transformers.js does, and scores', async () => {
+    const page = await openPage('./#translate');
+    // models/index.json (written by the build) names the default folder and says what it is.
+    await page.waitForFunction(
+      () =>
+        (document.getElementById('translate-model-url') as HTMLInputElement).value === 'models/opus-mt-tiny/',
+    );
+    expect(await page.textContent('#translate-model-note')).toContain('random weights');
+    expect(await loadModel(page)).toMatch(/^Loaded opus-mt-tiny in .* The bundled demo/);
+    await page.click('#translate-run');
+    await page.waitForFunction(
+      () => document.getElementById('view-translate')!.dataset.translated === 'true',
+    );
+    const translation = await page.getAttribute('#translate-output', 'data-translation');
+
+    const { AutoModelForSeq2SeqLM, AutoTokenizer, env } = await import('@huggingface/transformers');
+    env.allowRemoteModels = false;
+    env.localModelPath = `${join(site, 'models')}/`;
+    const tokenizer = await AutoTokenizer.from_pretrained('opus-mt-tiny');
+    const model = await AutoModelForSeq2SeqLM.from_pretrained('opus-mt-tiny', { dtype: 'fp32' });
+    const output = (await model.generate({
+      ...tokenizer(await page.inputValue('#translate-source')),
+      max_new_tokens: 40,
+      num_beams: 1,
+      do_sample: false,
+    })) as { tolist(): bigint[][] };
+    expect(translation).toBe(tokenizer.decode(output.tolist()[0], { skip_special_tokens: true }));
+    await model.dispose();
+
+    await page.click('#translate-score');
+    await page.waitForFunction(() => document.getElementById('view-translate')!.dataset.scored === 'true');
+    const targets = await page.$$eval('#translate-losses tbody tr', (rows) =>
+      rows.map((row) => Number((row as HTMLElement).dataset.target)),
+    );
+    const reference = await page.inputValue('#translate-reference');
+    expect(targets).toEqual(Array.from(tokenizer(reference).input_ids.data as BigInt64Array, Number));
+    const values = await page.$$eval('#translate-losses td[data-loss]', (cells) =>
+      cells.map((cell) => Number((cell as HTMLElement).dataset.value)),
+    );
+    expect(values).toHaveLength(3 * targets.length);
+    for (const value of values) expect(Number.isFinite(value)).toBe(true);
+    await page.close();
+  });
+
+  /** A page whose expected 404s (the probed files) are not counted as the run's console errors. */
+  async function openExpecting404(path: string) {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !/status of 404/.test(message.text())) errors.push(message.text());
+    });
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(new URL(path, server.url).href);
+    await page.waitForSelector('#translate-load');
+    return { page, errors };
+  }
+
+  it('says what was fetched, what a model folder holds and how to export one when the URL has no model', async () => {
+    const { page, errors } = await openExpecting404('./?model=models/nothere/#translate');
+    const message = (await loadModel(page))!;
+    expect(await page.getAttribute('#view-translate', 'data-state')).toBe('failed');
+    expect(message).toContain(`No exported model at ${server.url}models/nothere/.`);
+    expect(message).toContain('config.json: 404 Not Found');
+    expect(message).toContain('onnx/encoder_model.onnx: 404 Not Found');
+    expect(message).toContain('tokenizer.json, tokenizer_config.json, onnx/encoder_model.onnx and');
+    expect(message).toContain('pnpm el-translate export --model MODEL_DIR --out runs/web-model');
+    expect(message).toContain('pnpm playground -- --model runs/web-model');
+    expect(message).not.toContain('Cannot read properties');
+    // The message is shown with its lines, in the error style.
+    expect(await page.$eval('#translate-model-status', (e) => getComputedStyle(e).whiteSpace)).toBe(
+      'pre-line',
+    );
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('tells a trained folder (config.json, no ONNX graphs) from an export', async () => {
+    const { page, errors } = await openExpecting404('./?model=models/trained/#translate');
+    const message = (await loadModel(page))!;
+    expect(message).toContain(
+      `The folder at ${server.url}models/trained/ is not a complete transformers.js export.`,
+    );
+    expect(message).toContain('onnx/decoder_model_merged.onnx: 404 Not Found');
+    expect(message).toContain('must be exported first');
+    expect(message).not.toContain('config.json: ');
+    expect(errors).toEqual([]);
     await page.close();
   });
 });

@@ -63,3 +63,23 @@ export function modelFetch(source: () => ModelSource | undefined): typeof fetch 
     return fetch(input, init);
   };
 }
+
+/** `models/index.json`: the model folders the site serves (the build writes one; `pnpm playground` its own). */
+export interface ModelsIndex {
+  /** The folder the Translate view opens with, relative to the page (`models/opus-mt-tiny/`). */
+  default: string;
+  models: { url: string; label: string }[];
+}
+
+/** The site's `models/index.json`, or undefined where the host has none (a static host of `dist` without it). */
+export async function readModelsIndex(url = 'models/index.json'): Promise<ModelsIndex | undefined> {
+  try {
+    const response = await fetch(new URL(url, document.baseURI), { cache: 'no-store' });
+    if (!response.ok) return undefined;
+    const index = (await response.json()) as ModelsIndex;
+    if (typeof index?.default !== 'string' || !Array.isArray(index.models)) return undefined;
+    return index;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,5 +1,17 @@
 import { fixed, h, numberField } from '../ui.js';
-import { type ModelSource, sourceFromFiles, sourceFromUrl } from './model-source.js';
+import { checkModelFolder, EXPORT_HINT } from './model-check.js';
+import {
+  type ModelSource,
+  type ModelsIndex,
+  modelFetch,
+  PICKED_BASE,
+  readModelsIndex,
+  sourceFromFiles,
+  sourceFromUrl,
+} from './model-source.js';
+
+/** The bundled demo model (the build exports it into `models/`), used where the site has no `models/index.json`. */
+const FALLBACK_MODEL = 'models/opus-mt-tiny/';
 
 type Translation = typeof import('./translator.js');
 type Scoring = typeof import('./scoring.js');
@@ -10,10 +22,13 @@ export function mountTranslate(root: HTMLElement): void {
   const urlInput = h('input', {
     type: 'text',
     id: 'translate-model-url',
-    value: params.get('model') ?? 'models/el-translate/',
+    value: params.get('model') ?? FALLBACK_MODEL,
     spellcheck: 'false',
     autocomplete: 'off',
+    list: 'translate-models',
   });
+  const modelList = h('datalist', { id: 'translate-models' });
+  const modelNote = h('p', { class: 'note', id: 'translate-model-note' });
   const loadButton = h('button', { type: 'button', id: 'translate-load' }, 'Load model');
   const folderInput = h('input', {
     type: 'file',
@@ -124,7 +139,7 @@ export function mountTranslate(root: HTMLElement): void {
       'fieldset',
       { class: 'controls' },
       h('legend', {}, 'Model folder'),
-      h('div', { class: 'control' }, h('label', { for: 'translate-model-url' }, 'URL'), urlInput),
+      h('div', { class: 'control' }, h('label', { for: 'translate-model-url' }, 'URL'), urlInput, modelList),
       loadButton,
       h(
         'div',
@@ -133,6 +148,7 @@ export function mountTranslate(root: HTMLElement): void {
         folderInput,
       ),
     ),
+    modelNote,
     modelStatus,
     h('div', { class: 'field' }, h('label', { for: 'translate-source' }, 'Source sentence'), sourceText),
     h('div', { class: 'row' }, maxTokens.element, translateButton),
@@ -163,6 +179,21 @@ export function mountTranslate(root: HTMLElement): void {
     ),
   );
 
+  // The folders this site serves (`pnpm playground` lists the one it was given, or the last `pnpm start` export,
+  // or the bundled demo): the first is the default unless the page's URL names one.
+  let index: ModelsIndex | undefined;
+  const labelOf = (url: string) => index?.models.find((m) => m.url === url)?.label ?? '';
+  const indexRead = readModelsIndex().then((read) => {
+    index = read;
+    if (!read) return;
+    modelList.replaceChildren(...read.models.map(({ url, label }) => h('option', { value: url, label })));
+    if (!params.has('model') && urlInput.value === FALLBACK_MODEL) urlInput.value = read.default;
+    modelNote.textContent = labelOf(urlInput.value.trim());
+  });
+  urlInput.addEventListener('input', () => {
+    modelNote.textContent = labelOf(urlInput.value.trim());
+  });
+
   let translation: Translation | undefined;
   let scoring: Scoring | undefined;
   let translator: Awaited<ReturnType<Translation['loadTranslator']>> | undefined;
@@ -180,12 +211,22 @@ export function mountTranslate(root: HTMLElement): void {
     scoreButton.disabled = true;
     try {
       const chosen = source();
+      // Every file transformers.js will read, checked first: a wrong URL says what was fetched and what a model
+      // folder holds, instead of transformers.js's TypeError on the missing tokenizer_config.json.
+      const folder = new URL(`${chosen.base}${chosen.name}/`, location.origin).href;
+      const where = chosen.base === PICKED_BASE ? `the picked folder "${chosen.name}"` : folder;
+      await checkModelFolder(folder, { fetch: modelFetch(() => chosen), where });
       translation ??= await import('./translator.js');
       await translator?.dispose();
       translator = undefined;
       const started = performance.now();
-      translator = await translation.loadTranslator(chosen);
-      modelStatus.textContent = `Loaded ${chosen.name} in ${((performance.now() - started) / 1000).toFixed(1)} s (transformers.js, onnxruntime-web wasm).`;
+      translator = await translation.loadTranslator(chosen).catch((error: Error) => {
+        throw new Error(
+          `transformers.js could not load the model at ${where}: ${error.message}\n${EXPORT_HINT}`,
+        );
+      });
+      const label = chosen.files ? '' : labelOf(urlInput.value.trim());
+      modelStatus.textContent = `Loaded ${chosen.name} in ${((performance.now() - started) / 1000).toFixed(1)} s (transformers.js, onnxruntime-web wasm).${label ? ` ${label}` : ''}`;
       translateButton.disabled = false;
       scoreButton.disabled = false;
       root.dataset.state = 'loaded';
@@ -194,7 +235,10 @@ export function mountTranslate(root: HTMLElement): void {
     }
   }
 
-  loadButton.addEventListener('click', () => void load(() => sourceFromUrl(urlInput.value.trim())));
+  loadButton.addEventListener('click', async () => {
+    await indexRead;
+    void load(() => sourceFromUrl(urlInput.value.trim()));
+  });
   folderInput.addEventListener('change', () => {
     if (folderInput.files?.length) void load(() => sourceFromFiles(folderInput.files!));
   });
