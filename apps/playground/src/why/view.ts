@@ -150,8 +150,10 @@ export function mountWhy(root: HTMLElement): void {
         'p',
         {},
         h('strong', {}, 'EL'),
-        ' (orange): the bonus log(1 − p) makes the gradient p − 1 − ρ·p, so with ρ = 1 it stays at −1 for every p: ',
-        'learned examples keep being pushed to higher confidence. The loss falls without bound as p → 1.',
+        ' (orange): the bonus log(1 − p) makes the gradient p − 1 − ρ·p, so with ρ = 1 it stays at −1: ',
+        'learned examples keep being pushed to higher confidence. As in the official code, 1 − p is floored at 1e-5 ',
+        '(the option bonusFloor), so the loss stops falling at log 1e-5 ≈ −11.5 past p = 1 − 1e-5, beyond this chart; ',
+        'without the floor it would fall without bound and the logits would grow without limit in training.',
       ),
       h(
         'p',
