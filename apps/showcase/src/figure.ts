@@ -1,17 +1,17 @@
-import { encouragingLossWithGrad } from '@encouraging-loss/core';
+import { type EncouragingLossOptions, encouragingLossWithGrad, lossPreset } from '@encouraging-loss/core';
 
 /** One loss of the figure: a name and the options that make it. */
 export interface Curve {
   name: string;
-  options: { bonusWeight: number; logEnd: number };
+  options: EncouragingLossOptions;
 }
 
 /** The paper's Fig. 3 curves: CE, EL and CEL with logEnd 0.75 and 0.5. */
 export const CURVES: Curve[] = [
-  { name: 'CE', options: { bonusWeight: 0, logEnd: 1 } },
-  { name: 'EL', options: { bonusWeight: 1, logEnd: 1 } },
-  { name: 'CEL 0.75', options: { bonusWeight: 1, logEnd: 0.75 } },
-  { name: 'CEL 0.5', options: { bonusWeight: 1, logEnd: 0.5 } },
+  { name: 'CE', options: lossPreset('ce') },
+  { name: 'EL', options: lossPreset('el') },
+  { name: 'CEL 0.75', options: lossPreset('cel', { logEnd: 0.75 }) },
+  { name: 'CEL 0.5', options: lossPreset('cel', { logEnd: 0.5 }) },
 ];
 
 export interface Point {

@@ -9,6 +9,8 @@
  * - `INVALID_DATA`: an input file or record (a data set line, a checkpoint, a model folder) is malformed; the
  *   message names the file and, where there is one, the line.
  * - `UNSUPPORTED_BACKEND`: a `TensorOps` object does not implement the specification this core expects.
+ * - `IO_ERROR`: a file could not be read or written (disk full, permission denied, a read-only file system); the
+ *   message names the file and the cause. Core reads no files; the translation engine and its stores do.
  */
 export type EncouragingLossErrorCode =
   | 'INVALID_OPTION'
@@ -17,7 +19,8 @@ export type EncouragingLossErrorCode =
   | 'INVALID_TARGET'
   | 'NON_FINITE'
   | 'INVALID_DATA'
-  | 'UNSUPPORTED_BACKEND';
+  | 'UNSUPPORTED_BACKEND'
+  | 'IO_ERROR';
 
 /**
  * The one error type thrown for bad input anywhere in `@encouraging-loss/*`.

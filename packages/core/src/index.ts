@@ -28,6 +28,7 @@ export {
 } from './encouraging-loss.js';
 export { EncouragingLossError, type EncouragingLossErrorCode, isEncouragingLossError } from './errors.js';
 export { type FloatArray, fusedEncouragingLoss, type KernelResult } from './fused-kernel.js';
+export { type LossPresetName, type LossPresetSettings, lossPreset } from './loss-preset.js';
 export {
   DEFAULT_OPTIONS,
   type EncouragingLossOptions,

@@ -1,4 +1,5 @@
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { lossPreset } from '@encouraging-loss/core';
 import { categoricalEncouragingLoss } from '@encouraging-loss/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -61,11 +62,11 @@ export interface EpochReport {
 function lossOptions(run: RunName, settings: TrainSettings) {
   switch (run) {
     case 'CE':
-      return { bonusWeight: 0, logEnd: 1 };
+      return lossPreset('ce');
     case 'EL':
-      return { bonusWeight: settings.bonusWeight, logEnd: 1 };
+      return lossPreset('el', { bonusWeight: settings.bonusWeight });
     case 'CEL':
-      return { bonusWeight: settings.bonusWeight, logEnd: settings.logEnd };
+      return lossPreset('cel', { bonusWeight: settings.bonusWeight, logEnd: settings.logEnd });
   }
 }
 

@@ -1,4 +1,4 @@
-import { encouragingLossWithGrad } from '@encouraging-loss/core';
+import { encouragingLossWithGrad, lossPreset } from '@encouraging-loss/core';
 
 /** The three losses of the figure, each with its core options. */
 export const CURVE_NAMES = ['CE', 'EL', 'CEL'] as const;
@@ -21,11 +21,11 @@ export function curveOptions(name: CurveName, settings: FigureSettings) {
   const { logEnd, bonusWeight, labelSmoothing } = settings;
   switch (name) {
     case 'CE':
-      return { bonusWeight: 0, logEnd: 1, labelSmoothing };
+      return lossPreset('ce', { labelSmoothing });
     case 'EL':
-      return { bonusWeight, logEnd: 1, labelSmoothing };
+      return lossPreset('el', { bonusWeight, labelSmoothing });
     case 'CEL':
-      return { bonusWeight, logEnd, labelSmoothing };
+      return lossPreset('cel', { logEnd, bonusWeight, labelSmoothing });
   }
 }
 

@@ -3,6 +3,8 @@
  * cpu and wasm backends the adapter's fused kernel reads the logits in place, so a step costs one pass over
  * `[B, T, V]` for the loss and its gradient together.
  */
+
+import { lossPreset } from '@encouraging-loss/core';
 import {
   encouragingLoss,
   encouragingLossComponents,
@@ -38,9 +40,11 @@ export function lossOptions(settings: LossSettings): TfjsEncouragingLossOptions 
   if (!['ce', 'el', 'cel'].includes(settings.kind))
     invalidOption(`--loss must be ce, el or cel, got ${settings.kind}.`);
   return {
-    logEnd: settings.kind === 'cel' ? (settings.logEnd ?? 0.5) : 1,
-    bonusWeight: settings.kind === 'ce' ? 0 : (settings.bonusWeight ?? 1),
-    labelSmoothing: settings.labelSmoothing ?? 0,
+    ...lossPreset(settings.kind, {
+      logEnd: settings.logEnd ?? 0.5,
+      bonusWeight: settings.bonusWeight,
+      labelSmoothing: settings.labelSmoothing ?? 0,
+    }),
     ignoreIndex: IGNORE_INDEX,
     reduction: 'sum',
   };
