@@ -27,6 +27,7 @@ export {
   type TargetsInput,
 } from './encouraging-loss.js';
 export { EncouragingLossError, type EncouragingLossErrorCode, isEncouragingLossError } from './errors.js';
+export { checkFloat32Weights, type Float32Weights } from './float32-weights.js';
 export { type FloatArray, fusedEncouragingLoss, type KernelResult } from './fused-kernel.js';
 export { type LossPresetName, type LossPresetSettings, lossPreset } from './loss-preset.js';
 export {

@@ -28,6 +28,36 @@ export function crossEntropyModel(GraphBuilder) {
   );
 }
 
+/**
+ * Label-smoothed cross-entropy as PyTorch computes it (`F.cross_entropy(..., label_smoothing=ε)`: q = (1 − ε)·onehot +
+ * ε/K, mean over kept rows) and its gradient (softmax − q) · kept / count, recorded by the same builder: the baseline
+ * a label-smoothed EL/CEL graph is measured against (label smoothing is extra work for CE too).
+ */
+export function labelSmoothedCrossEntropyModel(GraphBuilder, epsilon = 0.1) {
+  const builder = new GraphBuilder();
+  const ops = builder.ops;
+  const logits = builder.input('logits', 'float32', 'full');
+  const targets = builder.input('targets', 'int64', 'batch');
+  const logProbs = composedLogSoftmax(ops, logits);
+  const isTarget = ops.oneHot(targets, logits);
+  const kept = ops.expandLastAxis(
+    ops.castLike(ops.logicalNot(ops.equal(targets, ops.intScalar(-100, targets))), logits),
+  );
+  const count = ops.sumAll(kept);
+  const classes = ops.lastAxisSize(logits);
+  const perClass = ops.div(ops.scalar(epsilon, logits), classes);
+  const onTarget = ops.add(perClass, ops.scalar(1 - epsilon, logits));
+  const q = ops.where(isTarget, onTarget, perClass);
+  const rowLoss = ops.neg(ops.sumLastAxis(ops.mul(q, logProbs)));
+  const loss = ops.div(ops.sumAll(ops.mul(rowLoss, kept)), count);
+  const grad = ops.mul(ops.sub(ops.exp(logProbs), q), ops.div(kept, count));
+  return builder.toModel(
+    'label_smoothed_cross_entropy',
+    [logits, targets],
+    [builder.output(loss, 'loss'), builder.output(grad, 'grad')],
+  );
+}
+
 /** Seeded logits in [−3, 3) `[N, K]` and class indices `[N]`: the same inputs for every graph and run. */
 export function benchInputs(N, K) {
   let state = 12345;

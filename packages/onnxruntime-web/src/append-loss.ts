@@ -1,4 +1,9 @@
-import { EncouragingLossError, type EncouragingLossOptions, resolveOptions } from '@encouraging-loss/core';
+import {
+  checkFloat32Weights,
+  EncouragingLossError,
+  type EncouragingLossOptions,
+  resolveOptions,
+} from '@encouraging-loss/core';
 import {
   checkOutputs,
   checkTargetsType,
@@ -9,7 +14,6 @@ import {
   tensorInfo,
   traceEncouragingLoss,
 } from './build-model.js';
-import { checkFloat32Range } from './float32-range.js';
 import { GraphBuilder } from './graph-builder.js';
 import {
   concatBytes,
@@ -22,6 +26,9 @@ import {
   toNumber,
   type ValueInfoMessage,
 } from './onnx-proto.js';
+
+/** Where float32 comes from, for {@link checkFloat32Weights}'s message. */
+const FLOAT32_OWNER = 'the dtype of the ONNX loss graphs';
 
 /** Options of {@link appendEncouragingLoss}: where to attach, what to add, and the loss options. */
 export interface AppendLossOptions extends EncouragingLossOptions {
@@ -80,7 +87,7 @@ export function appendEncouragingLoss(modelBytes: Uint8Array, options: AppendLos
     outputPrefix = '',
     ...lossOptions
   } = options;
-  checkFloat32Range(resolveOptions(lossOptions));
+  checkFloat32Weights(resolveOptions(lossOptions), FLOAT32_OWNER);
   const outputs = checkOutputs(rawOutputs);
   const targetsType = checkTargetsType(rawTargetsType);
   if (typeof logitsOutput !== 'string' || logitsOutput === '') {

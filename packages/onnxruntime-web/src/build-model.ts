@@ -1,4 +1,5 @@
 import {
+  checkFloat32Weights,
   createEncouragingLoss,
   EncouragingLossError,
   type EncouragingLossOptions,
@@ -6,9 +7,11 @@ import {
   resolveSigmoidOptions,
   type SigmoidEncouragingLossOptions,
 } from '@encouraging-loss/core';
-import { checkFloat32Range } from './float32-range.js';
 import { GraphBuilder, type GraphValue } from './graph-builder.js';
 import { DataType, encodeModel, type ValueInfoMessage } from './onnx-proto.js';
+
+/** Where float32 comes from, for {@link checkFloat32Weights}'s message. */
+const FLOAT32_OWNER = 'the dtype of the ONNX loss graphs';
 
 /**
  * Outputs a loss model can have:
@@ -150,7 +153,7 @@ export function buildLossModel(
   options: EncouragingLossOptions = {},
   build: BuildModelOptions = {},
 ): BuiltLossModel {
-  checkFloat32Range(resolveOptions(options));
+  checkFloat32Weights(resolveOptions(options), FLOAT32_OWNER);
   const outputs = checkOutputs(build.outputs ?? ['loss', 'grad']);
   const targetsType = checkTargetsType(build.targetsType ?? 'int64');
   const opset = build.opset ?? 17;
@@ -241,7 +244,7 @@ export function buildSigmoidEncouragingLossModel(
   options: SigmoidEncouragingLossOptions = {},
   build: { opset?: number } = {},
 ): Uint8Array {
-  checkFloat32Range(resolveSigmoidOptions(options));
+  checkFloat32Weights(resolveSigmoidOptions(options), FLOAT32_OWNER);
   const opset = build.opset ?? 17;
   if (!Number.isInteger(opset) || opset < 17 || opset > 23) {
     throw new EncouragingLossError(

@@ -1,13 +1,16 @@
 import {
+  checkFloat32Weights,
   EncouragingLossError,
   type EncouragingLossOptions,
   encouragingLossWithGrad,
   resolveOptions,
 } from '@encouraging-loss/core';
 import { buildEncouragingLossModel, type TargetsType } from './build-model.js';
-import { checkFloat32Range } from './float32-range.js';
 import type { OrtRuntime, OrtRuntimeSession } from './runtime.js';
 import { checkInputs, type OrtTensorLike } from './tensor-input.js';
+
+/** Where float32 comes from, for {@link checkFloat32Weights}'s message. */
+const FLOAT32_OWNER = 'the dtype of the ONNX loss graphs';
 
 /** `{ loss, grad }` as tensors of the session's runtime. */
 export interface SessionLossWithGrad<TTensor extends OrtTensorLike = OrtTensorLike> {
@@ -111,7 +114,7 @@ export class EncouragingLossSession<TTensor extends OrtTensorLike = OrtTensorLik
     sessionOptions: TSessionOptions | undefined,
     runtime: OrtRuntime<TTensor, TSessionOptions>,
   ): Promise<EncouragingLossSession<TTensor>> {
-    checkFloat32Range(resolveOptions(options));
+    checkFloat32Weights(resolveOptions(options), FLOAT32_OWNER);
     checkRuntime(runtime);
     // biome-ignore lint/complexity/noThisInStatic: a subclass (the main entry's, with a default runtime) creates its own instances.
     const Session = this as unknown as new (

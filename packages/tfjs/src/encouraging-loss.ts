@@ -1,4 +1,5 @@
 import {
+  checkFloat32Weights,
   createEncouragingLoss,
   EncouragingLossError,
   type EncouragingLossOptions,
@@ -8,9 +9,11 @@ import {
   type SigmoidEncouragingLossOptions,
 } from '@encouraging-loss/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFloat32Range } from './float32-range.js';
 import { ensureFusedKernel, type FusedKernelAttrs, runFusedKernel } from './fused-kernel.js';
 import { tfjsOps } from './tfjs-ops.js';
+
+/** Where float32 comes from, for {@link checkFloat32Weights}'s message. */
+const FLOAT32_OWNER = 'the dtype tfjs computes the loss in';
 
 /**
  * Options of the tfjs loss functions: every core option (see `EncouragingLossOptions` in `@encouraging-loss/core`;
@@ -115,7 +118,7 @@ function prepare(
       indexDTypeHint: "use tf.cast(targets, 'int32'), or give soft targets of the logits' shape",
     },
   );
-  checkFloat32Range(resolved);
+  checkFloat32Weights(resolved, FLOAT32_OWNER);
   return {
     targets: () =>
       targets.dtype === 'int32' && targetType === 'probabilities' ? tf.cast(targets, 'float32') : targets,
@@ -289,7 +292,7 @@ function prepareSigmoid(
     { ...rest, checkFinite: read },
     { floatDTypes: ['float32'], softTargetDTypes: ['float32', 'int32'] },
   );
-  checkFloat32Range(resolved);
+  checkFloat32Weights(resolved, FLOAT32_OWNER);
   return { resolved: { ...resolved, checkFinite: false } };
 }
 

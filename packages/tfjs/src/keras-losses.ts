@@ -1,4 +1,9 @@
-import { checkTargetIndices, EncouragingLossError, resolveOptions } from '@encouraging-loss/core';
+import {
+  checkFloat32Weights,
+  checkTargetIndices,
+  EncouragingLossError,
+  resolveOptions,
+} from '@encouraging-loss/core';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   encouragingLoss,
@@ -6,7 +11,9 @@ import {
   encouragingLossWithGrad,
   type TfjsEncouragingLossOptions,
 } from './encouraging-loss.js';
-import { checkFloat32Range } from './float32-range.js';
+
+/** Where float32 comes from, for {@link checkFloat32Weights}'s message. */
+const FLOAT32_OWNER = 'the dtype tfjs computes the loss in';
 
 /** Options of the Keras-style losses: the loss options (per-example losses, so no `reduction`) and `fromLogits`. */
 export interface KerasEncouragingLossOptions extends Omit<TfjsEncouragingLossOptions, 'reduction' | 'input'> {
@@ -64,7 +71,7 @@ function createKerasLoss(kind: 'sparse' | 'categorical', options: KerasEncouragi
     );
   }
   const resolved = resolveOptions(coreOptions);
-  checkFloat32Range(resolved);
+  checkFloat32Weights(resolved, FLOAT32_OWNER);
   let bonusWeight = resolved.bonusWeight;
   const current = (): TfjsEncouragingLossOptions => ({ ...lossOptions, bonusWeight, reduction: 'none' });
 
@@ -130,7 +137,7 @@ function createKerasLoss(kind: 'sparse' | 'categorical', options: KerasEncouragi
           `bonusWeight must be a finite number >= 0, got ${String(value)}.`,
         );
       }
-      checkFloat32Range({ bonusWeight: value });
+      checkFloat32Weights({ bonusWeight: value }, FLOAT32_OWNER);
       bonusWeight = value;
     },
     enumerable: true,
