@@ -7,6 +7,8 @@ stdin, each answer one JSON line on stdout:
     {"cmd": "setup", "preset": "small", "vocab": 1000, "batch": 80, "length": 25,
      "ids": {"pad": 0, "eos": 1, "start": 0}}   → {"parameters": 790528}
     {"cmd": "step"}                  → {"ms": 301.2, "loss": 6.9}   one training step (forward, backward, Adam)
+    {"cmd": "step", "optimizer": "app"}   the same with the app's Adam written out per parameter in Python;
+                                         the default, "torch", is torch.optim.Adam + clip_grad_norm_ (HF Trainer's)
     {"cmd": "greedy", "batch": 16, "sourceLength": 20, "maxLength": 40}   → {"ms": …}   (EOS never wins: see below)
     {"cmd": "beam", "beam": 5, "batch": 16, "sourceLength": 20, "maxLength": 40}   → {"ms": …}
     {"cmd": "memory"}                → {"maxRss": bytes}   peak resident set of this process so far
@@ -34,7 +36,7 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model = moments = batch = None
+    model = moments = batch = optimizer = None
     step = 0
     out = sys.stdout
     for line in sys.stdin:
@@ -50,12 +52,16 @@ def main():
             }
             model = tm.MarianMT(tm.make_config(request["preset"], vocab, **overrides), seed=request.get("seed", 1))
             moments, step = {}, 0
+            optimizer = tm.make_optimizer(model)
             batch = tm.random_batch(model.config, request["batch"], request["length"])
             answer = {"parameters": sum(p.numel() for p in model.parameters())}
         elif cmd == "step":
             step += 1
             started = time.perf_counter()
-            loss = tm.training_step(model, moments, step, *batch)
+            if request.get("optimizer", "torch") == "app":
+                loss = tm.training_step(model, moments, step, *batch)
+            else:
+                loss = tm.idiomatic_training_step(model, optimizer, *batch)
             answer = {"ms": (time.perf_counter() - started) * 1000, "loss": loss}
         elif cmd in ("greedy", "beam"):
             model.eval()

@@ -322,10 +322,13 @@ def adam_step(model, moments, step, lr=1e-3, clip=1.0, betas=(0.9, 0.98), eps=1e
             p.addcdiv_(m, (v / c2).sqrt_().add_(eps), value=-lr / c1)
 
 
-def training_step(model, moments, step, source, decoder_ids, labels, label_smoothing=0.1, ignore_index=-100):
-    """Forward, label-smoothed CE summed over non-padding tokens ÷ their count, backward, Adam."""
-    model.train()
-    model.zero_grad(set_to_none=True)
+def make_optimizer(model, lr=1e-3, betas=(0.9, 0.98), eps=1e-9):
+    """The optimizer a PyTorch user (and HF Trainer) runs: ``torch.optim.Adam`` (its default multi-tensor
+    ``foreach`` implementation on CPU), with the app's betas and eps."""
+    return torch.optim.Adam(model.parameters(), lr=lr, betas=betas, eps=eps)
+
+
+def _loss(model, source, decoder_ids, labels, label_smoothing, ignore_index):
     logits = model(source, decoder_ids)
     tokens = int((labels != ignore_index).sum())
     loss = F.cross_entropy(
@@ -335,9 +338,30 @@ def training_step(model, moments, step, source, decoder_ids, labels, label_smoot
         label_smoothing=label_smoothing,
         reduction="sum",
     )
-    (loss / max(1, tokens)).backward()
+    return loss, max(1, tokens)
+
+
+def training_step(model, moments, step, source, decoder_ids, labels, label_smoothing=0.1, ignore_index=-100):
+    """Forward, label-smoothed CE summed over non-padding tokens ÷ their count, backward, and the app's Adam
+    written out per parameter in Python (``adam_step``): the same update rule as el-translate's optimizer."""
+    model.train()
+    model.zero_grad(set_to_none=True)
+    loss, tokens = _loss(model, source, decoder_ids, labels, label_smoothing, ignore_index)
+    (loss / tokens).backward()
     adam_step(model, moments, step)
-    return float(loss) / max(1, tokens)
+    return float(loss) / tokens
+
+
+def idiomatic_training_step(model, optimizer, source, decoder_ids, labels, label_smoothing=0.1, ignore_index=-100):
+    """The step a PyTorch user runs, as HF Trainer does it: forward, loss, backward,
+    ``clip_grad_norm_(1.0)``, ``optimizer.step()`` with ``torch.optim.Adam`` (see :func:`make_optimizer`)."""
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    loss, tokens = _loss(model, source, decoder_ids, labels, label_smoothing, ignore_index)
+    (loss / tokens).backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    return float(loss) / tokens
 
 
 def load_safetensors(path):
@@ -388,14 +412,21 @@ if __name__ == "__main__":
     parser.add_argument("--length", type=int, default=25)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--optimizer", default="torch", choices=["torch", "app"], help="torch.optim.Adam (default) or adam_step"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     vocab = args.vocab or (58101 if args.preset == "base" else 1000)
     model = MarianMT(make_config(args.preset, vocab))
     source, decoder_ids, labels = random_batch(model.config, args.batch, args.length)
     moments = {}
+    optimizer = make_optimizer(model)
     for step in range(1, args.steps + 1):
         started = time.perf_counter()
-        loss = training_step(model, moments, step, source, decoder_ids, labels)
+        if args.optimizer == "torch":
+            loss = idiomatic_training_step(model, optimizer, source, decoder_ids, labels)
+        else:
+            loss = training_step(model, moments, step, source, decoder_ids, labels)
         ms = (time.perf_counter() - started) * 1000
         print(f"step {step}: {ms:.1f} ms  loss {loss:.4f}  {args.batch * args.length / ms * 1000:.0f} tokens/s")
