@@ -56,7 +56,7 @@ function demoModel(): Plugin {
     generateBundle() {
       if (!existsSync(translateCli)) {
         this.warn(
-          `No demo model in the site: ${translateCli} is not built (pnpm --filter @encouraging-loss/translate build).`,
+          `No demo model in the site: ${translateCli} is not built (pnpm --filter @encouraging-loss/el-translate build).`,
         );
         return;
       }

@@ -14,7 +14,7 @@ export default function buildSite(): void {
       'run',
       'build',
       '--filter=@encouraging-loss/playground',
-      '--filter=@encouraging-loss/translate',
+      '--filter=@encouraging-loss/el-translate',
       '--output-logs=errors-only',
     ],
     { cwd: fileURLToPath(new URL('../../..', import.meta.url)), stdio: ['ignore', 'inherit', 'inherit'] },
