@@ -80,10 +80,21 @@ function plain(value: unknown): unknown {
   return value instanceof Tuple ? value.items : value;
 }
 
+/** A value for a message: primitives as they are, containers by kind only (they may nest deeply or be cyclic). */
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (value === null || typeof value !== 'object')
+    return typeof value === 'symbol' ? 'a MARK' : String(value);
+  if (value instanceof Tuple) return 'a tuple';
+  if (Array.isArray(value)) return 'a list';
+  if (value instanceof Map) return 'a dict';
+  return `a ${(value as { kind?: string }).kind ?? 'value'}`;
+}
+
 function integer(value: unknown, what: string, source: string): number {
   if (typeof value === 'bigint') value = Number(value);
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    invalidData(`${source}: ${what} must be a non-negative integer, got ${String(value)}.`);
+    invalidData(`${source}: ${what} must be a non-negative integer, got ${describe(value)}.`);
   }
   return value as number;
 }
@@ -169,8 +180,12 @@ export function readPickle(
     pos = end + 1;
     return value;
   };
+  const top = () => {
+    if (stack.length === 0 || stack[stack.length - 1] === MARK) fail('the stack is empty.');
+    return stack[stack.length - 1];
+  };
   const pop = () => {
-    if (stack.length === 0) fail('the stack is empty.');
+    top();
     return stack.pop();
   };
   const popMark = (): unknown[] => {
@@ -231,7 +246,7 @@ export function readPickle(
         u64();
         break;
       case 0x2e: // STOP
-        if (stack.length !== 1) fail(`STOP with ${stack.length} values on the stack.`);
+        if (stack.length !== 1 || stack[0] === MARK) fail(`STOP with ${stack.length} values on the stack.`);
         return { value: stack[0], end: pos };
       case 0x28: // MARK
         stack.push(MARK);
@@ -265,13 +280,13 @@ export function readPickle(
         break;
       }
       case 0x71: // BINPUT
-        memo.set(u8(), stack[stack.length - 1]);
+        memo.set(u8(), top());
         break;
       case 0x72: // LONG_BINPUT
-        memo.set(u32(), stack[stack.length - 1]);
+        memo.set(u32(), top());
         break;
       case 0x94: // MEMOIZE
-        memo.set(memo.size, stack[stack.length - 1]);
+        memo.set(memo.size, top());
         break;
       case 0x68: // BINGET
       case 0x6a: {
@@ -390,7 +405,8 @@ export function readPickle(
         const items = popMark();
         const list = stack[stack.length - 1];
         if (!Array.isArray(list)) fail('APPENDS to something that is not a list.');
-        (list as unknown[]).push(...items);
+        // One by one: spreading 100k+ items as arguments overflows the call stack.
+        for (const item of items) (list as unknown[]).push(item);
         break;
       }
       case 0x51: {

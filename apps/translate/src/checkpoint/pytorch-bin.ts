@@ -28,16 +28,107 @@ function halfToFloat(bits: number): number {
   return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
-/** Copies the elements a view selects (offset + Σ index·stride) into a row-major array; F16/BF16 become float32. */
-function materialize(ref: TensorRef, storage: Uint8Array, source: string, name: string): NamedTensor {
+/** Bytes per element of the arrays {@link materialize} returns (F16/BF16 are upcast to float32). */
+const OUTPUT_BYTES: Record<StorageDType, number> = { ...ITEM_BYTES, F16: 4, BF16: 4, BOOL: 1 };
+
+/** Largest single tensor read: 2³¹ − 1 bytes once materialised (F16/BF16 count as the float32 they become). */
+export const MAX_TENSOR_BYTES = 2 ** 31 - 1;
+
+/**
+ * The memory budget of one checkpoint: the tensors materialised from it hold at most
+ * `OUTPUT_BUDGET_FACTOR × (bytes of the storages they read) + OUTPUT_BUDGET_SLACK` bytes in all. A factor of 4
+ * covers F16/BF16 upcast to float32 (2×) with room for a few views that overlap in one storage; a view with stride
+ * 0 (`torch.zeros(1).expand(2 ** 26)`: 4 bytes stored, 256 MiB as an array) is what it refuses.
+ */
+export const OUTPUT_BUDGET_FACTOR = 4;
+/** Bytes any checkpoint may materialise beyond {@link OUTPUT_BUDGET_FACTOR} × its storage bytes: 1 MiB. */
+export const OUTPUT_BUDGET_SLACK = 2 ** 20;
+
+type OutputArray = NamedTensor['data'];
+
+/** The typed-array reader and the output constructor of a storage type; `undefined` for types no Marian has. */
+function elementAccess(
+  dtype: StorageDType,
+  storage: Uint8Array,
+):
+  | { read: (i: number) => number | bigint; make: (n: number) => OutputArray; outDtype: NamedTensor['dtype'] }
+  | undefined {
+  switch (dtype) {
+    case 'F32': {
+      const src = new Float32Array(storage.buffer, storage.byteOffset, storage.byteLength / 4);
+      return { read: (i) => src[i], make: (n) => new Float32Array(n), outDtype: 'F32' };
+    }
+    case 'F16':
+    case 'BF16': {
+      const src = new Uint16Array(storage.buffer, storage.byteOffset, storage.byteLength / 2);
+      const bits = new Uint32Array(1);
+      const asFloat = new Float32Array(bits.buffer);
+      const read =
+        dtype === 'F16'
+          ? (i: number) => halfToFloat(src[i])
+          : (i: number) => {
+              bits[0] = src[i] << 16;
+              return asFloat[0];
+            };
+      return { read, make: (n) => new Float32Array(n), outDtype: dtype };
+    }
+    case 'F64': {
+      const src = new Float64Array(storage.buffer, storage.byteOffset, storage.byteLength / 8);
+      return { read: (i) => src[i], make: (n) => new Float64Array(n), outDtype: 'F64' };
+    }
+    case 'I64': {
+      const src = new BigInt64Array(storage.buffer, storage.byteOffset, storage.byteLength / 8);
+      return { read: (i) => src[i], make: (n) => new BigInt64Array(n), outDtype: 'I64' };
+    }
+    case 'I32': {
+      const src = new Int32Array(storage.buffer, storage.byteOffset, storage.byteLength / 4);
+      return { read: (i) => src[i], make: (n) => new Int32Array(n), outDtype: 'I32' };
+    }
+    case 'U8':
+    case 'BOOL': {
+      const src = storage;
+      return { read: (i) => src[i], make: (n) => new Uint8Array(n), outDtype: 'U8' };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * A storage's bytes where typed arrays can view them: the bytes themselves when 8-byte aligned (torch aligns zip
+ * members to 64 bytes), else an aligned copy (legacy files place storages anywhere).
+ */
+function aligned(storage: Uint8Array): Uint8Array {
+  return storage.byteOffset % 8 === 0 ? storage : new Uint8Array(storage); // a copy (Buffer#slice would be a view)
+}
+
+/**
+ * Copies the elements a view selects (offset + Σ index·stride) into a row-major array; F16/BF16 become float32.
+ * `reserve(bytes)` is called before the output is allocated and throws when the checkpoint's budget is spent.
+ */
+function materialize(
+  ref: TensorRef,
+  storage: Uint8Array,
+  source: string,
+  name: string,
+  reserve: (bytes: number) => void,
+): NamedTensor {
   const { dtype } = ref.storage;
   const itemBytes = ITEM_BYTES[dtype];
-  if (storage.length % itemBytes)
+  if (storage.byteLength % itemBytes)
     invalidData(`${source}: storage ${ref.storage.key} is not whole ${dtype} items.`);
-  const available = storage.length / itemBytes;
-  const count = ref.shape.reduce((a, b) => a * b, 1);
-  if (count > 2 ** 31 / itemBytes)
-    invalidData(`${source}: tensor ${name} of shape [${ref.shape}] is too large.`);
+  const available = storage.byteLength / itemBytes;
+  const outBytes = OUTPUT_BYTES[dtype];
+  // The element count, refused as soon as a partial product passes the cap (no overflow, no huge product).
+  let count = ref.shape.includes(0) ? 0 : 1;
+  for (let k = 0; count > 0 && k < ref.shape.length; k++) {
+    count *= ref.shape[k];
+    if (count * outBytes > MAX_TENSOR_BYTES) {
+      invalidData(
+        `${source}: tensor ${name} of shape [${ref.shape}] ${dtype} is larger than ${MAX_TENSOR_BYTES} bytes.`,
+      );
+    }
+  }
   if (count > 0) {
     const last = ref.shape.reduce((sum, size, k) => sum + (size - 1) * ref.stride[k], ref.offset);
     if (last >= available) {
@@ -46,71 +137,15 @@ function materialize(ref: TensorRef, storage: Uint8Array, source: string, name: 
       );
     }
   }
-  // Aligned copy of the storage so typed arrays can view it.
-  const aligned = new Uint8Array(storage.length);
-  aligned.set(storage);
-  const buffer = aligned.buffer;
-  let read: (i: number) => number | bigint;
-  let out: NamedTensor['data'];
-  let outDtype: NamedTensor['dtype'];
-  switch (dtype) {
-    case 'F32': {
-      const src = new Float32Array(buffer);
-      read = (i) => src[i];
-      out = new Float32Array(count);
-      outDtype = 'F32';
-      break;
-    }
-    case 'F16':
-    case 'BF16': {
-      const src = new Uint16Array(buffer);
-      const bits = new Uint32Array(1);
-      const asFloat = new Float32Array(bits.buffer);
-      read =
-        dtype === 'F16'
-          ? (i) => halfToFloat(src[i])
-          : (i) => {
-              bits[0] = src[i] << 16;
-              return asFloat[0];
-            };
-      out = new Float32Array(count);
-      outDtype = dtype;
-      break;
-    }
-    case 'F64': {
-      const src = new Float64Array(buffer);
-      read = (i) => src[i];
-      out = new Float64Array(count);
-      outDtype = 'F64';
-      break;
-    }
-    case 'I64': {
-      const src = new BigInt64Array(buffer);
-      read = (i) => src[i];
-      out = new BigInt64Array(count);
-      outDtype = 'I64';
-      break;
-    }
-    case 'I32': {
-      const src = new Int32Array(buffer);
-      read = (i) => src[i];
-      out = new Int32Array(count);
-      outDtype = 'I32';
-      break;
-    }
-    case 'U8':
-    case 'BOOL': {
-      const src = new Uint8Array(buffer);
-      read = (i) => src[i];
-      out = new Uint8Array(count);
-      outDtype = 'U8';
-      break;
-    }
-    default:
-      return invalidData(
-        `${source}: tensor ${name} has element type ${dtype}, which no Marian checkpoint holds.`,
-      );
+  const access = elementAccess(dtype, storage);
+  if (!access) {
+    return invalidData(
+      `${source}: tensor ${name} has element type ${dtype}, which no Marian checkpoint holds.`,
+    );
   }
+  reserve(count * outBytes);
+  const out = access.make(count);
+  if (count === 0) return { dtype: access.outDtype, shape: [...ref.shape], data: out };
   const rank = ref.shape.length;
   // Row-major contiguous F32 view (the usual case): one copy of the bytes.
   let expected = 1;
@@ -120,11 +155,11 @@ function materialize(ref: TensorRef, storage: Uint8Array, source: string, name: 
     expected *= ref.shape[k];
   }
   if (contiguous && dtype === 'F32') {
-    (out as Float32Array).set(new Float32Array(buffer, ref.offset * 4, count));
-    return { dtype: outDtype, shape: [...ref.shape], data: out };
+    (out as Float32Array).set(new Float32Array(storage.buffer, storage.byteOffset + ref.offset * 4, count));
+    return { dtype: access.outDtype, shape: [...ref.shape], data: out };
   }
   // Otherwise walk the index space in row-major order with an odometer over the strides.
-
+  const { read } = access;
   const index = new Array<number>(rank).fill(0);
   let at = ref.offset;
   for (let i = 0; i < count; i++) {
@@ -137,25 +172,46 @@ function materialize(ref: TensorRef, storage: Uint8Array, source: string, name: 
       index[k] = 0;
     }
   }
-  return { dtype: outDtype, shape: [...ref.shape], data: out };
+  return { dtype: access.outDtype, shape: [...ref.shape], data: out };
 }
 
 /**
  * Materializes every tensor of a state dict; views that are the same (tied weights: one storage, offset, shape
- * and stride) share one result, so a 58k × 512 embedding tied four ways is copied once.
+ * and stride) share one result, so a 58k × 512 embedding tied four ways is copied once. Each storage is fetched
+ * (and inflated, for a deflated zip member) once; the arrays materialised stay within the budget
+ * {@link OUTPUT_BUDGET_FACTOR} × (bytes of the storages read) + {@link OUTPUT_BUDGET_SLACK}, checked before each
+ * allocation.
  */
 function materializeAll(
   refs: Map<string, TensorRef>,
   source: string,
   storageBytes: (key: string, name: string) => Uint8Array,
 ): Map<string, NamedTensor> {
+  const buffers = new Map<string, Uint8Array>();
+  let storageTotal = 0;
+  for (const [name, ref] of refs) {
+    if (buffers.has(ref.storage.key)) continue;
+    const bytes = storageBytes(ref.storage.key, name);
+    storageTotal += bytes.length;
+    buffers.set(ref.storage.key, aligned(bytes));
+  }
+  const budget = OUTPUT_BUDGET_FACTOR * storageTotal + OUTPUT_BUDGET_SLACK;
+  let spent = 0;
+  const reserve = (name: string) => (bytes: number) => {
+    spent += bytes;
+    if (spent > budget) {
+      invalidData(
+        `${source}: tensor ${name} takes the tensors read past ${budget} bytes, ${OUTPUT_BUDGET_FACTOR}× the ${storageTotal} bytes of storage they view (+ ${OUTPUT_BUDGET_SLACK}): views with stride 0 or overlapping views are not expanded that far.`,
+      );
+    }
+  };
   const tensors = new Map<string, NamedTensor>();
   const views = new Map<string, NamedTensor>();
   for (const [name, ref] of refs) {
     const signature = `${ref.storage.key}|${ref.offset}|${ref.shape}|${ref.stride}`;
     let tensor = views.get(signature);
     if (!tensor) {
-      tensor = materialize(ref, storageBytes(ref.storage.key, name), source, name);
+      tensor = materialize(ref, buffers.get(ref.storage.key)!, source, name, reserve(name));
       views.set(signature, tensor);
     }
     tensors.set(name, tensor);
@@ -211,7 +267,9 @@ function readLegacyCheckpoint(bytes: Uint8Array, source: string): Map<string, Na
   if (magic.value !== LEGACY_MAGIC) invalidData(`${source}: not a torch.save file (no magic number).`);
   const protocol = readPickle(bytes, { source, persistentLoad: noPersistent }, magic.end);
   if (protocol.value !== 1001)
-    invalidData(`${source}: torch.save protocol ${String(protocol.value)} is not read.`);
+    invalidData(
+      `${source}: torch.save protocol ${typeof protocol.value === 'number' ? protocol.value : typeof protocol.value} is not read.`,
+    );
   const info = readPickle(bytes, { source, persistentLoad: noPersistent }, protocol.end);
   if (!(info.value instanceof Map) || info.value.get('little_endian') !== true) {
     invalidData(`${source}: big-endian checkpoints are not read.`);
@@ -258,7 +316,9 @@ function readLegacyCheckpoint(bytes: Uint8Array, source: string): Map<string, Na
  * restricted pickle plus one `data/<key>` member per storage) or the older non-zip format. Views are resolved
  * through their storage offset and strides, so transposed or sliced tensors and tensors sharing one storage
  * (tied weights) come out right. F16/BF16 are upcast to float32 (the dtype field keeps the stored type).
- * Throws `INVALID_DATA` naming `source` for a pickle that references anything but the state-dict vocabulary.
+ * Throws `INVALID_DATA` naming `source` for a pickle that references anything but the state-dict vocabulary, and
+ * for a file asking for more memory than it holds: a tensor over {@link MAX_TENSOR_BYTES}, or tensors (stride-0
+ * views, say) beyond {@link OUTPUT_BUDGET_FACTOR} × their storage bytes + {@link OUTPUT_BUDGET_SLACK} in all.
  */
 export function readPytorchBin(bytes: Uint8Array, source = 'pytorch_model.bin'): Map<string, NamedTensor> {
   if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) {

@@ -72,52 +72,114 @@ export function writeSafetensors(
   return out;
 }
 
+/** Largest header the safetensors library reads (`MAX_HEADER_SIZE`, 100 MB); a longer one is refused unread. */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+/** A JSON value for a message, short and safe for anything JSON.parse returns. */
+function show(value: unknown): string {
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value !== null && typeof value === 'object') return 'an object';
+  const text = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A non-negative integer JSON.parse can hold exactly. */
+const isIndex = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+
+interface HeaderEntry {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** Checks one header entry the way the safetensors library does, before anything is sized from it. */
+function headerEntry(name: string, value: unknown, dataLength: number, source: string): HeaderEntry {
+  const where = `${source}: tensor ${JSON.stringify(name)}`;
+  if (!isObject(value)) return invalidData(`${where} is ${show(value)}, not {dtype, shape, data_offsets}.`);
+  const { dtype, shape, data_offsets: offsets } = value;
+  if (typeof dtype !== 'string' || !Object.hasOwn(BYTES, dtype)) {
+    return invalidData(
+      `${where} has unsupported dtype ${show(dtype)} (read: ${Object.keys(BYTES).join(', ')}).`,
+    );
+  }
+  if (!Array.isArray(shape) || !shape.every(isIndex)) {
+    return invalidData(`${where} has shape ${show(shape)}, not a list of non-negative integers.`);
+  }
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex) || offsets[0] > offsets[1]) {
+    return invalidData(`${where} has data_offsets ${show(offsets)}, not [begin, end] with 0 ≤ begin ≤ end.`);
+  }
+  const [begin, end] = offsets as [number, number];
+  if (end > dataLength) {
+    invalidData(`${where} has data_offsets [${begin}, ${end}] past the ${dataLength} bytes of data.`);
+  }
+  // The element count, stopped as soon as it passes what the data can hold (no overflow, no huge product).
+  const itemBytes = BYTES[dtype as SafetensorsDType];
+  let size = shape.includes(0) ? 0 : 1;
+  let tooLarge = false;
+  for (let k = 0; size > 0 && k < shape.length && !tooLarge; k++) {
+    size *= shape[k];
+    tooLarge = size * itemBytes > end - begin;
+  }
+  if (tooLarge || size * itemBytes !== end - begin) {
+    invalidData(
+      `${where} holds ${end - begin} bytes; shape [${shape.join(', ')}] ${dtype} needs ${tooLarge ? 'more' : size * itemBytes}.`,
+    );
+  }
+  return { name, dtype: dtype as SafetensorsDType, shape: [...shape], begin, end };
+}
+
 /**
- * Parses a safetensors file, validating the header (offsets in bounds, contiguous, sizes matching shapes).
- * Throws `EncouragingLossError` naming the problem.
+ * Parses a safetensors file, validating the header as the safetensors library does: the 8-byte length within the
+ * file and at most {@link MAX_HEADER_BYTES}, a UTF-8 JSON object, `__metadata__` a string → string map, each
+ * tensor `{dtype, shape, data_offsets}` with a supported dtype, non-negative integer sizes and offsets, and the
+ * tensors' byte ranges exactly tiling the data (no gap, overlap or trailing byte) with sizes matching their
+ * shapes. Everything else is `INVALID_DATA` naming `source`; nothing is allocated from an unchecked size.
  */
 export function readSafetensors(bytes: Uint8Array, source = 'safetensors data'): SafetensorsFile {
   if (bytes.length < 8) invalidData(`${source}: too short for a safetensors header (${bytes.length} bytes).`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = Number(view.getBigUint64(0, true));
-  if (headerLength > bytes.length - 8 || headerLength > 100_000_000) {
+  const declared = view.getBigUint64(0, true);
+  if (declared > BigInt(MAX_HEADER_BYTES)) {
+    invalidData(
+      `${source}: header length ${declared} is over the ${MAX_HEADER_BYTES} bytes safetensors allows.`,
+    );
+  }
+  const headerLength = Number(declared);
+  if (headerLength > bytes.length - 8) {
     invalidData(`${source}: header length ${headerLength} exceeds the file (${bytes.length} bytes).`);
   }
-  let header: Record<string, unknown>;
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
+    header = JSON.parse(
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)),
+    );
   } catch (error) {
-    return invalidData(`${source}: header is not JSON (${(error as Error).message}).`);
+    return invalidData(`${source}: header is not UTF-8 JSON (${(error as Error).message}).`);
   }
+  if (!isObject(header)) return invalidData(`${source}: header is ${show(header)}, not a JSON object.`);
   const dataStart = 8 + headerLength;
   const dataLength = bytes.length - dataStart;
-  const tensors = new Map<string, NamedTensor>();
-  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  const rawMetadata = header.__metadata__ ?? {};
+  if (!isObject(rawMetadata) || !Object.values(rawMetadata).every((v) => typeof v === 'string')) {
+    invalidData(`${source}: __metadata__ is ${show(rawMetadata)}, not an object of strings.`);
+  }
+  const metadata = rawMetadata as Record<string, string>;
   const entries = Object.entries(header)
     .filter(([name]) => name !== '__metadata__')
-    .map(([name, value]) => {
-      const entry = value as { dtype: SafetensorsDType; shape: number[]; data_offsets: [number, number] };
-      if (!(entry.dtype in BYTES))
-        invalidData(`${source}: tensor ${name} has unsupported dtype ${entry.dtype}.`);
-      return { name, ...entry };
-    })
-    .sort((a, b) => a.data_offsets[0] - b.data_offsets[0]);
+    .map(([name, value]) => headerEntry(name, value, dataLength, source))
+    .sort((a, b) => a.begin - b.begin || a.end - b.end);
+  const tensors = new Map<string, NamedTensor>();
   let expectedOffset = 0;
-  for (const {
-    name,
-    dtype,
-    shape,
-    data_offsets: [begin, end],
-  } of entries) {
-    const size = shape.reduce((a, b) => a * b, 1);
-    if (begin !== expectedOffset || end < begin || end > dataLength) {
+  for (const { name, dtype, shape, begin, end } of entries) {
+    if (begin !== expectedOffset) {
       invalidData(
-        `${source}: tensor ${name} has bad data_offsets [${begin}, ${end}] (data is ${dataLength} bytes).`,
-      );
-    }
-    if (end - begin !== size * BYTES[dtype]) {
-      invalidData(
-        `${source}: tensor ${name} holds ${end - begin} bytes, shape [${shape.join(', ')}] ${dtype} needs ${size * BYTES[dtype]}.`,
+        `${source}: tensor ${JSON.stringify(name)} has data_offsets [${begin}, ${end}]: ${begin < expectedOffset ? 'it overlaps the tensor before it' : `bytes ${expectedOffset}–${begin} belong to no tensor`}.`,
       );
     }
     expectedOffset = end;

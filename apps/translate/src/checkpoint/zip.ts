@@ -4,6 +4,8 @@ import { invalidData } from '../errors.js';
 /** One member of a zip archive. */
 export interface ZipEntry {
   name: string;
+  /** The member's declared (uncompressed) size in bytes. */
+  size: number;
   /** The member's bytes (stored members are views of the archive, deflated ones are inflated). */
   data(): Uint8Array;
 }
@@ -15,9 +17,40 @@ const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
 
 /**
+ * Bounds on what a deflated member may inflate to. `torch.save` stores members uncompressed; weights repacked
+ * with deflate shrink little (float data compresses by well under 2×), so a member declaring more than
+ * {@link MAX_DEFLATE_RATIO} times its compressed size (plus {@link DEFLATE_SLACK} bytes for tiny members) is
+ * refused before inflating, as is one over {@link MAX_INFLATED_BYTES}. Inflating never produces more than the
+ * declared size.
+ */
+export const MAX_DEFLATE_RATIO = 64;
+/** Bytes any deflated member may declare whatever its compressed size (see {@link MAX_DEFLATE_RATIO}). */
+export const DEFLATE_SLACK = 65_536;
+/** Largest inflated member: 2³¹ − 1 bytes. */
+export const MAX_INFLATED_BYTES = 2 ** 31 - 1;
+
+/** Inflates raw deflate data to exactly `size` bytes, never allocating more than `size` + 1. */
+function inflateExactly(raw: Uint8Array, size: number, fail: (message: string) => never): Uint8Array {
+  let inflated: Uint8Array;
+  try {
+    // One byte of headroom tells "exactly size" from "more than size" without inflating the rest.
+    inflated = inflateRawSync(raw, { maxOutputLength: size + 1 });
+  } catch (error) {
+    const { code, message } = error as { code?: string; message?: string };
+    if (code === 'ERR_BUFFER_TOO_LARGE') return fail(`inflates to more than its declared ${size} bytes`);
+    return fail(`corrupt deflate data: ${message ?? String(error)}`);
+  }
+  if (inflated.length !== size) fail(`inflates to ${inflated.length} bytes, not its declared ${size}`);
+  return new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.byteLength);
+}
+
+/**
  * Lists the members of a zip archive from its central directory (ZIP64 included), as `torch.save` writes them:
  * stored (uncompressed) members, deflated ones accepted too. Throws `INVALID_DATA` naming `source` for anything
- * malformed (offsets outside the file, unknown compression, encryption).
+ * malformed (offsets outside the file, unknown compression, encryption, a member name with a `..` segment, a
+ * leading `/`, a backslash or a drive letter, a name used twice) and for a deflated member whose declared size is
+ * beyond {@link MAX_DEFLATE_RATIO} × its compressed size + {@link DEFLATE_SLACK} or {@link MAX_INFLATED_BYTES}
+ * (refused before inflating; inflating stops at the declared size, so no member allocates more).
  */
 export function readZip(bytes: Uint8Array, source: string): Map<string, ZipEntry> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -25,10 +58,12 @@ export function readZip(bytes: Uint8Array, source: string): Map<string, ZipEntry
   const u16 = (at: number) => view.getUint16(at, true);
   const u32 = (at: number) => view.getUint32(at, true);
   const u64 = (at: number) => {
+    if (at + 8 > bytes.length) fail('a field runs past the end of the file');
     const value = view.getBigUint64(at, true);
     if (value > BigInt(bytes.length)) fail('an offset beyond the file');
     return Number(value);
   };
+  if (bytes.length < 22) fail(`only ${bytes.length} bytes`);
   let eocd = -1;
   for (let at = bytes.length - 22; at >= Math.max(0, bytes.length - 22 - 0xffff); at--) {
     if (u32(at) === EOCD) {
@@ -69,32 +104,41 @@ export function readZip(bytes: Uint8Array, source: string): Map<string, ZipEntry
       if (extra + 4 + length > extraEnd) fail(`${name} has a malformed extra field`);
       if (id === 0x0001) {
         let field = extra + 4;
-        if (size === 0xffffffff) {
-          size = u64(field);
+        const next = () => {
+          if (field + 8 > extra + 4 + length) fail(`${name} has a short ZIP64 extra field`);
           field += 8;
-        }
-        if (compressed === 0xffffffff) {
-          compressed = u64(field);
-          field += 8;
-        }
-        if (local === 0xffffffff) local = u64(field);
+          return u64(field - 8);
+        };
+        if (size === 0xffffffff) size = next();
+        if (compressed === 0xffffffff) compressed = next();
+        if (local === 0xffffffff) local = next();
       }
       extra += 4 + length;
     }
     if (flags & 1) fail(`${name} is encrypted`);
+    if (/(^|[/\\])\.\.([/\\]|$)/.test(name) || /^([/\\]|[a-zA-Z]:)/.test(name) || name.includes('\\')) {
+      fail(`member name ${JSON.stringify(name)} is a path outside the archive`);
+    }
+    if (entries.has(name)) fail(`${name} appears twice`);
     if (method !== 0 && method !== 8) fail(`${name} uses compression method ${method}`);
     if (local + 30 > bytes.length || u32(local) !== LOCAL) fail(`${name} has no local header`);
     const start = local + 30 + u16(local + 26) + u16(local + 28);
     if (start + compressed > bytes.length) fail(`${name} runs past the end of the file`);
+    if (method === 0 && size !== compressed)
+      fail(`${name} is stored with ${compressed} bytes but declares ${size}`);
+    if (
+      method === 8 &&
+      (size > compressed * MAX_DEFLATE_RATIO + DEFLATE_SLACK || size > MAX_INFLATED_BYTES)
+    ) {
+      fail(
+        `${name} declares ${size} bytes from ${compressed} compressed, beyond the ${MAX_DEFLATE_RATIO}:1 this reader inflates`,
+      );
+    }
+    const raw = bytes.subarray(start, start + compressed);
     entries.set(name, {
       name,
-      data: () => {
-        const raw = bytes.subarray(start, start + compressed);
-        if (method === 0) return raw;
-        const inflated = new Uint8Array(inflateRawSync(raw));
-        if (inflated.length !== size) fail(`${name} inflates to ${inflated.length} bytes, not ${size}`);
-        return inflated;
-      },
+      size,
+      data: () => (method === 0 ? raw : inflateExactly(raw, size, (message) => fail(`${name} ${message}`))),
     });
     at += 46 + nameLength + extraLength + commentLength;
   }

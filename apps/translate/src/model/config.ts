@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readJsonFile } from '../data/data.js';
 import { invalidData, invalidOption } from '../errors.js';
 import { EOS_ID, PAD_ID } from '../tokenizers/bpe.js';
 
@@ -94,8 +95,12 @@ export const PRESETS: Record<'tiny' | 'small', Partial<MarianConfig>> = {
 export function makeConfig(vocabSize: number, preset: string = 'small'): MarianConfig {
   let overrides: Partial<MarianConfig>;
   if (preset === 'tiny' || preset === 'small') overrides = PRESETS[preset];
-  else if (existsSync(preset)) overrides = readJson(preset) as Partial<MarianConfig>;
-  else return invalidOption(`--config must be tiny, small or a JSON file, got ${preset}.`);
+  else if (existsSync(preset)) {
+    const parsed = readJson(preset);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      invalidData(`${preset}: a config must be a JSON object.`);
+    overrides = parsed as Partial<MarianConfig>;
+  } else return invalidOption(`--config must be tiny, small or a JSON file, got ${preset}.`);
   if (overrides.vocab_size !== undefined && !(overrides.vocab_size >= vocabSize)) {
     invalidOption(
       `--config ${preset}: vocab_size ${overrides.vocab_size} is smaller than the tokenizer's ${vocabSize} tokens.`,
@@ -131,12 +136,63 @@ export function makeConfig(vocabSize: number, preset: string = 'small'): MarianC
   return config;
 }
 
-/** Parses a JSON file; a syntax error is `INVALID_DATA` naming the file. */
+/** Reads a JSON file; a syntax error is `INVALID_DATA` naming the file as `file:line:column` (see `readJsonFile`). */
 export function readJson(file: string): unknown {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    return invalidData(`${file}: not valid JSON (${(error as Error).message}).`);
+  return readJsonFile(file);
+}
+
+/**
+ * Largest sizes a config may declare, checked by {@link validateConfig} before anything is allocated. The model
+ * built from a config holds {@link configElementCount} float32 values (parameters plus the sinusoidal position
+ * table); the largest OPUS-MT models (transformer-big, `d_model` 1024, 6 + 6 layers, ~60k vocabulary) hold about
+ * 2.5 × 10⁸, the caps allow twice that and no single size past what any published Marian model uses by far.
+ */
+export const CONFIG_LIMITS = {
+  /** `encoder_layers`, `decoder_layers`. */
+  layers: 256,
+  /** `d_model`. */
+  dModel: 16_384,
+  /** `encoder_ffn_dim`, `decoder_ffn_dim`. */
+  ffnDim: 65_536,
+  /** `vocab_size`. */
+  vocabSize: 2 ** 21,
+  /** `max_position_embeddings`, `max_length`. */
+  positions: 65_536,
+  /** `num_beams`. */
+  beams: 1024,
+  /** {@link configElementCount}: 2²⁹ float32 values, 2 GiB. */
+  elements: 2 ** 29,
+} as const;
+
+/**
+ * Float32 values a model of this config holds: the shared embedding `V·d` and `final_logits_bias` `V`, per encoder
+ * layer `4(d² + d)` attention + `2d·f + f + d` feed-forward + `4d` LayerNorm, per decoder layer twice the attention
+ * and `6d` LayerNorm, and the position table `P·d`.
+ */
+export function configElementCount(config: MarianConfig): number {
+  const d = config.d_model;
+  const attention = 4 * (d * d + d);
+  const encoder = attention + 2 * d * config.encoder_ffn_dim + config.encoder_ffn_dim + d + 4 * d;
+  const decoder = 2 * attention + 2 * d * config.decoder_ffn_dim + config.decoder_ffn_dim + d + 6 * d;
+  return (
+    config.vocab_size * (d + 1) +
+    config.encoder_layers * encoder +
+    config.decoder_layers * decoder +
+    config.max_position_embeddings * d
+  );
+}
+
+/**
+ * Refuses a config whose model needs more parameters than a weights file of `weightBytes` bytes can hold (2 bytes
+ * per value, the smallest dtype a checkpoint stores, the position table excluded as checkpoints may leave it out),
+ * so a `config.json` cannot make the app allocate far more than the weights it came with before they are read.
+ */
+export function checkConfigFitsWeights(config: MarianConfig, weightBytes: number, source = 'config'): void {
+  const parameters = configElementCount(config) - config.max_position_embeddings * config.d_model;
+  if (parameters * 2 > weightBytes) {
+    invalidData(
+      `${source}: the config describes ${parameters} parameters, more than the ${weightBytes} bytes of weights beside it can hold.`,
+    );
   }
 }
 
@@ -273,8 +329,15 @@ export function parseConfig(raw: unknown, source = 'config'): MarianConfig {
   return config;
 }
 
+/** A field value for a message: JSON cut to 200 characters; a value nested too deeply for JSON.stringify is named so. */
 function describe(value: unknown): string {
-  return JSON.stringify(value) ?? String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    return 'a value nested too deeply to print';
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
 /**
@@ -317,6 +380,26 @@ export function validateConfig(config: MarianConfig, source = 'config'): void {
     const value = config[key];
     if (value === undefined && key === 'decoder_vocab_size') continue;
     if (!Number.isInteger(value) || (value as number) <= 0) bad(key, 'must be a positive integer');
+  }
+  const caps = [
+    ['encoder_layers', CONFIG_LIMITS.layers],
+    ['decoder_layers', CONFIG_LIMITS.layers],
+    ['d_model', CONFIG_LIMITS.dModel],
+    ['encoder_ffn_dim', CONFIG_LIMITS.ffnDim],
+    ['decoder_ffn_dim', CONFIG_LIMITS.ffnDim],
+    ['vocab_size', CONFIG_LIMITS.vocabSize],
+    ['max_position_embeddings', CONFIG_LIMITS.positions],
+    ['max_length', CONFIG_LIMITS.positions],
+    ['num_beams', CONFIG_LIMITS.beams],
+  ] as const;
+  for (const [key, cap] of caps) {
+    if ((config[key] as number) > cap) bad(key, `must be at most ${cap} (a bound of this app)`);
+  }
+  const elements = configElementCount(config);
+  if (elements > CONFIG_LIMITS.elements) {
+    invalidData(
+      `${source}: the config describes a model of ${elements} values, more than the ${CONFIG_LIMITS.elements} this app loads (d_model ${config.d_model}, ${config.encoder_layers} + ${config.decoder_layers} layers, vocab_size ${config.vocab_size}).`,
+    );
   }
   for (const key of ['encoder_attention_heads', 'decoder_attention_heads'] as const) {
     if (config.d_model % config[key] !== 0) {

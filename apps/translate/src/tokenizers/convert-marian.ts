@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { readJsonFile } from '../data/data.js';
 import { invalidData } from '../errors.js';
-import { loadMarianTokenizer } from './marian.js';
+import { loadMarianTokenizer, readModelFile } from './marian.js';
 import { PieceType, SentencePiece } from './sentencepiece.js';
 import { appendEosPostProcessor } from './tokenizer-json.js';
 
@@ -115,23 +116,18 @@ export function convertMarianTokenizer(dir: string): ConvertedMarianTokenizer {
   const addedTokens = tokenizer.tokens
     .map((content, id) => ({ id, content, special: tokenizer.specialTokens.has(content) }))
     .filter(({ content, special: isSpecial }) => isSpecial || /^>>.+<<$/.test(content));
-  const side = (file: string) => new SentencePiece(readFileSync(join(dir, file)), join(dir, file));
+  const side = (file: string) => new SentencePiece(readModelFile(join(dir, file)), join(dir, file));
   const configPath = join(dir, 'tokenizer_config.json');
-  let original: Record<string, unknown> = {};
-  if (existsSync(configPath)) {
-    try {
-      original = JSON.parse(readFileSync(configPath, 'utf8'));
-    } catch (error) {
-      invalidData(`${configPath}: not valid JSON (${(error as Error).message}).`);
-    }
-  }
+  const original = existsSync(configPath) ? readJsonFile(configPath, 'Tokenizer file') : {};
+  if (!original || typeof original !== 'object' || Array.isArray(original))
+    invalidData(`${configPath}: not a JSON object.`);
   return {
     tokenizerJson: sideJson(side('source.spm'), tokenizer.tokens, special, addedTokens),
     targetTokenizerJson: sideJson(side('target.spm'), tokenizer.tokens, special, addedTokens),
     tokenizerConfig: {
       model_max_length: 512,
       clean_up_tokenization_spaces: false,
-      ...original,
+      ...(original as Record<string, unknown>),
       tokenizer_class: 'MarianTokenizer',
       eos_token: tokenizer.tokens[special.eos],
       unk_token: tokenizer.tokens[special.unk],

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { invalidData, invalidOption } from '../errors.js';
+import { readJsonFile as readJson } from '../data/data.js';
+import { describeSystemError, invalidData, invalidOption } from '../errors.js';
 import { SentencePiece } from './sentencepiece.js';
 import type { SubwordTokenizer } from './tokenizer.js';
 
@@ -34,11 +35,21 @@ export interface MarianTokenizer extends SubwordTokenizer {
   readonly specialTokens: ReadonlySet<string>;
 }
 
-function readJsonFile(path: string): unknown {
+/** A JSON file that must hold an object (`{}` for a missing optional file); `file:line:column` for bad JSON. */
+function readJsonObject(path: string, optional: boolean): Record<string, unknown> {
+  if (optional && !existsSync(path)) return {};
+  const value = readJson(path, 'Tokenizer file');
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    return invalidData(`${path}: not a JSON object.`);
+  return value as Record<string, unknown>;
+}
+
+/** The bytes of a `.spm` file; a folder or an unreadable file is `INVALID_DATA` naming it. */
+export function readModelFile(path: string): Uint8Array {
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return readFileSync(path);
   } catch (error) {
-    return invalidData(`${path}: not valid JSON (${(error as Error).message}).`);
+    return invalidData(`${path} cannot be read: ${describeSystemError(error)}.`);
   }
 }
 
@@ -78,21 +89,23 @@ export function loadMarianTokenizer(dir: string, options: MarianTokenizerOptions
     if (!existsSync(join(dir, file))) invalidData(`${dir} has no ${file}.`);
   }
   const configPath = join(dir, 'tokenizer_config.json');
-  const config = (existsSync(configPath) ? readJsonFile(configPath) : {}) as Record<string, unknown>;
+  const config = readJsonObject(configPath, true);
   const mapPath = join(dir, 'special_tokens_map.json');
-  const map = (existsSync(mapPath) ? readJsonFile(mapPath) : {}) as Record<string, unknown>;
+  const map = readJsonObject(mapPath, true);
   if (config.separate_vocabs === true || existsSync(join(dir, 'target_vocab.json'))) {
     invalidData(`${dir}: separate source and target vocabularies (separate_vocabs) are not implemented.`);
   }
   const vocabPath = join(dir, 'vocab.json');
-  const vocab = readJsonFile(vocabPath);
-  if (!vocab || typeof vocab !== 'object' || Array.isArray(vocab))
-    invalidData(`${vocabPath}: not a {token: id} object.`);
+  const entries = Object.entries(readJsonObject(vocabPath, false));
   const ids = new Map<string, number>();
   const tokens: string[] = [];
-  for (const [token, id] of Object.entries(vocab as Record<string, unknown>)) {
-    if (!Number.isInteger(id) || (id as number) < 0)
-      invalidData(`${vocabPath}: ${token} has id ${String(id)}.`);
+  for (const [token, id] of entries) {
+    // Ids are 0 … n − 1 for n entries; anything else (a fraction, a huge id making a sparse list) is refused.
+    if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= entries.length) {
+      invalidData(
+        `${vocabPath}: ${JSON.stringify(token)} has id ${typeof id === 'number' ? id : typeof id}, not one of 0 … ${entries.length - 1}.`,
+      );
+    }
     if (tokens[id as number] !== undefined) invalidData(`${vocabPath}: id ${id} is used twice.`);
     ids.set(token, id as number);
     tokens[id as number] = token;
@@ -114,8 +127,8 @@ export function loadMarianTokenizer(dir: string, options: MarianTokenizerOptions
     .filter((t): t is string => t !== undefined);
   const specialTokens = new Set([unk.token, eos.token, pad.token, ...additional]);
   const cleanUpSpaces = config.clean_up_tokenization_spaces === true;
-  const source = new SentencePiece(readFileSync(join(dir, 'source.spm')), join(dir, 'source.spm'));
-  const target = new SentencePiece(readFileSync(join(dir, 'target.spm')), join(dir, 'target.spm'));
+  const source = new SentencePiece(readModelFile(join(dir, 'source.spm')), join(dir, 'source.spm'));
+  const target = new SentencePiece(readModelFile(join(dir, 'target.spm')), join(dir, 'target.spm'));
   let prefix: number[] = [];
   if (options.targetToken !== undefined) {
     const id = ids.get(options.targetToken);

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
@@ -103,3 +103,61 @@ test('models this class does not implement are refused', () => {
     expect.objectContaining({ code: 'INVALID_DATA' }),
   );
 });
+
+/** A serialized `ModelProto.SentencePiece` (top-level field 1): text, optional type. */
+function pieceMessage(text: string, type?: number): Uint8Array {
+  const bytes = new TextEncoder().encode(text);
+  const body = [0x0a, bytes.length, ...bytes, ...(type === undefined ? [] : [0x18, type])];
+  return new Uint8Array([0x0a, body.length, ...body]);
+}
+
+const hasPythonSentencePiece =
+  spawnSync('/usr/bin/python3', ['-c', 'import sentencepiece'], { stdio: 'ignore' }).status === 0;
+
+test.skipIf(!hasPythonSentencePiece)(
+  'pieces appended to the model are refused or read exactly as SentencePiece itself (python3-sentencepiece) does',
+  () => {
+    const base = readFileSync(`${folder}/source.spm`);
+    const cases: Record<string, Uint8Array> = {
+      // The issue 21 reproduction, printf '\x0a\x02\x18\x04' >> source.spm: an empty user-defined piece.
+      'empty user-defined': new Uint8Array([0x0a, 0x02, 0x18, 0x04]),
+      'empty normal': pieceMessage(''),
+      duplicate: pieceMessage('\u2581the'),
+      'duplicate user-defined': pieceMessage('\u2581the', 4),
+      'duplicate unused': pieceMessage('\u2581the', 5),
+      'duplicate control': pieceMessage('</s>', 3),
+      'second unknown': pieceMessage('<unk2>', 2),
+      'unknown type 9 (read as normal)': pieceMessage('zq', 9),
+      'new user-defined': pieceMessage('zq', 4),
+    };
+    const sentence = 'the zq house';
+    const script = [
+      'import base64, json, sys, sentencepiece as spm',
+      'out = {}',
+      'for name, b64 in json.load(sys.stdin).items():',
+      '    try:',
+      '        s = spm.SentencePieceProcessor(model_proto=base64.b64decode(b64))',
+      `        out[name] = s.encode(${JSON.stringify(sentence)}, out_type=str)`,
+      '    except Exception as e:',
+      '        out[name] = str(e)',
+      'print(json.dumps(out))',
+    ].join('\n');
+    const input = Object.fromEntries(
+      Object.entries(cases).map(([name, tail]) => [name, Buffer.concat([base, tail]).toString('base64')]),
+    );
+    const reference = JSON.parse(
+      execFileSync('/usr/bin/python3', ['-c', script], { input: JSON.stringify(input), encoding: 'utf8' }),
+    ) as Record<string, string[] | string>;
+    for (const [name, tail] of Object.entries(cases)) {
+      const want = reference[name];
+      const read = () => new SentencePiece(Buffer.concat([base, tail]), 'x.spm').encode(sentence);
+      if (typeof want === 'string') {
+        // spm: "piece must not be empty", "… is already defined", "unk is already defined".
+        expect(want, name).toMatch(/must not be empty|is already defined/);
+        expect(read, name).toThrow(
+          expect.objectContaining({ code: 'INVALID_DATA', message: expect.stringMatching(/^x.spm: /) }),
+        );
+      } else expect(read(), name).toEqual(want);
+    }
+  },
+);

@@ -29,16 +29,19 @@ export interface SentencePieceModel {
   hasDenormalizer: boolean;
 }
 
+type Fields = Map<number, (number | Uint8Array)[]>;
+
 /** Field number → values (varints as numbers, fixed32 as raw uint32, length-delimited as byte views). */
-function decodeMessage(bytes: Uint8Array, source: string): Map<number, (number | Uint8Array)[]> {
-  const fields = new Map<number, (number | Uint8Array)[]>();
+function decodeMessage(bytes: Uint8Array, source: string): Fields {
+  const fields: Fields = new Map();
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = 0;
+  const truncated = () => invalidData(`${source}: truncated SentencePiece model.`);
   const varint = () => {
     let value = 0;
     let scale = 1;
     for (;;) {
-      if (pos >= bytes.length) invalidData(`${source}: truncated SentencePiece model.`);
+      if (pos >= bytes.length) truncated();
       const byte = bytes[pos++];
       value += (byte & 0x7f) * scale;
       if (!(byte & 0x80)) return value;
@@ -53,15 +56,16 @@ function decodeMessage(bytes: Uint8Array, source: string): Map<number, (number |
     let value: number | Uint8Array;
     if (wire === 0) value = varint();
     else if (wire === 1) {
+      if (pos + 8 > bytes.length) truncated();
       pos += 8;
       value = 0;
     } else if (wire === 2) {
       const length = varint();
-      if (pos + length > bytes.length) invalidData(`${source}: truncated SentencePiece model.`);
+      if (pos + length > bytes.length) truncated();
       value = bytes.subarray(pos, pos + length);
       pos += length;
     } else if (wire === 5) {
-      if (pos + 4 > bytes.length) invalidData(`${source}: truncated SentencePiece model.`);
+      if (pos + 4 > bytes.length) truncated();
       value = view.getUint32(pos, true);
       pos += 4;
     } else return invalidData(`${source}: not a SentencePiece model (protobuf wire type ${wire}).`);
@@ -72,54 +76,93 @@ function decodeMessage(bytes: Uint8Array, source: string): Map<number, (number |
   return fields;
 }
 
+/** The last value of a field (protobuf: the last one wins), checked to have the wire type the schema gives it. */
+function scalarField(fields: Fields, field: number, what: string, source: string): number | undefined {
+  const value = fields.get(field)?.at(-1);
+  if (value instanceof Uint8Array) invalidData(`${source}: SentencePiece field ${what} is not a number.`);
+  return value as number | undefined;
+}
+
+function bytesField(fields: Fields, field: number, what: string, source: string): Uint8Array | undefined {
+  const value = fields.get(field)?.at(-1);
+  if (value !== undefined && !(value instanceof Uint8Array))
+    invalidData(`${source}: SentencePiece field ${what} is not a string or message.`);
+  return value as Uint8Array | undefined;
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Parses a SentencePiece model file (`source.spm` / `target.spm`: a serialized `ModelProto`): pieces with scores
  * and types, the trainer settings encoding depends on, and the normalizer (the precompiled character map of rules
- * such as `nmt_nfkc`, and the whitespace options).
+ * such as `nmt_nfkc`, and the whitespace options). Refuses (INVALID_DATA) what SentencePiece's own loader refuses:
+ * an empty piece, a piece defined twice, no or two unknown pieces, and a field of the wrong wire type.
  */
 export function parseSentencePieceModel(bytes: Uint8Array, source: string): SentencePieceModel {
   const top = decodeMessage(bytes, source);
   const float = (bits: number) => new Float32Array(new Uint32Array([bits]).buffer)[0];
-  const text = (value: number | Uint8Array | undefined, fallback = '') => {
-    if (value === undefined) return fallback;
+  const text = (value: Uint8Array | undefined) => {
+    if (value === undefined) return '';
     try {
-      return utf8.decode(value as Uint8Array);
+      return utf8.decode(value);
     } catch {
       return invalidData(`${source}: a piece is not valid UTF-8.`);
     }
   };
-  const pieces = (top.get(1) ?? []).map((raw) => {
-    const fields = decodeMessage(raw as Uint8Array, source);
-    return {
-      piece: text(fields.get(1)?.[0]),
-      score: float((fields.get(2)?.[0] as number | undefined) ?? 0),
-      type: (fields.get(3)?.[0] as number | undefined) ?? PieceType.NORMAL,
+  const message = (field: number, what: string) =>
+    decodeMessage(bytesField(top, field, what, source) ?? new Uint8Array(), source);
+  const types = new Set<number>(Object.values(PieceType));
+  const seen = new Set<string>();
+  let unkId = -1;
+  const pieces = (top.get(1) ?? []).map((raw, id) => {
+    if (!(raw instanceof Uint8Array)) return invalidData(`${source}: piece ${id} is not a message.`);
+    const fields = decodeMessage(raw, source);
+    const piece = {
+      piece: text(bytesField(fields, 1, 'piece', source)),
+      score: float(scalarField(fields, 2, 'score', source) ?? 0),
+      type: scalarField(fields, 3, 'type', source) ?? PieceType.NORMAL,
     };
+    // proto2 keeps an enum value it does not know as an unknown field: the piece is NORMAL, as spm reads it.
+    if (!types.has(piece.type)) piece.type = PieceType.NORMAL;
+    // As sentencepiece's ModelInterface::InitializePieces: an empty piece would match everywhere and consume
+    // nothing (normalisation would never advance).
+    if (piece.piece === '')
+      invalidData(`${source}: piece ${id} is empty (SentencePiece: "piece must not be empty").`);
+    const normal = [PieceType.NORMAL, PieceType.USER_DEFINED, PieceType.UNUSED].includes(
+      piece.type as 1 | 4 | 5,
+    );
+    const key = `${normal ? 'n' : 'r'}${piece.piece}`;
+    if (seen.has(key))
+      invalidData(`${source}: piece ${id} ${JSON.stringify(piece.piece)} is already defined.`);
+    seen.add(key);
+    if (piece.type === PieceType.UNKNOWN) {
+      if (unkId >= 0)
+        invalidData(`${source}: the SentencePiece model has two unknown pieces (${unkId}, ${id}).`);
+      unkId = id;
+    }
+    return piece;
   });
   if (pieces.length === 0) invalidData(`${source}: not a SentencePiece model (no pieces).`);
-  const trainer = decodeMessage((top.get(2)?.[0] as Uint8Array | undefined) ?? new Uint8Array(), source);
-  const normalizer = decodeMessage((top.get(3)?.[0] as Uint8Array | undefined) ?? new Uint8Array(), source);
-  const denormalizer = decodeMessage((top.get(5)?.[0] as Uint8Array | undefined) ?? new Uint8Array(), source);
-  const flag = (fields: Map<number, (number | Uint8Array)[]>, field: number, fallback: boolean) => {
-    const value = fields.get(field)?.[0];
+  const trainer = message(2, 'trainer_spec');
+  const normalizer = message(3, 'normalizer_spec');
+  const denormalizer = message(5, 'denormalizer_spec');
+  const flag = (fields: Fields, field: number, fallback: boolean) => {
+    const value = scalarField(fields, field, `${field}`, source);
     return value === undefined ? fallback : value !== 0;
   };
-  const unkId = pieces.findIndex((p) => p.type === PieceType.UNKNOWN);
   if (unkId < 0) invalidData(`${source}: the SentencePiece model has no unknown piece.`);
   return {
     pieces,
-    modelType: (trainer.get(3)?.[0] as number | undefined) ?? 1,
+    modelType: scalarField(trainer, 3, 'model_type', source) ?? 1,
     unkId,
     byteFallback: flag(trainer, 35, false),
     treatWhitespaceAsSuffix: flag(trainer, 24, false),
-    normalizerName: text(normalizer.get(1)?.[0]),
-    precompiledCharsmap: (normalizer.get(2)?.[0] as Uint8Array | undefined) ?? new Uint8Array(),
+    normalizerName: text(bytesField(normalizer, 1, 'name', source)),
+    precompiledCharsmap: bytesField(normalizer, 2, 'precompiled_charsmap', source) ?? new Uint8Array(),
     addDummyPrefix: flag(normalizer, 3, true),
     removeExtraWhitespaces: flag(normalizer, 4, true),
     escapeWhitespaces: flag(normalizer, 5, true),
-    hasDenormalizer: !!(denormalizer.get(2)?.[0] as Uint8Array | undefined)?.length,
+    hasDenormalizer: !!bytesField(denormalizer, 2, 'precompiled_charsmap', source)?.length,
   };
 }
 
@@ -141,7 +184,8 @@ export class SentencePiece {
   private readonly maxPieceLength: number;
   private readonly minScore: number;
   private readonly maxScore: number;
-  private readonly userDefined: string[];
+  /** User-defined pieces as UTF-8, by their first byte, longest first (they match before any rule). */
+  private readonly userDefined = new Map<number, Uint8Array[]>();
   private readonly trie?: Uint32Array;
   private readonly normalized?: Uint8Array;
 
@@ -171,10 +215,14 @@ export class SentencePiece {
     this.maxPieceLength = longest;
     this.minScore = min;
     this.maxScore = max;
-    this.userDefined = model.pieces
-      .filter((p) => p.type === PieceType.USER_DEFINED)
-      .map((p) => p.piece)
-      .sort((a, b) => b.length - a.length);
+    for (const p of model.pieces) {
+      if (p.type !== PieceType.USER_DEFINED) continue;
+      const bytes = encoder.encode(p.piece);
+      const list = this.userDefined.get(bytes[0]) ?? [];
+      list.push(bytes);
+      this.userDefined.set(bytes[0], list);
+    }
+    for (const list of this.userDefined.values()) list.sort((a, b) => b.length - a.length);
     const blob = model.precompiledCharsmap;
     if (blob.length > 0) {
       if (blob.length < 4) invalidData(`${source}: malformed precompiled_charsmap.`);
@@ -211,8 +259,7 @@ export class SentencePiece {
 
   /** One normalisation step at `pos`: the replacement bytes and how many input bytes they consume. */
   private normalizePrefix(input: Uint8Array, pos: number): { out: Uint8Array; consumed: number } {
-    for (const symbol of this.userDefined) {
-      const bytes = encoder.encode(symbol);
+    for (const bytes of this.userDefined.get(input[pos]) ?? []) {
       if (bytes.every((b, i) => input[pos + i] === b)) return { out: bytes, consumed: bytes.length };
     }
     const rule = this.trie ? this.longestRule(input, pos) : undefined;

@@ -1,49 +1,101 @@
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { EncouragingLossError } from '@encouraging-loss/core';
+import { readJsonFile } from '../data/data.js';
 import { invalidData } from '../errors.js';
 import type { SubwordTokenizer } from './tokenizer.js';
 
+/** The `{piece: id}` map of a parsed `tokenizer.json` model: BPE `{token: id}` or Unigram `[[piece, score], …]`. */
+function vocabularyIds(parsed: unknown, file: string): Map<string, number> {
+  const model = (parsed as { model?: unknown } | null)?.model;
+  const vocab = (model as { vocab?: unknown } | null | undefined)?.vocab;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return invalidData(`${file}: not a tokenizer (a JSON object with a model).`);
+  }
+  if (Array.isArray(vocab)) {
+    const ids = new Map<string, number>();
+    vocab.forEach((entry, id) => {
+      if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'number') {
+        invalidData(`${file}: model.vocab[${id}] is not a [piece, score] pair.`);
+      }
+      ids.set(entry[0], id);
+    });
+    return ids;
+  }
+  if (typeof vocab === 'object' && vocab !== null) {
+    const ids = new Map<string, number>();
+    for (const [token, id] of Object.entries(vocab)) {
+      if (!Number.isSafeInteger(id) || id < 0)
+        invalidData(
+          `${file}: model.vocab ${JSON.stringify(token)} has id ${typeof id === 'number' ? id : typeof id}.`,
+        );
+      ids.set(token, id);
+    }
+    return ids;
+  }
+  return invalidData(
+    `${file}: model.vocab is missing or neither a {token: id} object nor a [[piece, score], …] list.`,
+  );
+}
+
+/** Runs a transformers.js call; whatever it throws for a malformed file becomes `INVALID_DATA` naming the file. */
+function guarded<T>(file: string, what: string, body: () => T): T {
+  try {
+    return body();
+  } catch (error) {
+    if (error instanceof EncouragingLossError) throw error;
+    return invalidData(
+      `${file}: transformers.js cannot ${what} (${(error as Error)?.message ?? String(error)}).`,
+    );
+  }
+}
+
 /**
  * Loads `dir/tokenizer.json` through transformers.js from local files only (remote models are disabled, so
- * nothing is ever downloaded).
+ * nothing is ever downloaded). A file that is not JSON (`file:line:column`), whose `model.vocab` is malformed,
+ * that lacks `<pad>`, `</s>` or `<unk>`, or that transformers.js cannot build or run is `INVALID_DATA` naming it.
  */
 export async function loadTokenizerJson(dir: string): Promise<SubwordTokenizer> {
   const absolute = resolve(dir);
-  try {
-    readFileSync(join(absolute, 'tokenizer.json'));
-  } catch {
-    invalidData(`No tokenizer.json in ${absolute}.`);
-  }
+  const file = join(absolute, 'tokenizer.json');
+  if (!existsSync(file)) invalidData(`No tokenizer.json in ${absolute}.`);
+  const ids = vocabularyIds(readJsonFile(file, 'Tokenizer file'), file);
+  const special = (token: string) => {
+    const id = ids.get(token);
+    return id === undefined ? invalidData(`${file} has no ${token} token.`) : id;
+  };
+  const padId = special('<pad>');
+  const eosId = special('</s>');
+  const unkId = special('<unk>');
   const { AutoTokenizer, env } = await import('@huggingface/transformers');
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
   env.localModelPath = `${dirname(absolute)}/`;
-  const tokenizer = await AutoTokenizer.from_pretrained(basename(absolute), { local_files_only: true });
-  const vocab = (
-    JSON.parse(readFileSync(join(absolute, 'tokenizer.json'), 'utf8')) as { model: { vocab: object } }
-  ).model.vocab;
-  // BPE vocabularies are {token: id}; Unigram ones (converted SentencePiece) are [[piece, score], …].
-  const ids = new Map<string, number>(
-    Array.isArray(vocab)
-      ? (vocab as [string, number][]).map(([piece], id) => [piece, id])
-      : (Object.entries(vocab) as [string, number][]),
-  );
-  const special = (token: string) => {
-    const id = ids.get(token);
-    return id === undefined ? invalidData(`${absolute}/tokenizer.json has no ${token} token.`) : id;
-  };
-  const encode = (text: string) => Array.from(tokenizer.encode(text) as number[]);
+  let tokenizer: Awaited<ReturnType<typeof AutoTokenizer.from_pretrained>>;
+  try {
+    tokenizer = await AutoTokenizer.from_pretrained(basename(absolute), { local_files_only: true });
+  } catch (error) {
+    if (error instanceof EncouragingLossError) throw error;
+    return invalidData(
+      `${file}: transformers.js cannot load it (${(error as Error)?.message ?? String(error)}).`,
+    );
+  }
+  const encode = (text: string) =>
+    guarded(file, 'encode', () => Array.from(tokenizer.encode(text) as number[]));
   return {
     vocabSize: ids.size,
-    padId: special('<pad>'),
-    eosId: special('</s>'),
-    unkId: special('<unk>'),
+    padId,
+    eosId,
+    unkId,
     encode,
     encodeSource: encode,
     encodeTarget: encode,
     tokenId: (token) => ids.get(token),
     // transformers.js rejects an empty id list; an empty translation is the empty string.
-    decode: (ids) => (ids.length === 0 ? '' : tokenizer.decode([...ids], { skip_special_tokens: true })),
+    decode: (list) =>
+      list.length === 0
+        ? ''
+        : guarded(file, 'decode', () => tokenizer.decode([...list], { skip_special_tokens: true })),
   };
 }
 
