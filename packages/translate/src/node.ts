@@ -1,0 +1,1 @@
+export { NodeFileStore } from './store/node-file-store.js';
