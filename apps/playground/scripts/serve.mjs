@@ -85,7 +85,8 @@ export function chooseModels({ site, model, runs = join(repository, 'runs') }) {
   }
   for (const { name, dir } of demoExports(runs)) {
     mounts[`/models/${name}/`] = dir;
-    const command = name === 'demo' ? 'pnpm start' : 'pnpm --filter @encouraging-loss/el-translate demo:quick';
+    const command =
+      name === 'demo' ? 'pnpm start' : 'pnpm --filter @encouraging-loss/el-translate demo:quick';
     models.push({
       url: `models/${name}/`,
       label: `The \`${command}\` export (the demo's best fine-tune): ${relative(repository, dir) || dir}.`,

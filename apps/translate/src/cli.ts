@@ -1,18 +1,20 @@
 import type { Command } from './commands/args.js';
 import { benchCommand } from './commands/bench.js';
 import { benchBaseCommand } from './commands/bench-base.js';
+import { compareCommand } from './commands/compare.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
 import { scoreCommand } from './commands/score.js';
 import { trainCommand } from './commands/train.js';
 import { translateCommand } from './commands/translate.js';
-import { invalidOption } from './errors.js';
+import { describeSystemError, invalidOption, isSystemError } from './errors.js';
 
 /** The commands, in the order `el-translate --help` lists them. */
 const COMMANDS: Command[] = [
   demoCommand,
   trainCommand,
+  compareCommand,
   evalCommand,
   scoreCommand,
   translateCommand,
@@ -40,8 +42,30 @@ async function main(argv: string[]): Promise<void> {
   await command.run(rest);
 }
 
-main(process.argv.slice(2)).catch((error: Error & { code?: string }) => {
-  // The code of an EncouragingLossError (INVALID_OPTION, INVALID_DATA, …) lets scripts tell the cases apart.
-  process.stderr.write(`el-translate: ${error.code ? `[${error.code}] ` : ''}${error.message}\n`);
+/**
+ * What the user sees of an error: `[CODE] message`. An `EncouragingLossError` keeps its code (INVALID_OPTION,
+ * INVALID_DATA, IO_ERROR); a file-system error that slipped through becomes IO_ERROR naming the path; anything
+ * else is a bug in el-translate and says so, with its stack.
+ */
+function formatError(error: unknown): string {
+  if (isSystemError(error)) {
+    const where = error.path ? ` ${error.path}` : '';
+    return `[IO_ERROR] ${error.syscall ?? 'file operation'}${where} failed: ${describeSystemError(error)}.`;
+  }
+  const e = error as Error & { code?: unknown };
+  if (e instanceof Error && e.name === 'EncouragingLossError' && typeof e.code === 'string') {
+    return `[${e.code}] ${e.message}`;
+  }
+  return `[INTERNAL_ERROR] ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\nThis is a bug in el-translate: please report it with the command line.`;
+}
+
+// `pnpm el-translate …` (the workspace root's script) runs at the root; resolve paths against the folder the
+// command was typed in, which pnpm passes as INIT_CWD.
+if (process.env.npm_lifecycle_event === 'el-translate' && process.env.INIT_CWD)
+  process.chdir(process.env.INIT_CWD);
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  // The code lets scripts tell the cases apart.
+  process.stderr.write(`el-translate: ${formatError(error)}\n`);
   process.exitCode = 1;
 });

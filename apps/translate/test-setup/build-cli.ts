@@ -1,3 +1,4 @@
+import { renameSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'tsup';
 
@@ -7,10 +8,13 @@ import { build } from 'tsup';
  */
 export default async function setup(): Promise<void> {
   const root = fileURLToPath(new URL('..', import.meta.url));
+  // Built beside the final folder and renamed into place: a second vitest run started meanwhile keeps the old CLI.
+  const outDir = `${root}node_modules/.cache/el-translate-test`;
+  const building = `${outDir}.${process.pid}`;
   await build({
     config: fileURLToPath(new URL('../tsup.config.ts', import.meta.url)),
     entry: [`${root}src/cli.ts`],
-    outDir: `${root}node_modules/.cache/el-translate-test`,
+    outDir: building,
     clean: true,
     silent: true,
     sourcemap: false,
@@ -26,4 +30,6 @@ export default async function setup(): Promise<void> {
       };
     },
   });
+  rmSync(outDir, { recursive: true, force: true });
+  renameSync(building, outDir);
 }

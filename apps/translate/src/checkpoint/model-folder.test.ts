@@ -27,7 +27,7 @@ test('model folders: missing or malformed files are INVALID_DATA naming the file
   const broken = join(dir, 'broken');
   mkdirSync(broken);
   writeFileSync(join(broken, 'config.json'), '{"d_model": ');
-  expect(() => readConfig(broken)).toThrow(error('INVALID_DATA', /broken\/config.json: not valid JSON/));
+  expect(() => readConfig(broken)).toThrow(error('INVALID_DATA', /broken\/config.json:1:13: not valid JSON/));
 
   const odd = join(dir, 'odd');
   mkdirSync(odd);

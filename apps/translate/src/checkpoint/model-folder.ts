@@ -1,14 +1,23 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { invalidData } from '../errors.js';
+import { readJsonFile } from '../data/data.js';
+import { invalidData, invalidOption } from '../errors.js';
 import { type MarianConfig, parseConfig, readJson } from '../model/config.js';
-import { MarianModel } from '../model/marian.js';
+import type { MarianModel } from '../model/marian.js';
+import type { M2M100FamilyTokenizer } from '../models/m2m100/tokenization.js';
+import {
+  type ModelFamily,
+  modelFamily,
+  type Seq2SeqConfig,
+  type Seq2SeqModel,
+  type TokenizerOptions,
+} from '../models/registry.js';
 import { Rng } from '../rng.js';
-import { loadFolderTokenizer, tokenizerKind } from '../tokenizers/load.js';
+import { tokenizerKind } from '../tokenizers/load.js';
 import { MARIAN_TOKENIZER_FILES } from '../tokenizers/marian.js';
 import type { SubwordTokenizer } from '../tokenizers/tokenizer.js';
 import { writeFileAtomic } from './atomic.js';
-import { POSITION_KEYS, resolveMarianTensors } from './hf-keys.js';
+import { POSITION_KEYS } from './hf-keys.js';
 import { readPytorchBin } from './pytorch-bin.js';
 import { type NamedTensor, readSafetensors, writeSafetensors } from './safetensors.js';
 
@@ -48,12 +57,12 @@ export function generationConfig(config: MarianConfig): Record<string, unknown> 
 }
 
 /**
- * Writes `config.json`, `generation_config.json` and `model.safetensors` atomically into `dir`, as HF
- * `save_pretrained` would: the config with every field it was read with (an OPUS-MT config keeps its metadata),
+ * Writes a Marian model's `config.json`, `generation_config.json` and `model.safetensors` atomically into `dir`, as
+ * HF `save_pretrained` would: the config with every field it was read with (an OPUS-MT config keeps its metadata),
  * `decoder_vocab_size` equal to `vocab_size`; the parameters without the static `embed_positions` tables
  * (`_keys_to_ignore_on_save`) and without tied copies (`model.shared.weight` only).
  */
-export function saveModel(model: MarianModel, dir: string): void {
+export function saveMarianModel(model: MarianModel, dir: string): void {
   mkdirSync(dir, { recursive: true });
   const config: Record<string, unknown> = { ...model.config, decoder_vocab_size: model.config.vocab_size };
   // The weights are written as float32, whatever dtype the folder was published in.
@@ -68,11 +77,51 @@ export function saveModel(model: MarianModel, dir: string): void {
   writeFileAtomic(join(dir, 'model.safetensors'), writeSafetensors(tensors, { format: 'pt' }));
 }
 
-/** Reads `config.json` of a model folder (HF defaults for absent fields, unsupported values refused). */
-export function readConfig(dir: string): MarianConfig {
+/**
+ * Writes a model of any family into `dir` as HF `save_pretrained` does for it (`config.json`,
+ * `generation_config.json`, `model.safetensors`): Marian by {@link saveModel}, NLLB-200 / M2M100 by
+ * `saveM2M100Model` (whose config must not gain Marian's `decoder_vocab_size`).
+ */
+export function saveModel(model: Seq2SeqModel, dir: string): void {
+  modelFamily(model.config, dir).saveFolder(model, dir);
+}
+
+/**
+ * Checks that `dir` is an existing folder: `INVALID_DATA` naming it when it does not exist or is a file
+ * (`what` names its role: `Model folder`, `--init folder`).
+ */
+export function checkFolder(dir: string, what = 'Model folder'): void {
+  if (!existsSync(dir)) invalidData(`${what} ${dir} does not exist.`);
+  if (!statSync(dir).isDirectory()) invalidData(`${what} ${dir} is a file; expected a folder.`);
+}
+
+/**
+ * Reads `config.json` of a model folder (HF defaults for absent fields, unsupported values refused). A folder
+ * that does not exist, a file, a missing `config.json` or one that is not JSON (`file:line:column`) is
+ * `INVALID_DATA` naming it.
+ */
+export function readConfig(dir: string, what = 'Model folder'): MarianConfig {
+  checkFolder(dir, what);
   const path = join(dir, 'config.json');
   if (!existsSync(path)) invalidData(`${dir} is not a model folder: ${path} is missing.`);
-  return parseConfig(readJson(path), path);
+  return parseConfig(readJsonFile(path, 'Model config'), path);
+}
+
+/**
+ * Reads `config.json` of a model folder of any supported family (see `MODEL_FAMILIES`): its family, by
+ * `model_type`, and the config as that family parses it. A missing folder or file, a file that is not JSON, an
+ * unsupported `model_type` or field is `INVALID_DATA` naming it (`what` names the folder's role).
+ */
+export function readModelConfig(
+  dir: string,
+  what = 'Model folder',
+): { family: ModelFamily; config: Seq2SeqConfig } {
+  checkFolder(dir, what);
+  const path = join(dir, 'config.json');
+  if (!existsSync(path)) invalidData(`${dir} is not a model folder: ${path} is missing.`);
+  const raw = readJsonFile(path, 'Model config');
+  const family = modelFamily(raw, path);
+  return { family, config: family.parseConfig(raw, path) };
 }
 
 /** The weights file `dir` holds, by {@link WEIGHT_FILES} preference, or `undefined`. */
@@ -136,9 +185,10 @@ export function readWeights(fileOrDir: string): Map<string, NamedTensor> {
  * `*.index.json`) or a model folder, resolving HF key conventions (tied copies, optional `final_logits_bias` and
  * positions) as `from_pretrained` does. Everything wrong is `INVALID_DATA` naming the file.
  */
-export function loadWeights(model: MarianModel, fileOrDir: string): void {
+export function loadWeights(model: Seq2SeqModel, fileOrDir: string): void {
   const tensors = readWeights(fileOrDir);
-  const resolved = resolveMarianTensors(tensors, model.config, modelTensorNames(model), fileOrDir);
+  const family = modelFamily(model.config, fileOrDir);
+  const resolved = family.resolveTensors(tensors, model.config, modelTensorNames(model), fileOrDir);
   try {
     model.loadNamedTensors(resolved, fileOrDir);
   } catch (error) {
@@ -147,30 +197,67 @@ export function loadWeights(model: MarianModel, fileOrDir: string): void {
 }
 
 /** Names of the model's parameters and fixed buffers (`final_logits_bias`), as HF names them. */
-export function modelTensorNames(model: MarianModel): string[] {
+export function modelTensorNames(model: Seq2SeqModel): string[] {
   const buffers = (model as { buffers?: ReadonlyMap<string, unknown> }).buffers;
   return [...model.params.keys(), ...(buffers?.keys() ?? [])];
 }
 
-/** Options of {@link loadModelFolder}. */
-export interface LoadModelOptions {
-  /** Target-language token (`>>deu<<`) of a multilingual model, put before every source sentence. */
-  targetToken?: string;
+/** Options of {@link loadModelFolder}: the language choices of the folder's family (see {@link loadModelTokenizer}). */
+export type LoadModelOptions = TokenizerOptions;
+
+/**
+ * The tokenizer of a model folder for `options`, checked against its family: a Marian folder takes `targetToken`
+ * (a multilingual OPUS-MT model's `>>deu<<`) and refuses `srcLang`/`tgtLang` (its language pair is fixed); an
+ * NLLB-200 / M2M100 folder needs both `srcLang` and `tgtLang` (`--src-lang eng_Latn --tgt-lang deu_Latn`) and
+ * refuses `targetToken`. Each refusal, and an unknown language code, is `INVALID_OPTION` naming the valid codes.
+ */
+export async function loadModelTokenizer(
+  dir: string,
+  options: LoadModelOptions = {},
+  family: ModelFamily = readModelConfig(dir).family,
+): Promise<SubwordTokenizer> {
+  if (family.modelType !== 'm2m_100') {
+    if (options.srcLang !== undefined || options.tgtLang !== undefined) {
+      invalidOption(
+        `--src-lang/--tgt-lang choose the languages of an NLLB-200 or M2M100 model; ${dir} is a ${family.architecture} (model_type ${family.modelType}) model, whose language pair is fixed (a multilingual OPUS-MT model takes --target-token >>deu<<).`,
+      );
+    }
+    return family.loadTokenizer(dir, options);
+  }
+  if (options.targetToken !== undefined) {
+    invalidOption(
+      `--target-token is for multilingual OPUS-MT models; ${dir} is an NLLB-200 / M2M100 model: choose its languages with --src-lang and --tgt-lang.`,
+    );
+  }
+  const tokenizer = (await family.loadTokenizer(dir, options)) as M2M100FamilyTokenizer;
+  const missing = [
+    options.srcLang === undefined ? '--src-lang' : '',
+    options.tgtLang === undefined ? '--tgt-lang' : '',
+  ].filter(Boolean);
+  if (missing.length > 0) {
+    const [src, tgt] = tokenizer.family === 'nllb' ? ['eng_Latn', 'deu_Latn'] : ['en', 'de'];
+    invalidOption(
+      `${dir} is a multilingual ${tokenizer.family === 'nllb' ? 'NLLB-200' : 'M2M100'} model: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} required (e.g. --src-lang ${src} --tgt-lang ${tgt}); valid codes: ${tokenizer.languageCodes.join(', ')}.`,
+    );
+  }
+  return tokenizer;
 }
 
 /**
- * Loads a model folder: config, weights and tokenizer. Reads the app's own folders and OPUS-MT / HF Marian folders
- * as published (`config.json`; `model.safetensors`, sharded safetensors or `pytorch_model.bin`; `source.spm` +
- * `target.spm` + `vocab.json`, or a `tokenizer.json`). The tokenizer's special ids must be the config's.
+ * Loads a model folder of any supported family (`model_type`: `marian`, `m2m_100`): config, weights and
+ * tokenizer. Reads the app's own folders, OPUS-MT / HF Marian folders and NLLB-200 / M2M100 folders as published
+ * (`config.json`; `model.safetensors`, sharded safetensors or `pytorch_model.bin`; `source.spm` + `target.spm` +
+ * `vocab.json`, a `tokenizer.json`, or `sentencepiece.bpe.model`). The tokenizer's special ids must be the
+ * config's; `options` as {@link loadModelTokenizer} takes them.
  */
 export async function loadModelFolder(
   dir: string,
   options: LoadModelOptions = {},
-): Promise<{ model: MarianModel; tokenizer: SubwordTokenizer }> {
-  const config = readConfig(dir);
-  const tokenizer = await loadFolderTokenizer(dir, options);
+): Promise<{ model: Seq2SeqModel; tokenizer: SubwordTokenizer }> {
+  const { family, config } = readModelConfig(dir);
+  const tokenizer = await loadModelTokenizer(dir, options, family);
   checkTokenizer(tokenizer, config, dir);
-  const model = new MarianModel(config, new Rng(0));
+  const model = family.create(config, new Rng(0));
   try {
     loadWeights(model, dir);
   } catch (error) {
@@ -181,7 +268,7 @@ export async function loadModelFolder(
 }
 
 /** A tokenizer fits a config when its ids fit the embedding and its `<pad>`/`</s>` are the config's. */
-export function checkTokenizer(tokenizer: SubwordTokenizer, config: MarianConfig, dir: string): void {
+export function checkTokenizer(tokenizer: SubwordTokenizer, config: Seq2SeqConfig, dir: string): void {
   if (tokenizer.vocabSize > config.vocab_size) {
     invalidData(
       `${dir}: tokenizer has ${tokenizer.vocabSize} tokens but config.vocab_size is ${config.vocab_size}.`,

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, expect, test } from 'vitest';
 import { makeConfig, parseConfig } from '../model/config.js';
 import { MarianModel } from '../model/marian.js';
+import type { Seq2SeqModel } from '../models/registry.js';
 import { Rng } from '../rng.js';
 import { convertMarianTokenizer } from '../tokenizers/convert-marian.js';
 import { loadMarianTokenizer } from '../tokenizers/marian.js';
@@ -33,7 +34,7 @@ beforeAll(async () => {
 });
 
 /** Parameters and fixed buffers (final_logits_bias) by HF name. */
-function parameters(model: MarianModel): Map<string, Float32Array> {
+function parameters(model: Seq2SeqModel): Map<string, Float32Array> {
   const buffers = (model as { buffers?: Map<string, { dataSync(): unknown }> }).buffers ?? new Map();
   return new Map([...model.params, ...buffers].map(([name, v]) => [name, v.dataSync() as Float32Array]));
 }

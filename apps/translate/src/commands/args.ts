@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { invalidOption } from '../errors.js';
 import type { BackendName } from '../training/backend.js';
@@ -71,6 +72,27 @@ export function backend(value: string | undefined): BackendName {
 /** `--target-token >>deu<<`: the target-language token a multilingual OPUS-MT model expects before each source. */
 export const TARGET_TOKEN_OPTION = { 'target-token': { type: 'string' } } as const;
 
+/**
+ * `--src-lang eng_Latn --tgt-lang deu_Latn`: the languages of an NLLB-200 / M2M100 model (required for one, refused
+ * for a Marian model; see `loadModelTokenizer`).
+ */
+export const LANGUAGE_OPTIONS = { 'src-lang': { type: 'string' }, 'tgt-lang': { type: 'string' } } as const;
+
+/** Usage lines of {@link LANGUAGE_OPTIONS} and of a model flag's Hub ids. */
+export const MODEL_USAGE = `  --src-lang CODE --tgt-lang CODE   the languages of an NLLB-200 / M2M100 model (eng_Latn deu_Latn; M2M100:
+                         en de): required for those; a Marian (OPUS-MT) model refuses them (its pair is fixed)
+  A model DIR may be a Hugging Face Hub id, ORG/NAME[@revision] (e.g. facebook/nllb-200-distilled-600M): fetched
+  once into the Hub cache (HF_HUB_CACHE or HF_HOME/hub, shared with Python; HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE)`;
+
+/** The tokenizer choices of a command's flags: `--target-token`, `--src-lang`, `--tgt-lang`. */
+export function modelLanguages(values: {
+  'target-token'?: string;
+  'src-lang'?: string;
+  'tgt-lang'?: string;
+}): { targetToken?: string; srcLang?: string; tgtLang?: string } {
+  return { targetToken: values['target-token'], srcLang: values['src-lang'], tgtLang: values['tgt-lang'] };
+}
+
 /** Flags shared by the commands that read a data file. */
 export const DATA_OPTIONS = {
   src: { type: 'string', default: 'en' },
@@ -78,3 +100,11 @@ export const DATA_OPTIONS = {
   'skip-bad-lines': { type: 'boolean', default: false },
   backend: { type: 'string' },
 } as const;
+
+/** An output folder flag (`--out`): created when missing, so only an existing file is refused (`INVALID_OPTION`). */
+export function outputFolder(value: string, name: string): string {
+  if (existsSync(value) && !statSync(value).isDirectory()) {
+    invalidOption(`--${name} ${value} is a file; expected a folder (it is created when missing).`);
+  }
+  return value;
+}

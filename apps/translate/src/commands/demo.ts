@@ -1,5 +1,5 @@
 import { parseSeeds, runDemo } from '../demo/demo.js';
-import { type Command, number, parseCommand } from './args.js';
+import { type Command, number, outputFolder, parseCommand } from './args.js';
 
 const usage = `el-translate demo — base model on a generated general corpus, fine-tuned in-domain with CE, CE ε=0.1,
 EL and CEL; writes report.md with charts
@@ -22,7 +22,7 @@ export const demoCommand: Command = {
     if (!values) return;
     await runDemo({
       quick: values.quick,
-      out: values.out ?? 'runs/demo',
+      out: outputFolder(values.out ?? 'runs/demo', 'out'),
       seeds: values.seeds ? parseSeeds(values.seeds) : [number(values.seed, 'seed', 1)],
     });
   },

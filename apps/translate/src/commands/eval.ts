@@ -1,5 +1,5 @@
 import { loadModelFolder } from '../checkpoint/model-folder.js';
-import { readParallelData } from '../data/data.js';
+import { readParallelData, requirePairs } from '../data/data.js';
 import { corpusBleu } from '../evaluation/bleu.js';
 import { corpusChrf } from '../evaluation/chrf.js';
 import { Progress } from '../progress/progress.js';
@@ -9,16 +9,21 @@ import {
   backend,
   type Command,
   DATA_OPTIONS,
+  LANGUAGE_OPTIONS,
+  MODEL_USAGE,
+  modelLanguages,
   number,
   parseCommand,
   required,
   TARGET_TOKEN_OPTION,
 } from './args.js';
+import { resolveModelFlag } from './model-source.js';
 
 const usage = `el-translate eval — translate a test set and score it (sacreBLEU 13a/exp BLEU, chrF2)
 
   el-translate eval --model DIR --data FILE [--src en --tgt de] [--beam 5] [--json] [--skip-bad-lines]
                     [--target-token >>deu<<] [--backend wasm|cpu] [--quiet]
+${MODEL_USAGE}
 
 FILE: .tsv (source<TAB>target), .jsonl ({"translation": {"en": …, "de": …}}) or parallel PREFIX.en + PREFIX.de.
 Scores go to stdout (--json: one JSON object), progress to stderr.
@@ -33,6 +38,7 @@ export const evalCommand: Command = {
     const values = parseCommand(this, argv, {
       ...DATA_OPTIONS,
       ...TARGET_TOKEN_OPTION,
+      ...LANGUAGE_OPTIONS,
       model: { type: 'string' },
       data: { type: 'string' },
       beam: { type: 'string' },
@@ -44,12 +50,16 @@ export const evalCommand: Command = {
     const dataFile = required(values.data, 'data', usage);
     const beam = number(values.beam, 'beam', 5);
     await initBackend(backend(values.backend));
-    const { pairs, skipped } = readParallelData(dataFile, {
+    const read = readParallelData(dataFile, {
       sourceLanguage: values.src!,
       targetLanguage: values.tgt!,
       skipBadLines: values['skip-bad-lines'],
     });
-    const { model, tokenizer } = await loadModelFolder(modelDir, { targetToken: values['target-token'] });
+    // An empty (or all-malformed) set would score BLEU 0 / perplexity 1: a result that is not one.
+    const pairs = requirePairs(read, dataFile);
+    const { skipped } = read;
+    const { dir } = await resolveModelFlag(modelDir, '--model', { quiet: values.quiet });
+    const { model, tokenizer } = await loadModelFolder(dir, modelLanguages(values));
     const progress = new Progress({
       label: 'translate',
       total: pairs.length,

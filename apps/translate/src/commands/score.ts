@@ -1,5 +1,5 @@
 import { loadModelFolder } from '../checkpoint/model-folder.js';
-import { readParallelData } from '../data/data.js';
+import { readParallelData, requirePairs } from '../data/data.js';
 import { scoreCorpus } from '../evaluation/score.js';
 import { Progress } from '../progress/progress.js';
 import { initBackend } from '../training/backend.js';
@@ -7,16 +7,21 @@ import {
   backend,
   type Command,
   DATA_OPTIONS,
+  LANGUAGE_OPTIONS,
+  MODEL_USAGE,
+  modelLanguages,
   parseCommand,
   positiveInteger,
   required,
   TARGET_TOKEN_OPTION,
 } from './args.js';
+import { resolveModelFlag } from './model-source.js';
 
 const usage = `el-translate score — teacher-forced log-probability, NLL and perplexity of each target given its source
 
   el-translate score --model DIR --data FILE [--src en --tgt de] [--json] [--max-tokens 2000]
                      [--skip-bad-lines] [--target-token >>deu<<] [--backend wasm|cpu] [--quiet]
+${MODEL_USAGE}
 
 Per sentence (stdout, tab-separated: sentence number, log_prob, tokens, nll, perplexity; or with --json one object
 {"sentences": [...], "corpus": {...}}) and for the corpus (Σ log p ÷ Σ tokens). Natural logs; </s> counted.
@@ -31,6 +36,7 @@ export const scoreCommand: Command = {
     const values = parseCommand(this, argv, {
       ...DATA_OPTIONS,
       ...TARGET_TOKEN_OPTION,
+      ...LANGUAGE_OPTIONS,
       model: { type: 'string' },
       data: { type: 'string' },
       'max-tokens': { type: 'string' },
@@ -42,12 +48,16 @@ export const scoreCommand: Command = {
     const dataFile = required(values.data, 'data', usage);
     const maxTokens = positiveInteger(values['max-tokens'], 'max-tokens', 2000);
     await initBackend(backend(values.backend));
-    const { pairs, skipped } = readParallelData(dataFile, {
+    const read = readParallelData(dataFile, {
       sourceLanguage: values.src!,
       targetLanguage: values.tgt!,
       skipBadLines: values['skip-bad-lines'],
     });
-    const { model, tokenizer } = await loadModelFolder(modelDir, { targetToken: values['target-token'] });
+    // An empty (or all-malformed) set would score BLEU 0 / perplexity 1: a result that is not one.
+    const pairs = requirePairs(read, dataFile);
+    const { skipped } = read;
+    const { dir } = await resolveModelFlag(modelDir, '--model', { quiet: values.quiet });
+    const { model, tokenizer } = await loadModelFolder(dir, modelLanguages(values));
     const progress = new Progress({ label: 'score', total: pairs.length, unit: 'sent', quiet: values.quiet });
     const { sentences, corpus } = scoreCorpus(model, tokenizer, pairs, {
       file: dataFile,

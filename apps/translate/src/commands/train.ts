@@ -1,20 +1,34 @@
 import { invalidOption } from '../errors.js';
 import type { LossKind } from '../training/loss.js';
 import { train } from '../training/train.js';
-import { backend, type Command, number, parseCommand, positiveInteger, required } from './args.js';
+import {
+  backend,
+  type Command,
+  LANGUAGE_OPTIONS,
+  MODEL_USAGE,
+  number,
+  parseCommand,
+  positiveInteger,
+  required,
+} from './args.js';
+import { resolveModelFlag } from './model-source.js';
 
-const usage = `el-translate train — train or fine-tune a Marian model with CE, label-smoothed CE, EL or CEL
+const usage = `el-translate train — train a Marian model, or fine-tune a Marian / OPUS-MT or NLLB-200 / M2M100 one,
+with CE, label-smoothed CE, EL or CEL
 
   el-translate train --train FILE [--valid FILE] --src en --tgt de --out DIR [options]
 
 Model:
-  --init DIR             fine-tune this model folder (the app's, or an OPUS-MT / HF Marian folder); sets the
-                         fine-tuning defaults lr 5e-5, warmup min(100, steps/20), linear decay (printed at start)
+  --init DIR|ORG/NAME    fine-tune this model folder (the app's, an OPUS-MT / HF Marian or an NLLB-200 / M2M100
+                         folder) or Hub model; sets the fine-tuning defaults lr 5e-5, warmup min(100, steps/20),
+                         linear decay (printed at start); a Hub model's repo, revision and commit go to run.json
   --tokenizer DIR        reuse this folder's tokenizer (from scratch only)
   --target-token >>deu<< the target-language token of a multilingual OPUS-MT model (put before each source)
   --config tiny|small|FILE   model size from scratch (default small); FILE: a JSON of MarianConfig fields
   --vocab-size N         BPE vocabulary trained from the data (default 1000)
   --freeze-embeddings    leave the shared embedding / output projection as loaded
+${MODEL_USAGE}
+  (--src/--tgt name the data's columns or file suffixes; --src-lang/--tgt-lang the model's language codes)
 Loss:
   --loss ce|el|cel       (default ce)   --log-end X (cel, default 0.5)   --bonus-weight X (default 1)
   --label-smoothing X    ε, also applied to the bonus (default 0)
@@ -27,9 +41,20 @@ Evaluation and checkpoints:
   --log-every N          metrics.jsonl and progress every N steps (default 10)
 Other:
   --skip-bad-lines  --backend wasm|cpu  --quiet
+  --overwrite            start over in --out (its checkpoints, metrics and model files are removed), or write
+                         into a non-empty folder that is not a run folder (its model files are replaced)
 
 Progress goes to stderr (a live line on a terminal); the result JSON to stdout. Ctrl-C writes a checkpoint and
 exits (code 130); the same command resumes from it.
+
+Run folder: --out records the settings that define the run in run.json (loss and its options, lr, schedule,
+warmup, clip, seed, max-tokens, accumulate, languages, the data files' sizes and SHA-256, the --init folder's
+config and weights hashes, the package version). Re-running into it resumes from its last checkpoint only with
+the same settings; anything else is refused, naming each difference: use another --out, or --overwrite.
+--max-steps and --patience may grow on a resume (a linear schedule then decays to the new --max-steps);
+--eval-every, --log-every, --keep-last and --backend may change. A run that is already complete prints its
+recorded result ("alreadyComplete": true) and trains nothing. --out may not be, be inside, or contain --init;
+a lock file (train.lock: pid and host) keeps a second process out, and a stale one is taken over.
 `;
 
 /** `el-translate train`. */
@@ -47,6 +72,7 @@ export const trainCommand: Command = {
       init: { type: 'string' },
       tokenizer: { type: 'string' },
       'target-token': { type: 'string' },
+      ...LANGUAGE_OPTIONS,
       loss: { type: 'string', default: 'ce' },
       'log-end': { type: 'string' },
       'bonus-weight': { type: 'string' },
@@ -69,21 +95,33 @@ export const trainCommand: Command = {
       'skip-bad-lines': { type: 'boolean', default: false },
       backend: { type: 'string' },
       quiet: { type: 'boolean', default: false },
+      overwrite: { type: 'boolean', default: false },
     });
     if (!values) return;
     const schedule = values.schedule;
     if (schedule !== undefined && schedule !== 'inverse-sqrt' && schedule !== 'linear') {
       invalidOption(`--schedule must be inverse-sqrt or linear, got ${schedule}.`);
     }
+    const trainFile = required(values.train, 'train', usage);
+    const out = required(values.out, 'out', usage);
+    // A Hub id is fetched (or found in the cache) once the required flags are known to be there.
+    const init =
+      values.init === undefined ? undefined : await resolveModelFlag(values.init, '--init', values);
     const result = await train({
-      train: required(values.train, 'train', usage),
+      train: trainFile,
       valid: values.valid,
       sourceLanguage: values.src!,
       targetLanguage: values.tgt!,
-      out: required(values.out, 'out', usage),
-      init: values.init,
+      out,
+      init: init?.dir,
+      initSource:
+        init?.repo && init.revision && init.commit
+          ? { repo: init.repo, revision: init.revision, commit: init.commit }
+          : undefined,
       tokenizer: values.tokenizer,
       targetToken: values['target-token'],
+      srcLang: values['src-lang'],
+      tgtLang: values['tgt-lang'],
       loss: {
         kind: values.loss as LossKind,
         logEnd: number(values['log-end'], 'log-end'),
@@ -110,6 +148,7 @@ export const trainCommand: Command = {
       skipBadLines: values['skip-bad-lines'],
       backend: backend(values.backend),
       quiet: values.quiet,
+      overwrite: values.overwrite,
     });
     process.stdout.write(`${JSON.stringify(result)}\n`);
     if (result.interrupted) process.exitCode = 130;

@@ -1,16 +1,35 @@
 import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
 import { loadModelFolder } from '../checkpoint/model-folder.js';
+import { readTextFile } from '../data/data.js';
+import { invalidData } from '../errors.js';
 import { Progress } from '../progress/progress.js';
 import { initBackend } from '../training/backend.js';
 import { translateTexts } from '../training/train.js';
-import { backend, type Command, number, parseCommand, required, TARGET_TOKEN_OPTION } from './args.js';
+import {
+  backend,
+  type Command,
+  LANGUAGE_OPTIONS,
+  MODEL_USAGE,
+  modelLanguages,
+  number,
+  parseCommand,
+  required,
+  TARGET_TOKEN_OPTION,
+} from './args.js';
+import { resolveModelFlag } from './model-source.js';
 
 const usage = `el-translate translate — translate lines
 
   el-translate translate --model DIR [--beam 5] [--input FILE] [--backend wasm|cpu] [--quiet] < in.en > out.de
   --target-token >>deu<<   the target-language token of a multilingual OPUS-MT model (put before each source)
+${MODEL_USAGE}
 
 One translation per input line on stdout (an empty line stays empty); progress on stderr.
+
+Input is plain text, one sentence per line. A line with a TAB is refused (it is most likely a source<TAB>target
+line of a .tsv, whose target would be translated too), and so is a .jsonl / .json --input: translate the source
+column with  cut -f1 test.tsv | el-translate translate --model DIR , or score a test set with el-translate eval.
 `;
 
 /** `el-translate translate`. */
@@ -21,6 +40,7 @@ export const translateCommand: Command = {
   async run(argv) {
     const values = parseCommand(this, argv, {
       ...TARGET_TOKEN_OPTION,
+      ...LANGUAGE_OPTIONS,
       model: { type: 'string' },
       input: { type: 'string' },
       beam: { type: 'string' },
@@ -31,9 +51,9 @@ export const translateCommand: Command = {
     const modelDir = required(values.model, 'model', usage);
     const beam = number(values.beam, 'beam', 5);
     await initBackend(backend(values.backend));
-    const { model, tokenizer } = await loadModelFolder(modelDir, { targetToken: values['target-token'] });
-    const lines = readFileSync(values.input ?? 0, 'utf8').split(/\r?\n/);
-    if (lines[lines.length - 1] === '') lines.pop();
+    const lines = readInput(values.input);
+    const { dir } = await resolveModelFlag(modelDir, '--model', { quiet: values.quiet });
+    const { model, tokenizer } = await loadModelFolder(dir, modelLanguages(values));
     const nonEmpty = lines.map((l) => l.trim());
     const progress = new Progress({
       label: 'translate',
@@ -54,3 +74,26 @@ export const translateCommand: Command = {
     model.dispose();
   },
 };
+
+/**
+ * The lines to translate, from `--input` or stdin. Refused (`INVALID_DATA`, naming the file): a missing, unreadable
+ * or binary file, a folder, a JSON Lines file, and any line holding a TAB (see the usage).
+ */
+export function readInput(file: string | undefined): string[] {
+  const name = file ?? 'stdin';
+  if (file && ['.jsonl', '.json'].includes(extname(file).toLowerCase())) {
+    invalidData(
+      `Input file ${file} is JSON; translate reads plain text, one sentence per line (to score a test set: el-translate eval --data ${file}).`,
+    );
+  }
+  const text = file === undefined ? readFileSync(0, 'utf8') : readTextFile(file, 'Input file');
+  const lines = text.split(/\r?\n/);
+  if (lines[lines.length - 1] === '') lines.pop();
+  const tab = lines.findIndex((line) => line.includes('\t'));
+  if (tab >= 0) {
+    invalidData(
+      `${name}:${tab + 1}: a TAB in the line; translate reads one sentence per line and would translate a TSV's target column too. Translate the source column: cut -f1 ${file ?? 'FILE'} | el-translate translate …`,
+    );
+  }
+  return lines;
+}

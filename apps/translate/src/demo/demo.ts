@@ -1,14 +1,15 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModelFolder } from '../checkpoint/model-folder.js';
+import { type CompareArm, parseLosses } from '../compare/arms.js';
+import { type CompareResult, runCompare } from '../compare/compare.js';
+import { summaryTable, writeCompareFiles } from '../compare/report.js';
 import { formatTsv, type SentencePair } from '../data/data.js';
-import { invalidOption } from '../errors.js';
 import { corpusBleu } from '../evaluation/bleu.js';
 import { corpusChrf } from '../evaluation/chrf.js';
 import { exportBest } from '../export/export-folder.js';
 import { Progress } from '../progress/progress.js';
 import { initBackend } from '../training/backend.js';
-import type { LossSettings } from '../training/loss.js';
 import { train, translateTexts } from '../training/train.js';
 import { GENERAL, generateCorpus, IN_DOMAIN } from './demo-data.js';
 import { emojiLabelPairs } from './emoji-data.js';
@@ -19,19 +20,13 @@ import {
   lineChart,
   markdownTable,
   parseMetrics,
+  timeOverheadLine,
 } from './report.js';
 
 const runName = (name: string, seed: number, seeds: number[]) =>
   seeds.length > 1 ? `ft-${name}-seed${seed}` : `ft-${name}`;
 
-/** Parses `--seeds 1,2,3`: distinct non-negative integers, else `INVALID_OPTION`. */
-export function parseSeeds(value: string): number[] {
-  const seeds = value.split(',').map((part) => (part.trim() === '' ? Number.NaN : Number(part)));
-  if (seeds.some((n) => !Number.isInteger(n) || n < 0) || new Set(seeds).size !== seeds.length) {
-    invalidOption(`--seeds must be distinct non-negative integers separated by commas, got ${value}.`);
-  }
-  return seeds;
-}
+export { parseSeeds } from '../compare/arms.js';
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
@@ -80,13 +75,11 @@ export const DEMO_SIZES = {
   },
 };
 
-/** The four fine-tuning losses of the demo table (the paper's MT recipe: ε = 0.1 on CE and bonus, CEL logEnd 0.5). */
-export const DEMO_LOSSES: { name: string; label: string; loss: LossSettings }[] = [
-  { name: 'ce', label: 'CE', loss: { kind: 'ce' } },
-  { name: 'ce-ls', label: 'CE, ε=0.1', loss: { kind: 'ce', labelSmoothing: 0.1 } },
-  { name: 'el', label: 'EL, ε=0.1', loss: { kind: 'el', labelSmoothing: 0.1 } },
-  { name: 'cel', label: 'CEL logEnd 0.5, ε=0.1', loss: { kind: 'cel', logEnd: 0.5, labelSmoothing: 0.1 } },
-];
+/**
+ * The four fine-tuning losses of the demo table: `el-translate compare`'s defaults (the paper's MT recipe: CE plain,
+ * ε = 0.1 on CE and bonus for the others, CEL logEnd 0.5). CE is the baseline of the paired tests.
+ */
+export const DEMO_LOSSES: CompareArm[] = parseLosses('ce,ls,el,cel');
 
 function writeData(dir: string, name: string, pairs: SentencePair[]): string {
   const path = join(dir, name);
@@ -133,7 +126,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
   const out = options.out;
   const { seeds } = options;
   const runs = seeds.flatMap((seed) => DEMO_LOSSES.map((l) => runName(l.name, seed, seeds)));
-  for (const sub of ['data', 'base', ...runs]) rmSync(join(out, sub), { recursive: true, force: true });
+  // A fresh seeded run: the data and the base model are made anew, so every fine-tune (and its translations) is.
+  for (const sub of ['data', 'base', 'evaluations', ...runs])
+    rmSync(join(out, sub), { recursive: true, force: true });
   const dataDir = join(out, 'data');
   mkdirSync(dataDir, { recursive: true });
   const s = seeds[0];
@@ -182,8 +177,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
     quiet: false,
     maxTokens: sizes.maxTokens,
   };
-  const total = 1 + DEMO_LOSSES.length * seeds.length;
-  say(`\n[1/${total}] base model on the general corpus (${sizes.baseSteps} steps, CE ε=0.1)`);
+  say(`\n[base] base model on the general corpus (${sizes.baseSteps} steps, CE ε=0.1)`);
   const baseDir = join(out, 'base');
   const base = await train({
     ...common,
@@ -211,43 +205,33 @@ export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
   });
   say(`base on in-domain test: BLEU ${baseScore.bleu.toFixed(2)} chrF ${baseScore.chrf.toFixed(2)}`);
 
-  let stage = 1;
-  const perLoss = new Map<string, DemoRow[]>(DEMO_LOSSES.map((l) => [l.name, []]));
-  for (const seed of seeds) {
-    for (const variant of DEMO_LOSSES) {
-      stage += 1;
-      const seedNote = seeds.length > 1 ? `, seed ${seed}` : '';
-      say(`\n[${stage}/${total}] fine-tune with ${variant.label} (${sizes.tuneSteps} steps${seedNote})`);
-      const dir = join(out, runName(variant.name, seed, seeds));
-      const result = await train({
-        ...common,
-        seed,
-        train: files.domainTrain,
-        valid: files.domainValid,
-        out: dir,
-        init: baseDir,
-        loss: variant.loss,
-        maxSteps: sizes.tuneSteps,
-        lr: sizes.tuneLr,
-        warmup: Math.ceil(sizes.tuneSteps / 10),
-        // The demo's recipe, not --init's pretrained-model defaults (linear decay from 5e-5).
-        schedule: 'inverse-sqrt',
-        evalEvery: Math.ceil(sizes.tuneSteps / sizes.tuneEvals),
-        validSentences: sizes.validSentences,
-      });
-      const score = await evaluate(dir, test);
-      perLoss.get(variant.name)!.push({
-        name: `fine-tuned (${variant.name})`,
-        loss: variant.label,
-        ...score,
-        validNll: lastValidNll(dir),
-        tokensPerSecond: result.tokensPerSecond,
-        trainSeconds: result.trainSeconds,
-      });
-      say(`${variant.label}${seedNote}: BLEU ${score.bleu.toFixed(2)} chrF ${score.chrf.toFixed(2)}`);
-    }
-  }
-  for (const variant of DEMO_LOSSES) rows.push(aggregateRows(perLoss.get(variant.name)!));
+  say(
+    `\nfine-tuning on the in-domain corpus with ${DEMO_LOSSES.map((l) => l.label).join(' / ')} (${sizes.tuneSteps} steps each): el-translate compare`,
+  );
+  const comparison = await runCompare({
+    init: baseDir,
+    train: files.domainTrain,
+    valid: files.domainValid,
+    test: files.test,
+    out,
+    arms: DEMO_LOSSES,
+    seeds,
+    sourceLanguage: 'en',
+    targetLanguage: 'de',
+    beam: 5,
+    runName: (arm, seed) => runName(arm.name, seed, seeds),
+    training: {
+      maxTokens: sizes.maxTokens,
+      maxSteps: sizes.tuneSteps,
+      lr: sizes.tuneLr,
+      warmup: Math.ceil(sizes.tuneSteps / 10),
+      // The demo's recipe, not --init's pretrained-model defaults (linear decay from 5e-5).
+      schedule: 'inverse-sqrt',
+      evalEvery: Math.ceil(sizes.tuneSteps / sizes.tuneEvals),
+      validSentences: sizes.validSentences,
+    },
+  });
+  rows.push(...comparisonRows(comparison));
 
   const table = markdownTable(rows);
   const wall = (performance.now() - started) / 1000;
@@ -255,14 +239,32 @@ export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
   process.stdout.write(
     `\nIn-domain test (${test.length} sentences, beam 5, sacreBLEU 13a/exp, chrF2${seedNote}):\n\n${table}\n\nwall time ${wall.toFixed(0)} s\n`,
   );
-  await writeReport(out, rows, table, wall, options, test.length);
+  process.stdout.write(
+    `\nLoss comparison (paired bootstrap against CE per seed):\n\n${summaryTable(comparison)}\n\n`,
+  );
+  const section = await writeCompareFiles(out, comparison, { init: 'base', test: 'data/it.test.tsv' });
+  await writeReport(out, rows, table, wall, options, test.length, section);
   process.stdout.write(`report: ${join(out, 'report.md')}\n`);
-  const fineTuned = DEMO_LOSSES.map((l) => ({
-    dir: join(out, runName(l.name, seeds[0], seeds)),
-    bleu: perLoss.get(l.name)![0].bleu,
-  }));
+  const fineTuned = comparison.arms.map((arm) => ({ dir: arm.runs[0].dir, bleu: arm.runs[0].bleu }));
   process.stdout.write(`${exportBest(fineTuned, join(out, 'exported')).join('\n')}\n`);
   return rows;
+}
+
+/** The demo table's rows of the fine-tunes: per loss, its seeds' scores, validation NLL and speed, aggregated. */
+function comparisonRows(comparison: CompareResult): DemoRow[] {
+  return comparison.arms.map((arm) =>
+    aggregateRows(
+      arm.runs.map((run) => ({
+        name: `fine-tuned (${arm.name})`,
+        loss: arm.label,
+        bleu: run.bleu,
+        chrf: run.chrf,
+        validNll: lastValidNll(run.dir),
+        tokensPerSecond: run.training.tokensPerSecond,
+        trainSeconds: run.training.trainSeconds,
+      })),
+    ),
+  );
 }
 
 async function writeReport(
@@ -272,6 +274,7 @@ async function writeReport(
   wall: number,
   options: DemoOptions,
   testSize: number,
+  comparison: string,
 ): Promise<void> {
   const { seeds } = options;
   // The curves are of the first seed's runs.
@@ -312,9 +315,8 @@ async function writeReport(
     ),
   };
   for (const [file, svg] of Object.entries(charts)) writeFileSync(join(out, file), svg);
-  const ce = rows.find((r) => r.name === 'fine-tuned (ce-ls)');
+  const ce = rows.find((r) => r.name === 'fine-tuned (ls)');
   const el = rows.find((r) => r.name === 'fine-tuned (el)');
-  const overhead = ce && el ? ((ce.tokensPerSecond / el.tokensPerSecond - 1) * 100).toFixed(1) : '–';
   const report = `# el-translate demo${options.quick ? ' (--quick)' : ''}
 
 ${
@@ -328,15 +330,19 @@ exp smoothing, chrF with β = 2 and character order 6.
 
 ${table}
 
-EL's time overhead per training token against label-smoothed CE: ${overhead} % (same kernel, bonus weight 0 vs 1).
+${timeOverheadLine(ce, el)}
 Wall time: ${wall.toFixed(0)} s.
 
 ![train NLL](train-nll.svg) ![train bonus](train-bonus.svg)
 
 ![valid NLL](valid-nll.svg) ![valid BLEU](valid-bleu.svg)
 
-Each run's folder (\`ft-*\`, \`base\`) is an HF-layout model folder (config.json, model.safetensors, tokenizer.json)
-with \`metrics.jsonl\`; \`data/\` holds the corpora.
+${comparison}
+The fine-tunes are \`el-translate compare\` on the demo's data: the same result comes from
+\`el-translate compare --init base --train data/it.train.jsonl --valid data/it.valid.tsv --test data/it.test.tsv\`
+with the demo's training flags. Each run's folder (\`ft-*\`, \`base\`) is an HF-layout model folder (config.json,
+model.safetensors, tokenizer.json) with \`metrics.jsonl\`; \`evaluations/\` holds the test translations,
+\`compare.json\` the comparison, \`data/\` the corpora.
 `;
   writeFileSync(join(out, 'report.md'), report);
 }

@@ -1,5 +1,12 @@
 import { expect, test } from 'vitest';
-import { aggregateRows, type DemoRow, lineChart, markdownTable, meanStd } from './report.js';
+import {
+  aggregateRows,
+  type DemoRow,
+  lineChart,
+  markdownTable,
+  meanStd,
+  timeOverheadLine,
+} from './report.js';
 
 test('mean and sample standard deviation (n − 1)', () => {
   // 2, 4, 9: mean 5, squared deviations 9 + 1 + 16 = 26, variance 26 / 2 = 13.
@@ -75,4 +82,55 @@ test('charts are Vega-Lite SVG with both axis titles, a legend entry per run and
     ['CE@25=2.5', 'CE@50=2.1', 'CE@75=1.9', 'EL, ε=0.1@25=2.7', 'EL, ε=0.1@75=2.2'].sort(),
   );
   expect(await lineChart({ title: 't', x: 'x', y: 'y', legend: 'l', series: [] })).toBe('');
+});
+
+test('a long run name is drawn whole in the legend, not cut with an ellipsis', async () => {
+  const name = 'CEL logEnd 0.5, ε=0.1 (fine-tuned, seed 1)';
+  const svg = await lineChart({
+    title: 't',
+    x: 'step',
+    y: 'BLEU',
+    legend: 'fine-tuning loss',
+    series: [
+      {
+        name,
+        points: [
+          [1, 2],
+          [2, 3],
+        ],
+      },
+      {
+        name: 'CE',
+        points: [
+          [1, 1],
+          [2, 2],
+        ],
+      },
+    ],
+  });
+  expect(svg).toContain(`>${name}<`);
+  expect(svg).not.toContain('…');
+});
+
+test('EL time overhead: mean ± std of the per-seed ratios, or not reported from one timing', () => {
+  const row = (name: string, speeds: number[]): DemoRow =>
+    aggregateRows(
+      speeds.map((tokensPerSecond) => ({
+        name,
+        loss: name,
+        bleu: 1,
+        chrf: 1,
+        validNll: 1,
+        tokensPerSecond,
+        trainSeconds: 1,
+      })),
+    );
+  // Seeds: CE 1100 vs EL 1000 → +10 %; CE 900 vs EL 1000 → −10 %; CE 1000 vs EL 1000 → 0 %. Mean 0, std 10.
+  const line = timeOverheadLine(row('ce', [1100, 900, 1000]), row('el', [1000, 1000, 1000]));
+  expect(line).toContain('+0.0 % ± 10.0 % (mean ± sample std over 3 seeds');
+  // One seed: 1000 vs 1176 would have read "−15.0 %"; it is not a measurement.
+  const one = timeOverheadLine(row('ce', [1000]), row('el', [1176]));
+  expect(one).toMatch(/not reported/);
+  expect(one).not.toMatch(/\d %/);
+  expect(timeOverheadLine(undefined, undefined)).toMatch(/not reported/);
 });

@@ -1,6 +1,6 @@
 import type { SentencePair } from '../data/data.js';
 import { invalidData } from '../errors.js';
-import type { MarianModel } from '../model/marian.js';
+import type { Seq2SeqModel } from '../models/registry.js';
 import type { SubwordTokenizer } from '../tokenizers/tokenizer.js';
 import { scoreExamples } from '../training/train.js';
 
@@ -24,16 +24,17 @@ const score = (logProb: number, tokens: number): Score => {
 /**
  * Teacher-forced log-probabilities of each target given its source (HF `MarianMTModel` semantics: labels from the
  * target tokenizer with `</s>`, decoder inputs shifted right from `decoder_start_token_id`, sources padded and
- * masked with the config's pad). The corpus NLL is Σ −log p over all tokens ÷ their count: the loss's
+ * masked with the config's pad). No pairs is `INVALID_DATA` (a perplexity of 1 over nothing is no score). The corpus NLL is Σ −log p over all tokens ÷ their count: the loss's
  * `crossEntropy` component at ε = 0 per token. A sentence longer than the model's positions is `INVALID_DATA`
  * naming `file:line`.
  */
 export function scoreCorpus(
-  model: MarianModel,
+  model: Seq2SeqModel,
   tokenizer: SubwordTokenizer,
   pairs: readonly SentencePair[],
   options: { file?: string; maxTokens?: number; onBatch?: (done: number) => void } = {},
 ): { sentences: Score[]; corpus: Score } {
+  if (pairs.length === 0) invalidData(`${options.file ?? 'data'} has no sentence pairs to score.`);
   const limit = model.config.max_position_embeddings;
   const examples = pairs.map((p, i) => {
     const example = { source: tokenizer.encodeSource(p.source), target: tokenizer.encodeTarget(p.target) };

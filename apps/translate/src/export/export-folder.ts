@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'nod
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { resolveMarianTensors } from '../checkpoint/hf-keys.js';
-import { generationConfig, readConfig, readWeights } from '../checkpoint/model-folder.js';
+import { generationConfig, readConfig, readModelConfig, readWeights } from '../checkpoint/model-folder.js';
 import { invalidData, invalidOption } from '../errors.js';
 import { convertMarianTokenizer } from '../tokenizers/convert-marian.js';
 import { tokenizerKind } from '../tokenizers/load.js';
@@ -55,7 +55,13 @@ export function portableTokenizerJson(json: JsonObject): JsonObject {
 /**
  * The tokenizer files transformers.js loads: the folder's `tokenizer.json` (the app's BPE), or for an OPUS-MT
  * folder (`source.spm`, `target.spm`, `vocab.json`) the source side converted to a `tokenizer.json` with a
- * `MarianTokenizer` `tokenizer_config.json`.
+ * `tokenizer_config.json` naming `PreTrainedTokenizerFast`.
+ *
+ * Not `MarianTokenizer`: transformers.js' `MarianTokenizer` constructor warns unconditionally that Marian "is not
+ * yet supported by fast tokenizers", and its one addition, splitting a leading `>>lang<<` off before
+ * SentencePiece, the converted `tokenizer.json` already does (language tokens are added tokens). The folder has no
+ * `.spm` files, so Python's slow `MarianTokenizer` could not load it either; `PreTrainedTokenizerFast` loads its
+ * `tokenizer.json` in Python, and transformers.js (which drops the `Fast` suffix) builds its base tokenizer.
  */
 function writeTokenizerFiles(from: string, to: string): string[] {
   const kind = tokenizerKind(from);
@@ -65,10 +71,8 @@ function writeTokenizerFiles(from: string, to: string): string[] {
       join(to, 'tokenizer.json'),
       JSON.stringify(portableTokenizerJson(converted.tokenizerJson)),
     );
-    writeFileAtomic(
-      join(to, 'tokenizer_config.json'),
-      `${JSON.stringify(converted.tokenizerConfig, null, 2)}\n`,
-    );
+    const config = { ...converted.tokenizerConfig, tokenizer_class: 'PreTrainedTokenizerFast' };
+    writeFileAtomic(join(to, 'tokenizer_config.json'), `${JSON.stringify(config, null, 2)}\n`);
     return ['tokenizer.json', 'tokenizer_config.json'];
   }
   if (kind === undefined)
@@ -96,6 +100,12 @@ export function exportModelFolder(options: ExportOptions): ExportResult {
   const quantize = options.quantize ?? 'none';
   if (!['none', 'int8', 'both'].includes(quantize)) {
     invalidOption(`--quantize must be none, int8 or both, got ${quantize}.`);
+  }
+  const { family } = readModelConfig(options.model);
+  if (family.modelType !== 'marian') {
+    invalidData(
+      `${options.model}: model_type ${family.modelType} (${family.architecture}); export writes Marian (OPUS-MT) models only for now.`,
+    );
   }
   const config = readConfig(options.model);
   // Weights as from_pretrained reads them (safetensors in any float type, sharded, pytorch_model.bin; tied

@@ -26,6 +26,12 @@ export interface BeamOptions {
    * exact bound, so the result does not change). Default `true`; `false` decodes until every beam has finished.
    */
   stopEarly?: boolean;
+  /**
+   * The first generated token of every sentence, as HF's `forced_bos_token_id` (NLLB-200 / M2M100: the target
+   * language's id): on the first step it is each sentence's only candidate, with log-probability 0 (HF's
+   * `ForcedBOSTokenLogitsProcessor` sets every other logit to −∞). It counts towards {@link maxLength}.
+   */
+  forcedBosTokenId?: number;
 }
 
 /** The special ids and sizes the search needs (HF MarianConfig names). */
@@ -106,6 +112,7 @@ export class BeamSearch {
   private readonly alpha: number;
   private readonly stopEarly: boolean;
   private readonly maxLengths: number[];
+  private readonly forcedBos: number | undefined;
 
   /** `sourceLengths`: tokens of each source sentence (EOS included), for the default length cap. */
   constructor(
@@ -116,6 +123,7 @@ export class BeamSearch {
     this.beam = options.beam ?? 5;
     this.alpha = options.lengthPenalty ?? 1;
     this.stopEarly = options.stopEarly ?? true;
+    this.forcedBos = options.forcedBosTokenId;
     const cap = config.max_position_embeddings - 1;
     this.maxLengths = sourceLengths.map((length) =>
       Math.max(1, Math.min(options.maxLength ?? Math.ceil(1.5 * length) + 10, cap)),
@@ -205,7 +213,10 @@ export class BeamSearch {
       while (end < live.length && live[end].item === item) end++;
       const slots = beam - finished[item].length;
       // The best `slots` expansions: each either ends (EOS or the cap) and takes a slot, or continues.
-      const candidates = select(first, end, slots);
+      const candidates =
+        this.forcedBos !== undefined && live[first].tokens.length === 0
+          ? [{ row: first, token: this.forcedBos, score: live[first].score }]
+          : select(first, end, slots);
       const continuing: Candidate[] = [];
       for (const c of candidates) {
         const tokens = live[c.row].tokens;

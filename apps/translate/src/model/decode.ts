@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { Seq2SeqModel } from '../models/registry.js';
 import { type BeamOptions, BeamSearch } from './beam-search.js';
 import { topLogProbs } from './kernels/decode-scan.js';
-import { disposeState, type MarianModel, reorderState } from './marian.js';
+import { disposeState, reorderState } from './marian.js';
 
 /** Options of {@link translateIds}. */
 export interface DecodeOptions extends BeamOptions {
@@ -26,7 +27,7 @@ export function padBatch(sequences: readonly number[][], padId: number): tf.Tens
  * {@link BeamSearch}; finished hypotheses and done sentences leave the decoder state.
  */
 export function translateIds(
-  model: MarianModel,
+  model: Seq2SeqModel,
   sources: number[][],
   options: DecodeOptions = {},
 ): number[][] {
@@ -42,6 +43,7 @@ export function translateIds(
 
   // Row i of the decoder state is live row i of the search.
   while (!search.done) {
+    // (The first step runs the decoder even when its token is forced: it fills the self-attention cache.)
     const ids = tf.tensor1d(search.lastTokens(), 'int32');
     const logits = model.step(state, ids);
     ids.dispose();

@@ -1,22 +1,26 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { resolveMarianTensors } from '../checkpoint/hf-keys.js';
+import { copyTokenizer, saveMarianModel } from '../checkpoint/model-folder.js';
 import type { NamedTensor } from '../checkpoint/safetensors.js';
 import { invalidData } from '../errors.js';
 import { type MarianConfig, parseConfig } from '../model/config.js';
 import { type DecoderState, MarianModel } from '../model/marian.js';
 import type { Rng } from '../rng.js';
-import { loadFolderTokenizer } from '../tokenizers/load.js';
+import { loadFolderTokenizer, tokenizerKind } from '../tokenizers/load.js';
 import type { SubwordTokenizer } from '../tokenizers/tokenizer.js';
-import { resolveM2M100Tensors } from './m2m100/checkpoint.js';
+import { copyM2M100Tokenizer, resolveM2M100Tensors, saveM2M100Model } from './m2m100/checkpoint.js';
 import { type M2M100Config, parseM2M100Config } from './m2m100/configuration.js';
 import { M2M100Model } from './m2m100/modeling.js';
-import { loadM2M100FamilyTokenizer } from './m2m100/tokenization.js';
+import { loadM2M100FamilyTokenizer, m2m100TokenizerKind } from './m2m100/tokenization.js';
 
-/** Encoder output as the decoder takes it: hidden states `[B, S, d]` and the source padding bias `[B, 1, 1, S]`. */
-export interface Encoded {
+/**
+ * Encoder output as the decoder takes it: hidden states `[B, S, d]` and the source padding bias `[B, 1, 1, S]`. A
+ * type, not an interface, so that it is a `tf.TensorContainer` (`tf.tidy` may return it).
+ */
+export type Encoded = {
   hidden: tf.Tensor3D;
   bias: tf.Tensor4D;
-}
+};
 
 /** The config fields every family shares (HF names), which the trainer, scorer and decoder read. */
 export interface Seq2SeqConfig {
@@ -94,6 +98,12 @@ export interface ModelFamily<C extends Seq2SeqConfig = Seq2SeqConfig, M extends 
   ): Map<string, NamedTensor>;
   /** The tokenizer of a folder as published. */
   loadTokenizer(dir: string, options: TokenizerOptions): Promise<SubwordTokenizer>;
+  /** Whether `dir` holds this family's tokenizer files. */
+  hasTokenizer(dir: string): boolean;
+  /** Copies a folder's tokenizer files into another (a fine-tuned folder keeps its base's tokenizer). */
+  copyTokenizer(from: string, to: string): void;
+  /** Writes `config.json`, `generation_config.json` and `model.safetensors` as HF `save_pretrained` does. */
+  saveFolder(model: M, dir: string): void;
 }
 
 const marian: ModelFamily<MarianConfig, MarianModel> = {
@@ -103,6 +113,9 @@ const marian: ModelFamily<MarianConfig, MarianModel> = {
   create: (config, rng) => new MarianModel(config, rng),
   resolveTensors: resolveMarianTensors,
   loadTokenizer: (dir, options) => loadFolderTokenizer(dir, { targetToken: options.targetToken }),
+  hasTokenizer: (dir) => tokenizerKind(dir) !== undefined,
+  copyTokenizer: (from, to) => copyTokenizer(from, to),
+  saveFolder: (model, dir) => saveMarianModel(model, dir),
 };
 
 const m2m100: ModelFamily<M2M100Config, M2M100Model> = {
@@ -113,6 +126,9 @@ const m2m100: ModelFamily<M2M100Config, M2M100Model> = {
   resolveTensors: resolveM2M100Tensors,
   loadTokenizer: async (dir, options) =>
     loadM2M100FamilyTokenizer(dir, { srcLang: options.srcLang, tgtLang: options.tgtLang }),
+  hasTokenizer: (dir) => m2m100TokenizerKind(dir) !== undefined,
+  copyTokenizer: (from, to) => copyM2M100Tokenizer(from, to),
+  saveFolder: (model, dir) => saveM2M100Model(model, dir),
 };
 
 /**

@@ -1,8 +1,9 @@
 import type { TfjsEncouragingLossOptions } from '@encouraging-loss/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import { ensureSharedIdentity } from '../model/kernels/shared-identity.js';
-import { causalBias, type MarianModel, paddingBias } from '../model/marian.js';
+import { causalBias, paddingBias } from '../model/marian.js';
 import { releaseWeightTransposes, withCachedWeightTransposes } from '../model/matmul.js';
+import type { Seq2SeqModel } from '../models/registry.js';
 import { Rng } from '../rng.js';
 import { type LossParts, projectedLossWithGrad, projectedTokenLoss } from './loss.js';
 
@@ -38,7 +39,7 @@ export const TAPE_BUDGET_BYTES = 2 ** 30;
  * wasm backend (measured at OPUS-MT base: the heap grew by 531 MiB from 200 to 400 target and source tokens, 113
  * per token and layer; before `ensureSharedIdentity` every saved tensor was also copied, 170–250).
  */
-export function tapeBytes(model: MarianModel, batch: ModelBatch): number {
+export function tapeBytes(model: Seq2SeqModel, batch: ModelBatch): number {
   const { config } = model;
   const sourceTokens = batch.source.size;
   const targetTokens = batch.decoderInput.size;
@@ -55,12 +56,13 @@ export function tapeBytes(model: MarianModel, batch: ModelBatch): number {
  * tfjs heap thus holds one layer's activations at a time instead of the whole network's (at OPUS-MT base size and
  * 2,000 tokens the full tape would not fit in the 4 GiB wasm heap). Gradients are handed to `add(name, values)` as
  * host arrays as soon as each layer's are known (for `model.shared.weight` up to three times: output projection,
- * decoder and encoder lookups).
+ * decoder and encoder lookups). A layer skipped by LayerDrop (M2M100 in training) hands over no gradient for its
+ * parameters at all.
  *
  * @returns the summed loss (and its parts when asked).
  */
 export function modelGradients(
-  model: MarianModel,
+  model: Seq2SeqModel,
   batch: ModelBatch,
   options: TfjsEncouragingLossOptions,
   add: (name: string, values: Float32Array) => void,
@@ -76,7 +78,7 @@ export function modelGradients(
 }
 
 function batchGradients(
-  model: MarianModel,
+  model: Seq2SeqModel,
   batch: ModelBatch,
   options: TfjsEncouragingLossOptions,
   add: (name: string, values: Float32Array) => void,
@@ -143,8 +145,10 @@ function batchGradients(
       () => tf.sum(tf.mul(layer(inputVars), dy)) as tf.Scalar,
       [...inputVars, ...params.map(([, v]) => v)],
     );
-    for (const [name, v] of params) take(name, grads[v.name]);
-    const out = inputVars.map((v) => grads[v.name]);
+    // A layer LayerDrop skipped used none of its parameters: they get no entry (no gradient, as in PyTorch, where
+    // `.grad` stays None and Adam leaves them and their moments alone), and an input it ignored gets zeros.
+    for (const [name, v] of params) if (grads[v.name]) take(name, grads[v.name]);
+    const out = inputVars.map((v) => grads[v.name] ?? tf.zerosLike(v));
     tf.dispose(inputVars);
     return out;
   };
@@ -188,7 +192,7 @@ function batchGradients(
 
 /** {@link modelGradients} with the whole network on one tape (fast when the activations fit). */
 function tapeGradients(
-  model: MarianModel,
+  model: Seq2SeqModel,
   batch: ModelBatch,
   options: TfjsEncouragingLossOptions,
   add: (name: string, values: Float32Array) => void,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type MarianConfig, validateConfig } from '../model/config.js';
-import { MarianModel } from '../model/marian.js';
+import type { MarianConfig } from '../model/config.js';
+import { modelFamily, type Seq2SeqConfig } from '../models/registry.js';
 import { Rng } from '../rng.js';
 import { type BackendName, initBackend } from './backend.js';
 import { lossOptions } from './loss.js';
@@ -84,9 +84,11 @@ export interface FineTuneBenchResult {
  */
 export async function runFineTuneBench(
   options: FineTuneBenchOptions = {},
-  config: MarianConfig = OPUS_MT_BASE,
+  config: Seq2SeqConfig = OPUS_MT_BASE,
 ): Promise<FineTuneBenchResult> {
-  validateConfig(config, 'bench config');
+  // Any family of the registry: the config is checked as its `model_type`'s parser checks a config.json.
+  const family = modelFamily(config, 'bench config');
+  const parsed = family.parseConfig(config, 'bench config');
   await initBackend(options.backend ?? 'wasm');
   const maxTokens = options.maxTokens ?? 2000;
   const steps = options.steps ?? 3;
@@ -108,7 +110,7 @@ export async function runFineTuneBench(
     }),
   );
   const batches = makeBatches(examples, maxTokens, rng);
-  const model = new MarianModel(config, new Rng(1));
+  const model = family.create(parsed, new Rng(1));
   const parameters = [...model.params.values()].reduce((a, p) => a + p.size, 0);
   options.log?.(
     `bench: ${(parameters / 1e6).toFixed(1)}M parameters, ${maxTokens}-token batches × ${accumulate}; ${memoryLine()}`,

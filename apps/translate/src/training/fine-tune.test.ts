@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { loadModelFolder, readWeights } from '../checkpoint/model-folder.js';
 import { readParallelData } from '../data/data.js';
 import { scoreCorpus } from '../evaluation/score.js';
-import type { MarianModel } from '../model/marian.js';
+import type { Seq2SeqModel } from '../models/registry.js';
 import type { SubwordTokenizer } from '../tokenizers/tokenizer.js';
 import { initBackend } from './backend.js';
 import { modelGradients } from './backprop.js';
@@ -26,7 +26,7 @@ const CLI = fileURLToPath(new URL('../../node_modules/.cache/el-translate-test/c
 const dir = mkdtempSync(join(tmpdir(), 'el-finetune-'));
 const data = join(dir, 'pairs.tsv');
 
-let model: MarianModel;
+let model: Seq2SeqModel;
 let tokenizer: SubwordTokenizer;
 let examples: Example[];
 

@@ -18,6 +18,11 @@ export const ADAM = { beta1: 0.9, beta2: 0.98, epsilon: 1e-9 };
 export class HostAdam {
   /** First and second moments by parameter name (read and restored by checkpoints). */
   readonly moments = new Map<string, { m: Float32Array; v: Float32Array }>();
+  /**
+   * Steps each parameter went without a gradient (LayerDrop skipped its layer, or it is frozen): its own step count,
+   * for the bias correction, is `t` minus these, as PyTorch's Adam counts `state['step']` per parameter.
+   */
+  readonly skipped = new Map<string, number>();
 
   constructor(params: ReadonlyMap<string, tf.Variable>) {
     for (const [name, p] of params) {
@@ -28,8 +33,9 @@ export class HostAdam {
   /**
    * One update at step `t` (1-based) with gradients by parameter name: `g = gradientScale · grads` (default 1; the
    * trainer passes its 1/tokens here instead of scaling every gradient on the host first), clipped by
-   * `min(1, clip / (‖g‖ + 10⁻⁶))`. Parameters without a gradient (frozen) are left alone. Returns ‖g‖ (before
-   * clipping).
+   * `min(1, clip / (‖g‖ + 10⁻⁶))`. Parameters without a gradient (frozen, or in a layer LayerDrop skipped) are left
+   * alone, moments included, and their step count does not advance (see {@link skipped}); ‖g‖ is over the gradients
+   * given, as `clip_grad_norm_` skips a `None` gradient. Returns ‖g‖ (before clipping).
    */
   step(
     params: ReadonlyMap<string, tf.Variable>,
@@ -51,15 +57,20 @@ export class HostAdam {
       const squares = kernel ? kernel.squares(grads.values()) : sumOfSquares(grads.values());
       const norm = gradientScale * Math.sqrt(squares);
       const { beta1, beta2, epsilon } = ADAM;
-      const constants: AdamConstants = {
-        scale: gradientScale * Math.min(1, options.clip / (norm + 1e-6)),
-        beta1,
-        beta2,
-        epsilon,
-        step: options.lr / (1 - beta1 ** options.t),
-        root: 1 / Math.sqrt(1 - beta2 ** options.t),
-      };
+      for (const name of this.moments.keys()) {
+        if (!grads.has(name)) this.skipped.set(name, (this.skipped.get(name) ?? 0) + 1);
+      }
+      const scale = gradientScale * Math.min(1, options.clip / (norm + 1e-6));
       for (const [name, g] of grads) {
+        const t = options.t - (this.skipped.get(name) ?? 0);
+        const constants: AdamConstants = {
+          scale,
+          beta1,
+          beta2,
+          epsilon,
+          step: options.lr / (1 - beta1 ** t),
+          root: 1 / Math.sqrt(1 - beta2 ** t),
+        };
         const param = params.get(name)!;
         const { m, v } = this.moments.get(name)!;
         const updated = kernel

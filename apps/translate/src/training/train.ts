@@ -1,26 +1,41 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { resolveOptions } from '@encouraging-loss/core';
 import type { TfjsEncouragingLossOptions } from '@encouraging-loss/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
-import { publishDirectory, writeFileAtomic } from '../checkpoint/atomic.js';
+import { publishDirectory, temporaryName, writeFileAtomic } from '../checkpoint/atomic.js';
 import {
+  checkFolder,
   copyTokenizer,
+  loadModelTokenizer,
   loadWeights,
-  readConfig,
+  readModelConfig,
   saveModel,
   TOKENIZER_FILES,
 } from '../checkpoint/model-folder.js';
 import { type NamedTensor, readSafetensors, writeSafetensors } from '../checkpoint/safetensors.js';
-import { readParallelData, type SentencePair } from '../data/data.js';
-import { invalidData, invalidOption } from '../errors.js';
+import {
+  dataFiles,
+  type ReadResult,
+  readJsonFile,
+  readParallelData,
+  requirePairs,
+  type SentencePair,
+} from '../data/data.js';
+import { invalidData, invalidOption, withIo } from '../errors.js';
 import { corpusBleu } from '../evaluation/bleu.js';
 import { corpusChrf } from '../evaluation/chrf.js';
 import { makeConfig, readJson } from '../model/config.js';
 import { padBatch, translateIds } from '../model/decode.js';
 import { MarianModel } from '../model/marian.js';
+import type { Seq2SeqModel } from '../models/registry.js';
 import { Progress } from '../progress/progress.js';
 import { Rng } from '../rng.js';
-import { loadTokenizer, type SubwordTokenizer, saveTokenizer, trainBpe } from '../tokenizers/bpe.js';
+import { type OpenRun, openRun } from '../run/open-run.js';
+import { checkOutPath, STATE_DIR } from '../run/run-folder.js';
+import { fileIdentity, initIdentity, type RunSettings } from '../run/run-settings.js';
+import { type SubwordTokenizer, saveTokenizer, trainBpe } from '../tokenizers/bpe.js';
+import { tokenizerKind } from '../tokenizers/load.js';
 import { type BackendName, initBackend } from './backend.js';
 import { modelGradients } from './backprop.js';
 import { IGNORE_INDEX, type LossParts, type LossSettings, lossOptions, projectedTokenLoss } from './loss.js';
@@ -42,6 +57,15 @@ export interface TrainOptions {
   tokenizer?: string;
   /** Target-language token (`>>deu<<`) of a multilingual model, put before every source sentence. */
   targetToken?: string;
+  /** Source language code of an NLLB-200 / M2M100 `init` (`eng_Latn`, `en`); required for that family. */
+  srcLang?: string;
+  /** Target language code of an NLLB-200 / M2M100 `init` (`deu_Latn`, `de`); required for that family. */
+  tgtLang?: string;
+  /**
+   * Where `init` came from when it is a Hugging Face Hub snapshot (see `resolveModel`): recorded in the run's
+   * identity (`run.json`), so the fine-tuned folder says which repository and commit it started from.
+   */
+  initSource?: { repo: string; revision: string; commit: string };
   loss: LossSettings;
   maxSteps: number;
   /** Target tokens (padding included) per micro-batch. Default 2000. */
@@ -68,6 +92,12 @@ export interface TrainOptions {
   quiet?: boolean;
   /** Leave `model.shared.weight` (token embeddings and the tied output projection) as loaded. */
   freezeEmbeddings?: boolean;
+  /**
+   * Start over in `out` even when it holds a run with other settings (its checkpoints, metrics and model files
+   * are removed), or write into a non-empty folder that is not a run folder (its model files are replaced, other
+   * files left alone). Without it both are refused.
+   */
+  overwrite?: boolean;
 }
 
 /** What {@link train} returns. */
@@ -81,6 +111,8 @@ export interface TrainResult {
   tokensPerSecond: number;
   trainSeconds: number;
   resumedFrom: number;
+  /** The run was already complete: nothing was trained, and this is the result recorded in its `run.json`. */
+  alreadyComplete?: boolean;
 }
 
 /** One encoded sentence pair (ids end in EOS). */
@@ -198,7 +230,7 @@ export function batchTensors(
   };
 }
 
-function batchIds(model: MarianModel) {
+function batchIds(model: Seq2SeqModel) {
   return { padId: model.config.pad_token_id, startId: model.config.decoder_start_token_id };
 }
 
@@ -225,7 +257,7 @@ export interface GradientSettings {
  * @returns gradients by HF parameter name (host arrays), the token count and the parts.
  */
 export function accumulateGradients(
-  model: MarianModel,
+  model: Seq2SeqModel,
   examples: readonly Example[],
   batches: number[][],
   options: TfjsEncouragingLossOptions,
@@ -277,7 +309,7 @@ export function accumulateGradients(
  * then clipping and Adam on the host ({@link HostAdam}) at step `t` with learning rate `lr`.
  */
 export function trainingStep(
-  model: MarianModel,
+  model: Seq2SeqModel,
   optimizer: HostAdam,
   examples: readonly Example[],
   batches: number[][],
@@ -314,7 +346,7 @@ export interface SentenceScore {
  * `onBatch(done)` reports sentences scored.
  */
 export function scoreExamples(
-  model: MarianModel,
+  model: Seq2SeqModel,
   examples: readonly Example[],
   options: { maxTokens?: number; onBatch?: (done: number) => void } = {},
 ): SentenceScore[] {
@@ -354,7 +386,7 @@ export function scoreExamples(
 
 /** Teacher-forced validation NLL per token, and BLEU/chrF of greedy translations of the first `count` pairs. */
 export function validate(
-  model: MarianModel,
+  model: Seq2SeqModel,
   tokenizer: SubwordTokenizer,
   pairs: SentencePair[],
   examples: Example[],
@@ -379,9 +411,23 @@ export function validate(
   };
 }
 
-/** Translates sentences in batches of `batchSize`, in input order; `onBatch(done)` reports sentences done. */
+/**
+ * The first token generation must emit for a tokenizer: an NLLB-200 / M2M100 tokenizer's target language
+ * (`forced_bos_token_id`), `undefined` for the others.
+ */
+export function forcedBosTokenId(tokenizer: SubwordTokenizer): number | undefined {
+  // `in` does not run the getter, which throws for a tokenizer without a target language.
+  return 'forcedBosTokenId' in tokenizer
+    ? (tokenizer as { forcedBosTokenId: number }).forcedBosTokenId
+    : undefined;
+}
+
+/**
+ * Translates sentences in batches of `batchSize`, in input order; `onBatch(done)` reports sentences done. An
+ * NLLB-200 / M2M100 tokenizer's target language is forced as the first generated token (greedy and beam alike).
+ */
 export function translateTexts(
-  model: MarianModel,
+  model: Seq2SeqModel,
   tokenizer: SubwordTokenizer,
   sentences: string[],
   options: {
@@ -392,6 +438,7 @@ export function translateTexts(
   } = {},
 ): string[] {
   const batchSize = options.batchSize ?? 64;
+  const forced = forcedBosTokenId(tokenizer);
   const out: string[] = [];
   for (let i = 0; i < sentences.length; i += batchSize) {
     const ids = sentences
@@ -400,6 +447,7 @@ export function translateTexts(
     const translated = translateIds(model, ids, {
       beam: options.beam ?? 5,
       lengthPenalty: options.lengthPenalty,
+      forcedBosTokenId: forced,
     });
     out.push(...translated.map((t) => tokenizer.decode(t)));
     options.onBatch?.(out.length);
@@ -407,38 +455,41 @@ export function translateTexts(
   return out;
 }
 
-const STATE_DIR = 'training_state';
-
-function latestCheckpoint(out: string): string | undefined {
-  const pointer = join(out, STATE_DIR, 'latest');
-  if (!existsSync(pointer)) return undefined;
-  const dir = join(out, STATE_DIR, readFileSync(pointer, 'utf8').trim());
-  return existsSync(join(dir, 'state.json')) ? dir : undefined;
-}
-
-function saveCheckpoint(
+/**
+ * Writes a checkpoint (model, Adam moments, state) as `training_state/step-N`: into a temporary folder unique to
+ * this process, renamed into place, then `latest` pointed at it, then all but the newest `keepLast` removed. A
+ * failure (disk full, permission denied) removes the temporary folder and throws `IO_ERROR` naming the file;
+ * the previous checkpoint and `latest` are left as they were, so the run resumes from them.
+ */
+export function saveCheckpoint(
   out: string,
-  model: MarianModel,
+  model: Seq2SeqModel,
   optimizer: HostAdam,
   state: TrainingState,
   keepLast: number,
 ): string {
   const root = join(out, STATE_DIR);
-  mkdirSync(root, { recursive: true });
   const name = `step-${String(state.step).padStart(8, '0')}`;
-  const temporary = join(root, `.tmp-${name}`);
-  rmSync(temporary, { recursive: true, force: true });
-  mkdirSync(temporary);
-  const moments = new Map<string, NamedTensor>();
-  for (const [param, { m, v }] of optimizer.moments) {
-    const shape = model.params.get(param)!.shape;
-    moments.set(`${param}.exp_avg`, { dtype: 'F32', shape, data: m });
-    moments.set(`${param}.exp_avg_sq`, { dtype: 'F32', shape, data: v });
+  const temporary = temporaryName(join(root, `.tmp-${name}`));
+  try {
+    withIo('create', temporary, () => mkdirSync(temporary, { recursive: true }));
+    const moments = new Map<string, NamedTensor>();
+    for (const [param, { m, v }] of optimizer.moments) {
+      const shape = model.params.get(param)!.shape;
+      moments.set(`${param}.exp_avg`, { dtype: 'F32', shape, data: m });
+      moments.set(`${param}.exp_avg_sq`, { dtype: 'F32', shape, data: v });
+      // The parameter's own step count (PyTorch's `state['step']`): fewer than `state.step` after LayerDrop skips.
+      const own = state.step - (optimizer.skipped.get(param) ?? 0);
+      moments.set(`${param}.step`, { dtype: 'F32', shape: [1], data: new Float32Array([own]) });
+    }
+    writeFileAtomic(join(temporary, 'model.safetensors'), writeSafetensors(model.toNamedTensors()));
+    writeFileAtomic(join(temporary, 'optimizer.safetensors'), writeSafetensors(moments));
+    writeFileAtomic(join(temporary, 'state.json'), JSON.stringify(state));
+    publishDirectory(temporary, join(root, name));
+  } catch (error) {
+    rmSync(temporary, { recursive: true, force: true });
+    throw error;
   }
-  writeFileAtomic(join(temporary, 'model.safetensors'), writeSafetensors(model.toNamedTensors()));
-  writeFileAtomic(join(temporary, 'optimizer.safetensors'), writeSafetensors(moments));
-  writeFileAtomic(join(temporary, 'state.json'), JSON.stringify(state));
-  publishDirectory(temporary, join(root, name));
   writeFileAtomic(join(root, 'latest'), name);
   const steps = readdirSync(root)
     .filter((f) => f.startsWith('step-'))
@@ -449,10 +500,13 @@ function saveCheckpoint(
   return join(root, name);
 }
 
-function restoreMoments(optimizer: HostAdam, dir: string): void {
+function restoreMoments(optimizer: HostAdam, dir: string, step: number): void {
   const file = join(dir, 'optimizer.safetensors');
   const saved = readSafetensors(readFileSync(file), file);
   for (const [name, { m, v }] of optimizer.moments) {
+    // Absent in checkpoints written before LayerDrop: every parameter then had every step.
+    const own = saved.tensors.get(`${name}.step`)?.data[0];
+    if (typeof own === 'number' && own < step) optimizer.skipped.set(name, step - own);
     for (const [key, target] of [
       [`${name}.exp_avg`, m],
       [`${name}.exp_avg_sq`, v],
@@ -490,93 +544,272 @@ export function resolveSchedule(options: TrainOptions): {
   };
 }
 
-/** The model to train: resumed from `out`, loaded from `init`, or new with a new tokenizer. */
-function setupModel(options: TrainOptions, trainPairs: SentencePair[], resumeDir: string | undefined) {
-  const seed = options.seed ?? 1;
-  if (resumeDir) {
-    const model = new MarianModel(readConfig(options.out), new Rng(seed));
-    loadWeights(model, join(resumeDir, 'model.safetensors'));
-    return model;
-  }
-  let model: MarianModel;
-  if (options.init) {
-    copyTokenizer(options.init, options.out);
-    model = new MarianModel(readConfig(options.init), new Rng(seed));
-    loadWeights(model, options.init);
-  } else {
-    if (options.tokenizer) copyTokenizer(options.tokenizer, options.out);
-    else {
-      const bpe = trainBpe(
-        trainPairs.flatMap((p) => [p.source, p.target]),
-        { vocabSize: options.vocabSize ?? 1000, alphabet: 'ÄÖÜäöüß' },
-      );
-      saveTokenizer(bpe, options.out);
-    }
-    const vocab = JSON.parse(readFileSync(join(options.out, TOKENIZER_FILES[0]), 'utf8')).model.vocab;
-    model = new MarianModel(makeConfig(Object.keys(vocab).length, options.config ?? 'small'), new Rng(seed));
-  }
-  saveModel(model, options.out);
-  return model;
+/** Sentence pairs and the run's settings, read and checked before anything is written. */
+interface RunInputs {
+  trainData: ReadResult;
+  validData: ReadResult | undefined;
+  /** The settings of this call, given the recorded ones of a resume (see {@link openRun}). */
+  settings: (recorded: RunSettings | undefined) => RunSettings;
 }
 
-const fixed = (x: number, digits = 3) => x.toFixed(digits);
-
 /**
- * Trains (or fine-tunes with `init`) a Marian model, resuming from `out/training_state` when a checkpoint is
- * there. Writes `out/` as an HF-layout model folder (config.json, model.safetensors of the best valid BLEU,
- * tokenizer files), `out/metrics.jsonl` and checkpoints. Ctrl-C (SIGINT) finishes the current step, writes a
- * checkpoint and returns with `interrupted` set; the same call resumes.
+ * Reads and checks every input of a run before anything is written: the data files (present, text, at least
+ * one pair), the `--init` folder (config, tokenizer, weights), the `--tokenizer` folder and the `--config` file;
+ * hashes the data and the `--init` weights for the run's identity.
  */
-export async function train(options: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
-  if (!Number.isInteger(options.maxSteps) || options.maxSteps <= 0) {
-    invalidOption(`--max-steps must be a positive integer, got ${options.maxSteps}.`);
-  }
-  const maxTokens = options.maxTokens ?? 2000;
-  const { lr: peakLr, warmup, schedule, fineTuning } = resolveSchedule(options);
-  const clip = options.clip ?? 1;
-  const accumulate = options.accumulate ?? 1;
-  if (!Number.isInteger(accumulate) || accumulate < 1) {
-    invalidOption(`--accumulate must be a positive integer, got ${accumulate}.`);
-  }
-  const seed = options.seed ?? 1;
-  const evalEvery = options.evalEvery ?? Math.max(1, Math.ceil(options.maxSteps / 5));
-  const patience = options.patience ?? 0;
-  const keepLast = options.keepLast ?? 2;
-  const logEvery = options.logEvery ?? 10;
-  const validCount = options.validSentences ?? 200;
-  const lossSetting = lossOptions(options.loss);
-  const say = (message: string) => {
-    if (!options.quiet) progress.message(message);
-  };
-  const progress = new Progress({
-    label: 'train',
-    total: options.maxSteps,
-    unit: 'step',
-    quiet: options.quiet,
-    every: logEvery,
-  });
-  await initBackend(options.backend ?? 'wasm');
-  mkdirSync(options.out, { recursive: true });
+function readInputs(options: TrainOptions): RunInputs {
   const readOptions = {
     sourceLanguage: options.sourceLanguage,
     targetLanguage: options.targetLanguage,
     skipBadLines: options.skipBadLines,
   };
   const trainData = readParallelData(options.train, readOptions);
+  requirePairs(trainData, options.train);
   const validData = options.valid ? readParallelData(options.valid, readOptions) : undefined;
-  if (trainData.skipped) say(`skipped ${trainData.skipped} bad lines in ${options.train}`);
+  if (validData) requirePairs(validData, options.valid!);
+  let model: RunSettings['model'];
+  if (options.init) {
+    const { family } = readModelConfig(options.init, '--init folder');
+    if (!family.hasTokenizer(options.init)) {
+      invalidData(
+        family.modelType === 'm2m_100'
+          ? `--init folder ${options.init} has no tokenizer: no sentencepiece.bpe.model.`
+          : `--init folder ${options.init} has no tokenizer: neither source.spm + vocab.json nor tokenizer.json.`,
+      );
+    }
+    model = initIdentity(options.init, options.initSource);
+  } else {
+    if (options.srcLang !== undefined || options.tgtLang !== undefined) {
+      invalidOption(
+        '--src-lang/--tgt-lang choose the languages of an NLLB-200 or M2M100 --init model; a model trained from scratch is a Marian model of --src/--tgt.',
+      );
+    }
+    if (options.tokenizer) {
+      checkFolder(options.tokenizer, '--tokenizer folder');
+      if (tokenizerKind(options.tokenizer) !== 'tokenizer.json') {
+        invalidData(`--tokenizer folder ${options.tokenizer} has no tokenizer.json.`);
+      }
+    }
+    const preset = options.config ?? 'small';
+    const configFile = preset !== 'tiny' && preset !== 'small' && existsSync(preset);
+    const raw = configFile
+      ? (readJsonFile(preset, '--config file') as { vocab_size?: unknown } | null)
+      : null;
+    // Refuses an unknown preset or bad fields before any write (the vocabulary size is checked once known).
+    makeConfig(typeof raw?.vocab_size === 'number' ? raw.vocab_size : 1000, preset);
+    model = {
+      config: configFile ? fileIdentity(preset) : preset,
+      vocabSize: options.tokenizer ? null : (options.vocabSize ?? 1000),
+      tokenizer: options.tokenizer
+        ? TOKENIZER_FILES.filter((f) => existsSync(join(options.tokenizer!, f))).map((f) =>
+            fileIdentity(join(options.tokenizer!, f)),
+          )
+        : null,
+    };
+  }
+  const files = (file: string) => dataFiles(file, readOptions).map(fileIdentity);
+  const train = files(options.train);
+  const valid = options.valid ? files(options.valid) : null;
+  const loss = lossOptions(options.loss);
+  return {
+    trainData,
+    validData,
+    settings: (recorded) => {
+      const { lr, warmup, schedule } = resolveSchedule({
+        ...options,
+        // A default warmup depends on --max-steps, which may grow on a resume: keep the recorded one.
+        warmup: options.warmup ?? recorded?.warmup,
+      });
+      return {
+        loss: {
+          kind: options.loss.kind,
+          logEnd: loss.logEnd ?? 1,
+          bonusWeight: loss.bonusWeight ?? 1,
+          labelSmoothing: loss.labelSmoothing ?? 0,
+          // Core's default, recorded: a run resumed under a core whose default floor changed is refused.
+          bonusFloor: resolveOptions(loss).bonusFloor,
+        },
+        lr,
+        schedule,
+        warmup,
+        clip: options.clip ?? 1,
+        seed: options.seed ?? 1,
+        maxTokens: options.maxTokens ?? 2000,
+        accumulate: options.accumulate ?? 1,
+        sourceLanguage: options.sourceLanguage,
+        targetLanguage: options.targetLanguage,
+        targetToken: options.targetToken ?? null,
+        // Only when given, so that run folders written before these options resume.
+        ...(options.srcLang === undefined ? {} : { srcLang: options.srcLang }),
+        ...(options.tgtLang === undefined ? {} : { tgtLang: options.tgtLang }),
+        skipBadLines: options.skipBadLines ?? false,
+        freezeEmbeddings: options.freezeEmbeddings ?? false,
+        train,
+        valid,
+        model,
+      };
+    },
+  };
+}
 
-  const resumeDir = latestCheckpoint(options.out);
-  const model = setupModel(options, trainData.pairs, resumeDir);
+/** The model and tokenizer to train: resumed from `out`, loaded from `init`, or new with a new tokenizer. */
+async function setupModel(options: TrainOptions, trainPairs: SentencePair[], resumeDir: string | undefined) {
+  const seed = options.seed ?? 1;
+  let model: Seq2SeqModel;
+  if (resumeDir) {
+    const { family, config } = readModelConfig(options.out);
+    model = family.create(config, new Rng(seed));
+    loadWeights(model, join(resumeDir, 'model.safetensors'));
+  } else if (options.init) {
+    const { family, config } = readModelConfig(options.init);
+    withIo('copy the tokenizer into', options.out, () => family.copyTokenizer(options.init!, options.out));
+    model = family.create(config, new Rng(seed));
+    loadWeights(model, options.init);
+  } else {
+    if (options.tokenizer) {
+      withIo('copy the tokenizer into', options.out, () => copyTokenizer(options.tokenizer!, options.out));
+    } else {
+      const bpe = trainBpe(
+        trainPairs.flatMap((p) => [p.source, p.target]),
+        { vocabSize: options.vocabSize ?? 1000, alphabet: 'ÄÖÜäöüß' },
+      );
+      withIo('write', join(options.out, TOKENIZER_FILES[0]), () => saveTokenizer(bpe, options.out));
+    }
+    const vocab = JSON.parse(readFileSync(join(options.out, TOKENIZER_FILES[0]), 'utf8')).model.vocab;
+    model = new MarianModel(makeConfig(Object.keys(vocab).length, options.config ?? 'small'), new Rng(seed));
+  }
+  try {
+    if (!resumeDir) saveModel(model, options.out);
+    const tokenizer = await loadModelTokenizer(options.out, {
+      targetToken: options.targetToken,
+      srcLang: options.srcLang,
+      tgtLang: options.tgtLang,
+    });
+    return { model, tokenizer };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+}
+
+const fixed = (x: number, digits = 3) => x.toFixed(digits);
+
+/**
+ * Trains a Marian model, or fine-tunes an `init` folder of any registered family (Marian / OPUS-MT, NLLB-200 /
+ * M2M100 with `srcLang` and `tgtLang`), saving it back in its family's HF layout. Every input is read and checked before anything is written;
+ * then `out` is locked and its identity written (`run.json`: the settings that define the run) or, when `out`
+ * holds a checkpoint, checked and resumed from (see {@link openRun}). Writes `out/` as an HF-layout model folder
+ * (config.json, model.safetensors of the best valid BLEU, tokenizer files), `out/metrics.jsonl` and checkpoints.
+ * Ctrl-C (SIGINT) finishes the current step, writes a checkpoint and returns with `interrupted` set; the same call
+ * resumes. A run already complete (at `maxSteps`, or stopped by `patience`) returns its recorded result with
+ * `alreadyComplete` set, training nothing.
+ */
+export async function train(options: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
+  if (!Number.isInteger(options.maxSteps) || options.maxSteps <= 0) {
+    invalidOption(`--max-steps must be a positive integer, got ${options.maxSteps}.`);
+  }
+  const accumulate = options.accumulate ?? 1;
+  if (!Number.isInteger(accumulate) || accumulate < 1) {
+    invalidOption(`--accumulate must be a positive integer, got ${accumulate}.`);
+  }
+  const maxTokens = options.maxTokens ?? 2000;
+  if (!Number.isInteger(maxTokens) || maxTokens < 1) {
+    invalidOption(`--max-tokens must be a positive integer, got ${maxTokens}.`);
+  }
+  const progress = new Progress({
+    label: 'train',
+    total: options.maxSteps,
+    unit: 'step',
+    quiet: options.quiet,
+    every: options.logEvery ?? 10,
+  });
+  const say = (message: string) => {
+    if (!options.quiet) progress.message(message);
+  };
+  checkOutPath(options.out, { '--init': options.init, '--tokenizer': options.tokenizer });
+  const inputs = readInputs(options);
+  // The languages (NLLB-200 / M2M100) or the target token are checked before anything is written.
+  if (options.init) {
+    await loadModelTokenizer(options.init, {
+      targetToken: options.targetToken,
+      srcLang: options.srcLang,
+      tgtLang: options.tgtLang,
+    });
+  }
+  await initBackend(options.backend ?? 'wasm');
+  if (inputs.trainData.skipped) say(`skipped ${inputs.trainData.skipped} bad lines in ${options.train}`);
+  const run = openRun({ out: options.out, overwrite: options.overwrite, settings: inputs.settings, say });
+  try {
+    const complete = run.resumeDir && completedResult(run, options, say);
+    if (complete) return complete;
+    const result = await trainRun(options, hooks, inputs, run, progress, say);
+    if (!result.interrupted) run.finish({ ...result });
+    return result;
+  } finally {
+    run.close();
+  }
+}
+
+/** The recorded result of a run that is already complete for these `maxSteps` / `patience`, else `undefined`. */
+function completedResult(
+  run: OpenRun,
+  options: TrainOptions,
+  say: (message: string) => void,
+): TrainResult | undefined {
+  const state = readJson(join(run.resumeDir!, 'state.json')) as TrainingState;
+  const patience = options.patience ?? 0;
+  const stopped = patience > 0 && state.badEvals >= patience;
+  if (state.step < options.maxSteps && !stopped) return undefined;
+  say(
+    `${options.out} is already complete (step ${state.step}${stopped ? `, stopped by --patience ${patience}` : ` of --max-steps ${options.maxSteps}`}); its recorded result follows. Raise --max-steps or --patience to train on, or --overwrite to start over.`,
+  );
+  const recorded = run.record.result as TrainResult | undefined;
+  return {
+    ...(recorded ?? {
+      steps: state.step,
+      stoppedEarly: stopped,
+      interrupted: false,
+      bestBleu: state.bestBleu,
+      tokensPerSecond: (state.tokens / Math.max(1, state.trainMs)) * 1000,
+      trainSeconds: state.trainMs / 1000,
+      resumedFrom: state.step,
+    }),
+    alreadyComplete: true,
+  };
+}
+
+/** The training loop of {@link train}, in an opened run folder. */
+async function trainRun(
+  options: TrainOptions,
+  hooks: TrainHooks,
+  inputs: RunInputs,
+  run: OpenRun,
+  progress: Progress,
+  say: (message: string) => void,
+): Promise<TrainResult> {
+  const { lr: peakLr, warmup, schedule, seed, maxTokens, accumulate, clip } = run.settings;
+  const fineTuning = options.init !== undefined;
+  const evalEvery = options.evalEvery ?? Math.max(1, Math.ceil(options.maxSteps / 5));
+  const patience = options.patience ?? 0;
+  const keepLast = options.keepLast ?? 2;
+  const logEvery = options.logEvery ?? 10;
+  const validCount = options.validSentences ?? 200;
+  const lossSetting = lossOptions(options.loss);
+  const resumeDir = run.resumeDir;
+  const validData = inputs.validData;
+
+  const { model, tokenizer } = await setupModel(options, inputs.trainData.pairs, resumeDir);
   if (fineTuning && !resumeDir) {
     say(
-      `fine-tuning ${options.init}: lr ${peakLr} (--lr), warmup ${warmup} steps (--warmup), ${schedule} schedule (--schedule)${options.freezeEmbeddings ? ', embeddings frozen' : ''}`,
+      `fine-tuning ${options.initSource ? `${options.initSource.repo} (commit ${options.initSource.commit.slice(0, 12)})` : options.init}: lr ${peakLr} (--lr), warmup ${warmup} steps (--warmup), ${schedule} schedule (--schedule)${options.freezeEmbeddings ? ', embeddings frozen' : ''}`,
     );
   }
-  const tokenizer = await loadTokenizer(options.out, { targetToken: options.targetToken });
   const maxLength = model.config.max_position_embeddings;
-  const examples = encodePairs(trainData.pairs, tokenizer, maxLength);
-  if (examples.length === 0) invalidData(`${options.train} has no usable sentence pairs.`);
+  const examples = encodePairs(inputs.trainData.pairs, tokenizer, maxLength);
+  if (examples.length === 0) {
+    model.dispose();
+    invalidData(`${options.train} has no usable sentence pairs (all are longer than ${maxLength} tokens).`);
+  }
   const validExamples = validData ? encodePairs(validData.pairs, tokenizer, maxLength) : [];
 
   const optimizer = new HostAdam(model.params);
@@ -592,15 +825,16 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   };
   if (resumeDir) {
     state = readJson(join(resumeDir, 'state.json')) as TrainingState;
-    restoreMoments(optimizer, resumeDir);
-    say(`resuming from ${resumeDir} (step ${state.step})`);
+    restoreMoments(optimizer, resumeDir, state.step);
+    say(`resuming from ${resumeDir} (step ${state.step} of --max-steps ${options.maxSteps})`);
   }
   const resumedFrom = state.step;
   progress.restart(state.step);
   const rng = new Rng(0);
   rng.state = state.rngState;
   const metricsFile = join(options.out, 'metrics.jsonl');
-  const record = (r: MetricsRecord) => appendFileSync(metricsFile, `${JSON.stringify(r)}\n`);
+  const record = (r: MetricsRecord) =>
+    withIo('write', metricsFile, () => appendFileSync(metricsFile, `${JSON.stringify(r)}\n`));
   let batches = makeBatches(examples, maxTokens, new Rng(seed * 7919 + state.epoch));
   let stoppedEarly = false;
   let interrupted = false;
@@ -707,12 +941,13 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
       // Let a pending SIGINT reach its handler: the step itself never yields to the event loop.
       await new Promise((resolve) => setImmediate(resolve));
     }
+    if (state.bestBleu < 0 && !interrupted) saveModel(model, options.out);
   } finally {
     process.removeListener('SIGINT', onInterrupt);
     progress.finish();
+    model.dispose();
   }
-  if (state.bestBleu < 0 && !interrupted) saveModel(model, options.out);
-  const result: TrainResult = {
+  return {
     steps: state.step,
     stoppedEarly,
     interrupted,
@@ -721,6 +956,4 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     trainSeconds: state.trainMs / 1000,
     resumedFrom,
   };
-  model.dispose();
-  return result;
 }

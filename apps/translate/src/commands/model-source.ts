@@ -1,0 +1,89 @@
+import { existsSync } from 'node:fs';
+import { HubError } from '../hub/errors.js';
+import type { HubDownloadProgress } from '../hub/http.js';
+import { parseHubId } from '../hub/hub-id.js';
+import { type ResolvedModel, resolveModel } from '../hub/resolve-model.js';
+import { Progress, type ProgressStream } from '../progress/progress.js';
+
+/** Options of {@link resolveModelFlag}. */
+export interface ModelFlagOptions {
+  /** No progress bars. */
+  quiet?: boolean;
+  /** Where the bars go. Default `process.stderr`. */
+  stream?: ProgressStream;
+}
+
+const megabytes = (bytes: number) => Math.round(bytes / 1e5) / 10;
+
+/**
+ * A progress bar per downloaded file (`repo file (i/n)`, in MB), one after the other, as `huggingface_hub` shows
+ * them; files already in the cache show none.
+ */
+function downloadBars(options: ModelFlagOptions) {
+  let bar: Progress | undefined;
+  let current = '';
+  return {
+    onProgress(p: HubDownloadProgress) {
+      if (p.cached) return;
+      if (p.file !== current) {
+        bar?.finish();
+        current = p.file;
+        bar = new Progress({
+          label: `${p.repo} ${p.file} (${p.index + 1}/${p.count}) MB`,
+          total: p.total === undefined ? undefined : megabytes(p.total),
+          unit: 'MB',
+          quiet: options.quiet,
+          stream: options.stream,
+        });
+      }
+      bar?.update(megabytes(p.bytes));
+    },
+    finish() {
+      bar?.finish();
+      bar = undefined;
+    },
+  };
+}
+
+/**
+ * The folder a model flag (`--model`, `--init`) names: an existing path, or something that is not a Hub id, as
+ * given (the folder checks then name it); otherwise a Hugging Face Hub id `ORG/NAME[@revision]`, resolved into the
+ * standard Hub cache by `resolveModel` (`HF_ENDPOINT`, `HF_TOKEN`, `HF_HUB_CACHE`/`HF_HOME`, `HF_HUB_OFFLINE`),
+ * with a progress bar per downloaded file on stderr. Ctrl-C aborts the download (the partial file is kept, and the
+ * same command continues it) and ends the process with status 130.
+ *
+ * @returns `{ dir }`, plus `{ repo, revision, commit }` for a Hub model (record them in what is made from it).
+ */
+export async function resolveModelFlag(
+  spec: string,
+  flag: string,
+  options: ModelFlagOptions = {},
+): Promise<ResolvedModel> {
+  if (existsSync(spec) || !parseHubId(spec)) return { dir: spec };
+  const controller = new AbortController();
+  const onInterrupt = () => controller.abort();
+  process.once('SIGINT', onInterrupt);
+  const bars = downloadBars(options);
+  try {
+    return await resolveModel(spec, { signal: controller.signal, onProgress: bars.onProgress });
+  } catch (error) {
+    bars.finish();
+    if (controller.signal.aborted) {
+      (options.stream ?? process.stderr).write(
+        `el-translate: interrupted while fetching ${spec}; what was downloaded is kept in the Hub cache, and the same command continues.\n`,
+      );
+      process.exit(130);
+    }
+    if (error instanceof HubError && error.reason === 'REPO_NOT_FOUND') {
+      throw new HubError(
+        error.reason,
+        error.repo,
+        `${flag} ${spec}: no such folder here, and ${error.message}`,
+      );
+    }
+    throw error;
+  } finally {
+    bars.finish();
+    process.removeListener('SIGINT', onInterrupt);
+  }
+}
