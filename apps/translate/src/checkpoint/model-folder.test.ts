@@ -56,3 +56,26 @@ test('a bad --config value is INVALID_OPTION', () => {
     error('INVALID_OPTION', /--config must be tiny, small or a JSON file, got huge/),
   );
 });
+
+test('a config.json claiming more parameters than its weights hold is refused before anything is allocated', async () => {
+  const fixture = new URL('../../fixtures/opus-mt-tiny/', import.meta.url).pathname;
+  const inflated = join(dir, 'inflated');
+  mkdirSync(inflated);
+  const { cpSync, readFileSync } = await import('node:fs');
+  cpSync(fixture, inflated, { recursive: true });
+  const config = JSON.parse(readFileSync(join(fixture, 'config.json'), 'utf8'));
+  // 200 layers of the fixture's width: within the app's caps (256), far beyond the ~0.1 MB of weights beside it.
+  writeFileSync(
+    join(inflated, 'config.json'),
+    JSON.stringify({ ...config, encoder_layers: 200, decoder_layers: 200 }),
+  );
+  await expect(loadModelFolder(inflated)).rejects.toThrow(
+    error(
+      'INVALID_DATA',
+      /inflated\/config.json: the config describes \d+ parameters, more than the \d+ bytes/,
+    ),
+  );
+  // The untouched fixture still loads.
+  const { model } = await loadModelFolder(fixture);
+  model.dispose();
+});

@@ -1,8 +1,8 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { readJsonFile } from '../data/data.js';
 import { invalidData, invalidOption } from '../errors.js';
-import { type MarianConfig, parseConfig, readJson } from '../model/config.js';
+import { checkConfigFitsWeights, type MarianConfig, parseConfig, readJson } from '../model/config.js';
 import type { MarianModel } from '../model/marian.js';
 import type { M2M100FamilyTokenizer } from '../models/m2m100/tokenization.js';
 import {
@@ -255,6 +255,10 @@ export async function loadModelFolder(
   options: LoadModelOptions = {},
 ): Promise<{ model: Seq2SeqModel; tokenizer: SubwordTokenizer }> {
   const { family, config } = readModelConfig(dir);
+  // The sizes config.json claims are bounded by the weights beside it, before any parameter is allocated.
+  if (family.modelType === 'marian') {
+    checkConfigFitsWeights(config as MarianConfig, weightBytes(dir), join(dir, 'config.json'));
+  }
   const tokenizer = await loadModelTokenizer(dir, options, family);
   checkTokenizer(tokenizer, config, dir);
   const model = family.create(config, new Rng(0));
@@ -265,6 +269,15 @@ export async function loadModelFolder(
     throw error;
   }
   return { model, tokenizer };
+}
+
+/** Bytes of the weight files in a model folder (`*.safetensors`, `*.bin`, shards included). */
+function weightBytes(dir: string): number {
+  let total = 0;
+  for (const name of readdirSync(dir)) {
+    if (name.endsWith('.safetensors') || name.endsWith('.bin')) total += statSync(join(dir, name)).size;
+  }
+  return total;
 }
 
 /** A tokenizer fits a config when its ids fit the embedding and its `<pad>`/`</s>` are the config's. */

@@ -254,11 +254,19 @@ test('a folder with only pytorch_model.bin loads from it; a malicious one is ref
   named.dispose();
   model.dispose();
   cpSync(join(folder, 'malicious', 'pytorch_model.bin'), join(binOnly, 'pytorch_model.bin'));
+  // 289 bytes cannot hold the model config.json describes: refused before anything is allocated or unpickled…
   await expect(loadModelFolder(binOnly)).rejects.toThrow(
+    dataError(/config.json: the config describes \d+ parameters, more than the 289 bytes/),
+  );
+  // …and read anyway, the unpickler refuses the global it names.
+  const target = freshModel();
+  expect(() => loadWeights(target, binOnly)).toThrow(
     dataError(/pytorch_model.bin.*refers to the Python global/),
   );
+  target.dispose();
   expect(existsSync('/tmp/el-pwned')).toBe(false);
-  // A vocabulary whose <pad> is not the config's pad_token_id.
+  // A vocabulary whose <pad> is not the config's pad_token_id (with the real weights back).
+  cpSync(join(folder, 'pytorch_model.bin'), join(binOnly, 'pytorch_model.bin'));
   const vocab = JSON.parse(readFileSync(join(folder, 'vocab.json'), 'utf8'));
   [vocab['<pad>'], vocab['>>nld<<']] = [vocab['>>nld<<'], vocab['<pad>']];
   writeFileSync(join(binOnly, 'vocab.json'), JSON.stringify(vocab));
