@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { classGroups, resultsSection } from './report-tables.js';
+import type { ResultsFile, RunRecord } from './results.js';
+
+describe('classGroups', () => {
+  it('splits the imbalance-100 counts into many > 100, medium 20–100, few < 20, and names the rarest three', () => {
+    const groups = classGroups([6000, 3596, 2156, 1292, 774, 464, 278, 166, 100, 60]);
+    expect(groups.map((g) => [g.name, g.classes])).toEqual([
+      ['many (>100)', [0, 1, 2, 3, 4, 5, 6, 7]],
+      ['medium (20–100)', [8, 9]],
+      ['few (<20)', []],
+      ['rarest 3', [7, 8, 9]],
+    ]);
+  });
+});
+
+describe('resultsSection', () => {
+  const run = (loss: RunRecord['loss'], seed: number, testAccuracy: number): RunRecord => ({
+    model: 'mlp',
+    set: 'balanced',
+    loss,
+    seed,
+    epochs: 1,
+    lossSettings: {},
+    testAccuracy,
+    perClassAccuracy: new Array(10).fill(testAccuracy),
+    ece: 0.01,
+    nll: 0.3,
+    trainLoss: [0.5],
+    seconds: 1,
+  });
+  const file = (runs: RunRecord[]) =>
+    ({
+      settings: {
+        longTailedCounts: [6000, 3596, 2156, 1292, 774, 464, 278, 166, 100, 60],
+        models: { mlp: 'MLP' },
+      },
+      runs,
+    }) as unknown as ResultsFile;
+
+  it('pairs by seed, and says win only when every one of at least 5 seeds agrees', () => {
+    const ce = [0.8, 0.82, 0.81, 0.8, 0.8].map((a, i) => run('CE', i + 1, a));
+    const el = [0.81, 0.83, 0.815, 0.81, 0.805].map((a, i) => run('EL', i + 1, a));
+    const ls = [0.81, 0.81, 0.82, 0.81, 0.81].map((a, i) => run('LS-CE', i + 1, a));
+    const section = resultsSection(file([...ce, ...el, ...ls]));
+    const row = (loss: string) => section.split('\n').find((l) => l.startsWith(`| ${loss} |`)) ?? '';
+    // EL: 81, 83, 81.5, 81, 80.5 % → mean 81.40, sample std 0.96; EL − CE: +1, +1, +0.5, +1, +0.5 pp → +0.80 ± 0.27.
+    expect(row('EL')).toContain('| 81.40 ± 0.96 | +0.80 ± 0.27 [+0.5, +1.0] | 5↑ 0↓ of 5 | win |');
+    // LS-CE − CE: +1, −1, +1, +1, +1 pp → +0.60 ± 0.89.
+    expect(row('LS-CE')).toContain('| +0.60 ± 0.89 [−1.0, +1.0] | 4↑ 1↓ of 5 | tie |');
+    expect(section).toContain(
+      'balanced: 3 losses × seeds 1,2,3,4,5, 1 epochs (15 runs); long-tailed: not run',
+    );
+  });
+
+  it('gives no verdict from fewer than 5 seeds', () => {
+    const section = resultsSection(
+      file([run('CE', 1, 0.8), run('CE', 2, 0.8), run('EL', 1, 0.9), run('EL', 2, 0.9)]),
+    );
+    expect(section).toContain('| +10.00 ± 0.00 [+10.0, +10.0] | 2↑ 0↓ of 2 | (2 seeds) |');
+  });
+});

@@ -1,0 +1,197 @@
+import { LOSSES, type LossName } from './losses.js';
+import { meanStd, pairedDifference } from './metrics.js';
+import { MODELS, type ModelName } from './models.js';
+import { type ResultsFile, type RunRecord, SETS, type SetName } from './results.js';
+
+const COMMAND = 'pnpm --filter @encouraging-loss/example-fashion-mnist run';
+
+/** The class groups of the long-tailed set, by training count, as the long-tail literature splits them. */
+export function classGroups(counts: readonly number[]) {
+  const classesWhere = (keep: (n: number) => boolean) => counts.flatMap((n, c) => (keep(n) ? [c] : []));
+  const rarest = [...counts.keys()]
+    .sort((a, b) => counts[a] - counts[b])
+    .slice(0, 3)
+    .sort((a, b) => a - b);
+  return [
+    { name: 'many (>100)', classes: classesWhere((n) => n > 100) },
+    { name: 'medium (20–100)', classes: classesWhere((n) => n >= 20 && n <= 100) },
+    { name: 'few (<20)', classes: classesWhere((n) => n < 20) },
+    { name: 'rarest 3', classes: rarest },
+  ];
+}
+
+const pct = (v: number, digits = 2) => (100 * v).toFixed(digits);
+const signed = (v: number, digits = 2) => `${v >= 0 ? '+' : '−'}${Math.abs(100 * v).toFixed(digits)}`;
+const classList = (classes: number[]) =>
+  classes.length === 0
+    ? 'none'
+    : classes.every((c, i) => i === 0 || c === classes[i - 1] + 1) && classes.length > 2
+      ? `c${classes[0]}–${classes[classes.length - 1]}`
+      : classes.map((c) => `c${c}`).join(', ');
+
+/** The runs of one arm, ordered by seed. */
+function runsOf(results: ResultsFile, model: ModelName, set: SetName, loss: LossName): RunRecord[] {
+  return results.runs
+    .filter((r) => r.model === model && r.set === set && r.loss === loss)
+    .sort((a, b) => a.seed - b.seed);
+}
+
+/** `mean ± std` of a measure over an arm's seeds, in percent. */
+function cell(runs: RunRecord[], measure: (r: RunRecord) => number): string {
+  if (runs.length === 0) return '–';
+  const { mean, std } = meanStd(runs.map(measure));
+  return `${pct(mean)} ± ${pct(std)}`;
+}
+
+/**
+ * The paired difference to CE over the seeds both arms ran: `mean ± std [min, max]` in percentage points, and how
+ * many seeds agree in sign (`4↑ 1↓ of 5`). "win"/"loss" only when every one of at least 5 seeds agrees (a sign
+ * test's smallest p for 5 seeds is 2 · 1/32 = 0.06: even 5 of 5 is weak evidence), otherwise "tie".
+ */
+function paired(runs: RunRecord[], baseline: RunRecord[], measure: (r: RunRecord) => number) {
+  const seeds = runs.map((r) => r.seed).filter((s) => baseline.some((b) => b.seed === s));
+  if (seeds.length === 0) return { difference: '–', agreement: '–', verdict: '–' };
+  const pick = (rs: RunRecord[]) => seeds.map((s) => measure(rs.find((r) => r.seed === s) as RunRecord));
+  const d = pairedDifference(pick(runs), pick(baseline));
+  const verdict =
+    d.count < 5
+      ? `(${d.count} seeds)`
+      : d.positive === d.count
+        ? 'win'
+        : d.negative === d.count
+          ? 'loss'
+          : 'tie';
+  return {
+    difference: `${signed(d.mean)} ± ${pct(d.std)} [${signed(d.min, 1)}, ${signed(d.max, 1)}]`,
+    agreement: `${d.positive}↑ ${d.negative}↓ of ${d.count}`,
+    verdict,
+  };
+}
+
+function groupAccuracy(classes: number[]) {
+  return (r: RunRecord) => classes.reduce((a, c) => a + r.perClassAccuracy[c], 0) / classes.length;
+}
+
+function whatRan(results: ResultsFile, model: ModelName): string | undefined {
+  const runs = results.runs.filter((r) => r.model === model);
+  if (runs.length === 0) return undefined;
+  const parts = SETS.map((set) => {
+    const ofSet = runs.filter((r) => r.set === set);
+    if (ofSet.length === 0) return `${set}: not run`;
+    const seeds = [...new Set(ofSet.map((r) => r.seed))].sort((a, b) => a - b);
+    const epochs = [...new Set(ofSet.map((r) => r.epochs))].join('/');
+    const losses = LOSSES.filter((l) => ofSet.some((r) => r.loss === l)).length;
+    return `${set}: ${losses} losses × seeds ${seeds.join(',')}, ${epochs} epochs (${ofSet.length} runs)`;
+  });
+  return `**${model.toUpperCase()}** (${results.settings.models[model]}): ${parts.join('; ')}.`;
+}
+
+function accuracyTable(results: ResultsFile, model: ModelName): string[] {
+  const lines = [
+    '| loss | balanced: accuracy % | Δ vs CE (pp) | seeds | verdict | long-tailed: accuracy % | Δ vs CE (pp) | seeds | verdict |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const loss of LOSSES) {
+    const cells = SETS.flatMap((set) => {
+      const runs = runsOf(results, model, set, loss);
+      const p =
+        loss === 'CE'
+          ? { difference: '(baseline)', agreement: '', verdict: '' }
+          : paired(runs, runsOf(results, model, set, 'CE'), (r) => r.testAccuracy);
+      return [cell(runs, (r) => r.testAccuracy), p.difference, p.agreement, p.verdict];
+    });
+    lines.push(`| ${loss} | ${cells.join(' | ')} |`);
+  }
+  return lines;
+}
+
+function groupTable(results: ResultsFile, model: ModelName): string[] {
+  const groups = classGroups(results.settings.longTailedCounts).filter((g) => g.classes.length > 0);
+  const lines = [
+    `| loss | ${groups.map((g) => `${g.name}: ${classList(g.classes)} %`).join(' | ')} | Δ ${groups[groups.length - 1].name} vs CE (pp) | seeds |`,
+    `| --- | ${groups.map(() => '---').join(' | ')} | --- | --- |`,
+  ];
+  const rarest = groupAccuracy(groups[groups.length - 1].classes);
+  for (const loss of LOSSES) {
+    const runs = runsOf(results, model, 'long-tailed', loss);
+    const p =
+      loss === 'CE'
+        ? { difference: '(baseline)', agreement: '' }
+        : paired(runs, runsOf(results, model, 'long-tailed', 'CE'), rarest);
+    lines.push(
+      `| ${loss} | ${groups.map((g) => cell(runs, groupAccuracy(g.classes))).join(' | ')} | ${p.difference} | ${p.agreement} |`,
+    );
+  }
+  return lines;
+}
+
+function calibrationTable(results: ResultsFile, model: ModelName): string[] {
+  const lines = [
+    '| loss | balanced: ECE % | Δ vs CE (pp) | NLL | long-tailed: ECE % | Δ vs CE (pp) | NLL |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const loss of LOSSES) {
+    const cells = SETS.flatMap((set) => {
+      const runs = runsOf(results, model, set, loss);
+      const p =
+        loss === 'CE'
+          ? '(baseline)'
+          : paired(runs, runsOf(results, model, set, 'CE'), (r) => r.ece).difference;
+      const nll = runs.length ? meanStd(runs.map((r) => r.nll)) : undefined;
+      return [cell(runs, (r) => r.ece), p, nll ? `${nll.mean.toFixed(3)} ± ${nll.std.toFixed(3)}` : '–'];
+    });
+    lines.push(`| ${loss} | ${cells.join(' | ')} |`);
+  }
+  return lines;
+}
+
+/** The README's results section (markdown), made from results.json alone. */
+export function resultsSection(results: ResultsFile): string {
+  const counts = results.settings.longTailedCounts;
+  const groups = classGroups(counts);
+  const out = [
+    `_Written by \`${COMMAND} report\` from results.json (made by \`${COMMAND} experiment\`); do not edit by hand._`,
+    '',
+    `Accuracy and ECE are on the balanced test set (10,000 images), mean ± sample std over seeds. Δ vs CE is the` +
+      ` paired per-seed difference (same seed = same initial weights and batch order): mean ± std [min, max] in` +
+      ` percentage points; "seeds" counts the seeds where the arm is above ↑ / below ↓ CE; "win"/"loss" only when` +
+      ` all of at least 5 seeds agree, else "tie" (no verdict from fewer seeds). Long-tailed training counts per class: ${counts.join(', ')} (` +
+      `${groups
+        .slice(0, 3)
+        .map((g) => `${g.name}: ${classList(g.classes)}`)
+        .join('; ')}` +
+      `; the few-shot group is empty at imbalance 100 with 6,000 head images, so the rarest three classes are shown too).`,
+  ];
+  for (const model of MODELS) {
+    const ran = whatRan(results, model);
+    if (!ran) continue;
+    out.push(
+      '',
+      `### ${model.toUpperCase()}`,
+      '',
+      ran,
+      '',
+      'Test accuracy:',
+      '',
+      ...accuracyTable(results, model),
+      '',
+      'Long-tailed set, accuracy per class group (training count):',
+      '',
+      ...groupTable(results, model),
+      '',
+      'Calibration (ECE, 15 equal-width bins) and test NLL:',
+      '',
+      ...calibrationTable(results, model),
+    );
+  }
+  return out.join('\n');
+}
+
+/** Replaces the README's section between its `<!-- results -->` and `<!-- /results -->` markers. */
+export function withResultsSection(readme: string, results: ResultsFile): string {
+  const start = readme.indexOf('<!-- results -->');
+  const end = readme.indexOf('<!-- /results -->');
+  if (start < 0 || end < start)
+    throw new Error('README.md has no <!-- results --> … <!-- /results --> block');
+  return `${readme.slice(0, start)}<!-- results -->\n${resultsSection(results)}\n${readme.slice(end)}`;
+}
