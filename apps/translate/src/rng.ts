@@ -1,3 +1,5 @@
+import { mulberry32Step } from '@encouraging-loss/core';
+
 /**
  * Seeded pseudo-random numbers (mulberry32). The whole state is one uint32, so a checkpoint can store it and a
  * resumed run draws exactly the numbers an uninterrupted run would.
@@ -12,11 +14,9 @@ export class Rng {
 
   /** A float in [0, 1). */
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    const step = mulberry32Step(this.state);
+    this.state = step.state;
+    return step.value;
   }
 
   /** An integer in [0, n). */

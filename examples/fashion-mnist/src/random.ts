@@ -1,17 +1,6 @@
-/**
- * A seeded pseudo-random generator (mulberry32: 32-bit state, period 2^32), uniform in [0, 1). Every random choice
- * of a run (initial weights, batch order) draws from one of these, so a run is a function of its seed.
- */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '@encouraging-loss/core';
+/** Mulberry32, seeded: core's one generator. */
+export const mulberry32 = seededRandom;
 
 /** Shuffles `values` in place (Fisher–Yates) with `random`, and returns it. */
 export function shuffle<T extends { [i: number]: number; length: number }>(

@@ -1,3 +1,4 @@
+import { seededRandom } from '@encouraging-loss/core';
 /** A seeded multi-class dataset: Gaussian blobs in D dimensions whose centres are close enough to overlap. */
 export interface Dataset {
   /** Features `[N, D]`, row-major. */
@@ -23,17 +24,8 @@ export interface MixtureOptions {
   sampleSeed: number;
 }
 
-/** Mulberry32: a small, fast, seeded generator of uniforms in [0, 1). */
-export function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Mulberry32, seeded: core's one generator. */
+export const seeded = seededRandom;
 
 /** Standard normal draws by Box–Muller. */
 function normals(random: () => number): () => number {

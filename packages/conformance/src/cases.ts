@@ -1,17 +1,6 @@
 import type { EncouragingLossOptions } from '@encouraging-loss/core';
+import { seededRandom } from '@encouraging-loss/core';
 import type { ConformanceCase, SigmoidConformanceCase } from './adapter.js';
-
-/** A deterministic PRNG (mulberry32) so every backend sees the same cases. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Standard normal draws (Box–Muller). */
 export function normal(random: () => number): number {
@@ -347,3 +336,6 @@ export function sigmoidCases(precision: 'float32' | 'float64'): NamedSigmoidCase
   }
   return cases;
 }
+
+/** Mulberry32, seeded: core's one generator, re-exported for suites that build their own cases. */
+export { seededRandom };

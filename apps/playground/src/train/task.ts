@@ -1,3 +1,4 @@
+import { seededRandom } from '@encouraging-loss/core';
 /** A seeded 2-D classification task: K interleaved noisy spiral arms, the classic picture of a decision boundary. */
 export interface Task {
   /** Points `[N, 2]`, row-major. */
@@ -17,17 +18,8 @@ export interface SpiralOptions {
   seed: number;
 }
 
-/** Mulberry32: a small seeded generator of uniforms in [0, 1). */
-export function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Mulberry32, seeded: core's one generator. */
+export const seeded = seededRandom;
 
 /** K spiral arms of radius 0 → 1 turning 1.25 times, sampled with noise; examples interleaved by class. */
 export function spirals({ classes, perClass, noise, seed }: SpiralOptions): Task {
