@@ -84,6 +84,13 @@ export const MODEL_USAGE = `  --src-lang CODE --tgt-lang CODE   the languages of
   A model DIR may be a Hugging Face Hub id, ORG/NAME[@revision] (e.g. facebook/nllb-200-distilled-600M): fetched
   once into the Hub cache (HF_HUB_CACHE or HF_HOME/hub, shared with Python; HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE)`;
 
+/** `--adapter DIR`: a PEFT LoRA adapter folder applied on the `--model` base without merging (see `loadAdapter`). */
+export const ADAPTER_OPTION = { adapter: { type: 'string' } } as const;
+
+/** Usage line of {@link ADAPTER_OPTION}. */
+export const ADAPTER_USAGE = `  --adapter DIR          a LoRA adapter folder (adapter_config.json + adapter_model.safetensors, as PEFT and
+                         el-translate train --lora write them) applied on the --model base, unmerged`;
+
 /** The tokenizer choices of a command's flags: `--target-token`, `--src-lang`, `--tgt-lang`. */
 export function modelLanguages(values: {
   'target-token'?: string;

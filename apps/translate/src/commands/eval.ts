@@ -2,10 +2,13 @@ import { loadModelFolder } from '../checkpoint/model-folder.js';
 import { readParallelData, requirePairs } from '../data/data.js';
 import { corpusBleu } from '../evaluation/bleu.js';
 import { corpusChrf } from '../evaluation/chrf.js';
+import { loadAdapter } from '../lora/peft-folder.js';
 import { Progress } from '../progress/progress.js';
 import { initBackend } from '../training/backend.js';
 import { translateTexts } from '../training/train.js';
 import {
+  ADAPTER_OPTION,
+  ADAPTER_USAGE,
   backend,
   type Command,
   DATA_OPTIONS,
@@ -24,6 +27,7 @@ const usage = `el-translate eval — translate a test set and score it (sacreBLE
   el-translate eval --model DIR --data FILE [--src en --tgt de] [--beam 5] [--json] [--skip-bad-lines]
                     [--target-token >>deu<<] [--backend wasm|cpu] [--quiet]
 ${MODEL_USAGE}
+${ADAPTER_USAGE}
 
 FILE: .tsv (source<TAB>target), .jsonl ({"translation": {"en": …, "de": …}}) or parallel PREFIX.en + PREFIX.de.
 Scores go to stdout (--json: one JSON object), progress to stderr.
@@ -39,6 +43,7 @@ export const evalCommand: Command = {
       ...DATA_OPTIONS,
       ...TARGET_TOKEN_OPTION,
       ...LANGUAGE_OPTIONS,
+      ...ADAPTER_OPTION,
       model: { type: 'string' },
       data: { type: 'string' },
       beam: { type: 'string' },
@@ -60,6 +65,14 @@ export const evalCommand: Command = {
     const { skipped } = read;
     const { dir } = await resolveModelFlag(modelDir, '--model', { quiet: values.quiet });
     const { model, tokenizer } = await loadModelFolder(dir, modelLanguages(values));
+    if (values.adapter) {
+      try {
+        loadAdapter(model, values.adapter);
+      } catch (error) {
+        model.dispose();
+        throw error;
+      }
+    }
     const progress = new Progress({
       label: 'translate',
       total: pairs.length,

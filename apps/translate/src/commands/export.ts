@@ -1,21 +1,30 @@
-import { relative } from 'node:path';
-import { invalidOption } from '../errors.js';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { invalidData, invalidOption } from '../errors.js';
 import { exportModelFolder, type QuantizeOption, transformersJsLines } from '../export/export-folder.js';
+import { isAdapterFolder, mergeAdapterFolder, readAdapterConfig } from '../lora/peft-folder.js';
 import { checkOutPath } from '../run/run-folder.js';
 import { type Command, outputFolder, parseCommand, required } from './args.js';
 import { resolveModelFlag } from './model-source.js';
 
 const usage = `el-translate export — write a model folder in the layout transformers.js loads (ONNX)
 
-  el-translate export --model DIR --out DIR [--quantize none|int8|both] [--quiet]
+  el-translate export --model DIR --out DIR [--quantize none|int8|both] [--base DIR|ORG/NAME] [--quiet]
 
-DIR may be a Hugging Face Hub id, ORG/NAME[@revision] (fetched once into the Hub cache). Marian / OPUS-MT models
-only for now (an NLLB-200 / M2M100 folder is refused).
+DIR may be a Hugging Face Hub id, ORG/NAME[@revision] (fetched once into the Hub cache): a Marian / OPUS-MT folder
+or an NLLB-200 / M2M100 one (model_type m2m_100; an M2M100 folder gets a tokenizer.json converted from its
+sentencepiece.bpe.model + vocab.json).
 
-Writes config.json, generation_config.json, tokenizer.json + tokenizer_config.json, onnx/encoder_model.onnx and
+A LoRA adapter folder (adapter_config.json + adapter_model.safetensors, from el-translate train --lora or PEFT) is
+merged into its base first (W + alpha/r·B·A): the base is --base, or the adapter's base_model_name_or_path.
+
+Writes config.json, generation_config.json, tokenizer.json + tokenizer_config.json (NLLB-200 / M2M100: also the
+folder's sentencepiece.bpe.model, vocab.json, special_tokens_map.json), onnx/encoder_model.onnx and
 onnx/decoder_model_merged.onnx (with past key/values); --quantize int8 (or both) adds *_quantized.onnx with int8
-MatMul weights. Load it with @huggingface/transformers (pipeline('translation', DIR, { dtype: 'fp32' })) or
-@xenova/transformers 2.x, or run beam search on onnxruntime-web with createOnnxTranslator.
+MatMul weights. Load it with @huggingface/transformers (pipeline('translation', DIR, { dtype: 'fp32' }); NLLB-200 /
+M2M100: translate(text, { src_lang: 'eng_Latn', tgt_lang: 'deu_Latn' })) or, for Marian, @xenova/transformers 2.x,
+or run beam search on onnxruntime-web with createOnnxTranslator (Marian).
 `;
 
 /** `el-translate export`. */
@@ -28,6 +37,7 @@ export const exportCommand: Command = {
       model: { type: 'string' },
       out: { type: 'string' },
       quantize: { type: 'string', default: 'none' },
+      base: { type: 'string' },
       quiet: { type: 'boolean', default: false },
     });
     if (!values) return;
@@ -38,7 +48,28 @@ export const exportCommand: Command = {
     const out = outputFolder(required(values.out, 'out', usage), 'out');
     const { dir: model } = await resolveModelFlag(required(values.model, 'model', usage), '--model', values);
     checkOutPath(out, { '--model': model }, { nested: false });
-    const result = exportModelFolder({ model, out, quantize });
+    let source = model;
+    let merged: string | undefined;
+    if (isAdapterFolder(model) && !existsSync(join(model, 'config.json'))) {
+      const baseFlag = values.base ?? readAdapterConfig(model).baseModel;
+      if (!baseFlag) {
+        invalidData(
+          `${model} is a LoRA adapter without base_model_name_or_path: name its base with --base DIR.`,
+        );
+      }
+      const { dir: base } = await resolveModelFlag(baseFlag, '--base', values);
+      merged = mkdtempSync(join(tmpdir(), 'el-translate-merged-'));
+      mergeAdapterFolder({ adapter: model, base, out: merged });
+      source = merged;
+    } else if (values.base !== undefined) {
+      invalidOption(`--base names the base model of a LoRA adapter folder; ${model} is a full model folder.`);
+    }
+    let result: ReturnType<typeof exportModelFolder>;
+    try {
+      result = exportModelFolder({ model: source, out, quantize });
+    } finally {
+      if (merged) rmSync(merged, { recursive: true, force: true });
+    }
     if (!values.quiet) {
       for (const file of result.files) {
         process.stderr.write(

@@ -1,9 +1,12 @@
 import { loadModelFolder } from '../checkpoint/model-folder.js';
 import { readParallelData, requirePairs } from '../data/data.js';
 import { scoreCorpus } from '../evaluation/score.js';
+import { loadAdapter } from '../lora/peft-folder.js';
 import { Progress } from '../progress/progress.js';
 import { initBackend } from '../training/backend.js';
 import {
+  ADAPTER_OPTION,
+  ADAPTER_USAGE,
   backend,
   type Command,
   DATA_OPTIONS,
@@ -22,6 +25,7 @@ const usage = `el-translate score — teacher-forced log-probability, NLL and pe
   el-translate score --model DIR --data FILE [--src en --tgt de] [--json] [--max-tokens 2000]
                      [--skip-bad-lines] [--target-token >>deu<<] [--backend wasm|cpu] [--quiet]
 ${MODEL_USAGE}
+${ADAPTER_USAGE}
 
 Per sentence (stdout, tab-separated: sentence number, log_prob, tokens, nll, perplexity; or with --json one object
 {"sentences": [...], "corpus": {...}}) and for the corpus (Σ log p ÷ Σ tokens). Natural logs; </s> counted.
@@ -37,6 +41,7 @@ export const scoreCommand: Command = {
       ...DATA_OPTIONS,
       ...TARGET_TOKEN_OPTION,
       ...LANGUAGE_OPTIONS,
+      ...ADAPTER_OPTION,
       model: { type: 'string' },
       data: { type: 'string' },
       'max-tokens': { type: 'string' },
@@ -58,6 +63,14 @@ export const scoreCommand: Command = {
     const { skipped } = read;
     const { dir } = await resolveModelFlag(modelDir, '--model', { quiet: values.quiet });
     const { model, tokenizer } = await loadModelFolder(dir, modelLanguages(values));
+    if (values.adapter) {
+      try {
+        loadAdapter(model, values.adapter);
+      } catch (error) {
+        model.dispose();
+        throw error;
+      }
+    }
     const progress = new Progress({ label: 'score', total: pairs.length, unit: 'sent', quiet: values.quiet });
     const { sentences, corpus } = scoreCorpus(model, tokenizer, pairs, {
       file: dataFile,

@@ -29,6 +29,14 @@ Model:
   --freeze-embeddings    leave the shared embedding / output projection as loaded
 ${MODEL_USAGE}
   (--src/--tgt name the data's columns or file suffixes; --src-lang/--tgt-lang the model's language codes)
+LoRA (PEFT's way; needs --init):
+  --lora R               train rank-R adapters on the target modules, the base frozen (no gradients or Adam
+                         moments for it); --out gets adapter_config.json + adapter_model.safetensors as PEFT saves
+                         them (load with PeftModel.from_pretrained, or --adapter DIR of translate/score/eval)
+  --lora-alpha A         the update is scaled by alpha/r (default 8)
+  --lora-dropout P       dropout on the adapters' input, in training (default 0)
+  --lora-targets a,b     module names (default the model type's in PEFT: q_proj,v_proj for Marian and M2M100)
+  --merge                write the merged model (W + alpha/r·B·A) as a full HF folder instead of the adapter
 Loss:
   --loss ce|el|cel       (default ce)   --log-end X (cel, default 0.5)   --bonus-weight X (default 1)
   --label-smoothing X    ε, also applied to the bonus (default 0)
@@ -56,6 +64,34 @@ the same settings; anything else is refused, naming each difference: use another
 recorded result ("alreadyComplete": true) and trains nothing. --out may not be, be inside, or contain --init;
 a lock file (train.lock: pid and host) keeps a second process out, and a stale one is taken over.
 `;
+
+/**
+ * `--lora R --lora-alpha A --lora-dropout P --lora-targets a,b` as `TrainOptions.lora` (`undefined` without
+ * `--lora`; a LoRA option without it is `INVALID_OPTION`). Values are checked by `resolveLoraSettings`.
+ */
+export function loraFlags(values: {
+  lora?: string;
+  'lora-alpha'?: string;
+  'lora-dropout'?: string;
+  'lora-targets'?: string;
+}): { r: number; alpha?: number; dropout?: number; targets?: string[] } | undefined {
+  if (values.lora === undefined) {
+    const stray = (['lora-alpha', 'lora-dropout', 'lora-targets'] as const).find(
+      (k) => values[k] !== undefined,
+    );
+    if (stray) invalidOption(`--${stray} sets up LoRA; it needs --lora R.`);
+    return undefined;
+  }
+  return {
+    r: number(values.lora, 'lora')!,
+    alpha: number(values['lora-alpha'], 'lora-alpha'),
+    dropout: number(values['lora-dropout'], 'lora-dropout'),
+    targets: values['lora-targets']
+      ?.split(',')
+      .map((t) => t.trim())
+      .filter(Boolean),
+  };
+}
 
 /** `el-translate train`. */
 export const trainCommand: Command = {
@@ -92,6 +128,11 @@ export const trainCommand: Command = {
       'keep-last': { type: 'string' },
       'vocab-size': { type: 'string' },
       'freeze-embeddings': { type: 'boolean', default: false },
+      lora: { type: 'string' },
+      'lora-alpha': { type: 'string' },
+      'lora-dropout': { type: 'string' },
+      'lora-targets': { type: 'string' },
+      merge: { type: 'boolean', default: false },
       'skip-bad-lines': { type: 'boolean', default: false },
       backend: { type: 'string' },
       quiet: { type: 'boolean', default: false },
@@ -102,6 +143,7 @@ export const trainCommand: Command = {
     if (schedule !== undefined && schedule !== 'inverse-sqrt' && schedule !== 'linear') {
       invalidOption(`--schedule must be inverse-sqrt or linear, got ${schedule}.`);
     }
+    const lora = loraFlags(values);
     const trainFile = required(values.train, 'train', usage);
     const out = required(values.out, 'out', usage);
     // A Hub id is fetched (or found in the cache) once the required flags are known to be there.
@@ -145,6 +187,8 @@ export const trainCommand: Command = {
       keepLast: number(values['keep-last'], 'keep-last'),
       vocabSize: number(values['vocab-size'], 'vocab-size'),
       freezeEmbeddings: values['freeze-embeddings'],
+      lora,
+      merge: values.merge,
       skipBadLines: values['skip-bad-lines'],
       backend: backend(values.backend),
       quiet: values.quiet,

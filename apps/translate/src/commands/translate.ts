@@ -3,10 +3,13 @@ import { extname } from 'node:path';
 import { loadModelFolder } from '../checkpoint/model-folder.js';
 import { readTextFile } from '../data/data.js';
 import { invalidData } from '../errors.js';
+import { loadAdapter } from '../lora/peft-folder.js';
 import { Progress } from '../progress/progress.js';
 import { initBackend } from '../training/backend.js';
 import { translateTexts } from '../training/train.js';
 import {
+  ADAPTER_OPTION,
+  ADAPTER_USAGE,
   backend,
   type Command,
   LANGUAGE_OPTIONS,
@@ -24,6 +27,7 @@ const usage = `el-translate translate — translate lines
   el-translate translate --model DIR [--beam 5] [--input FILE] [--backend wasm|cpu] [--quiet] < in.en > out.de
   --target-token >>deu<<   the target-language token of a multilingual OPUS-MT model (put before each source)
 ${MODEL_USAGE}
+${ADAPTER_USAGE}
 
 One translation per input line on stdout (an empty line stays empty); progress on stderr.
 
@@ -41,6 +45,7 @@ export const translateCommand: Command = {
     const values = parseCommand(this, argv, {
       ...TARGET_TOKEN_OPTION,
       ...LANGUAGE_OPTIONS,
+      ...ADAPTER_OPTION,
       model: { type: 'string' },
       input: { type: 'string' },
       beam: { type: 'string' },
@@ -54,6 +59,14 @@ export const translateCommand: Command = {
     const lines = readInput(values.input);
     const { dir } = await resolveModelFlag(modelDir, '--model', { quiet: values.quiet });
     const { model, tokenizer } = await loadModelFolder(dir, modelLanguages(values));
+    if (values.adapter) {
+      try {
+        loadAdapter(model, values.adapter);
+      } catch (error) {
+        model.dispose();
+        throw error;
+      }
+    }
     const nonEmpty = lines.map((l) => l.trim());
     const progress = new Progress({
       label: 'translate',

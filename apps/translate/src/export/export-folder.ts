@@ -4,9 +4,16 @@ import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { resolveMarianTensors } from '../checkpoint/hf-keys.js';
 import { generationConfig, readConfig, readModelConfig, readWeights } from '../checkpoint/model-folder.js';
 import { invalidData, invalidOption } from '../errors.js';
+import { M2M100_TOKENIZER_FILES } from '../models/m2m100/checkpoint.js';
+import type { M2M100Config } from '../models/m2m100/configuration.js';
+import { m2m100TokenizerKind } from '../models/m2m100/tokenization.js';
+import type { ModelFamily } from '../models/registry.js';
 import { convertMarianTokenizer } from '../tokenizers/convert-marian.js';
 import { tokenizerKind } from '../tokenizers/load.js';
-import { decoderModel, encoderModel, MarianWeights, type WeightFormat } from './marian-onnx.js';
+import { M2M100Weights, m2m100DecoderModel, m2m100EncoderModel } from './m2m100-onnx.js';
+import { convertM2M100Tokenizer } from './m2m100-tokenizer.js';
+import { decoderModel, encoderModel, MarianWeights } from './marian-onnx.js';
+import type { WeightFormat } from './seq2seq-onnx.js';
 
 /** Which weight formats to write: `none` fp32 only, `int8` fp32 and `*_quantized.onnx`, `both` the same. */
 export type QuantizeOption = 'none' | 'int8' | 'both';
@@ -87,8 +94,92 @@ function writeTokenizerFiles(from: string, to: string): string[] {
 }
 
 /**
+ * The NLLB-200 / M2M100 tokenizer files transformers.js loads: the folder's own `tokenizer.json` (NLLB as
+ * published) with its `tokenizer_config.json`, or one converted from `sentencepiece.bpe.model` (+ `vocab.json`,
+ * M2M100, whose published folders have none) by {@link convertM2M100Tokenizer}; the SentencePiece files are
+ * copied too, so Python's slow tokenizers load the folder as well.
+ */
+function writeM2M100TokenizerFiles(from: string, to: string): string[] {
+  const kind = m2m100TokenizerKind(from);
+  if (kind === undefined) invalidData(`${from} has no tokenizer: sentencepiece.bpe.model is missing.`);
+  const written: string[] = [];
+  for (const file of M2M100_TOKENIZER_FILES[kind as 'nllb' | 'm2m100']) {
+    if (file === 'tokenizer.json' || file === 'tokenizer_config.json' || !existsSync(join(from, file)))
+      continue;
+    copyFileSync(join(from, file), join(to, file));
+    written.push(file);
+  }
+  const converted = existsSync(join(from, 'tokenizer.json')) ? undefined : convertM2M100Tokenizer(from);
+  const json =
+    converted?.tokenizerJson ??
+    (JSON.parse(readFileSync(join(from, 'tokenizer.json'), 'utf8')) as JsonObject);
+  writeFileAtomic(join(to, 'tokenizer.json'), JSON.stringify(portableTokenizerJson(json)));
+  const ownConfig = existsSync(join(from, 'tokenizer_config.json'))
+    ? (JSON.parse(readFileSync(join(from, 'tokenizer_config.json'), 'utf8')) as JsonObject)
+    : {};
+  // transformers.js picks the tokenizer class by `tokenizer_class` (NllbTokenizer / M2M100Tokenizer): the language
+  // handling of the translation pipeline lives there.
+  const config = {
+    ...converted?.tokenizerConfig,
+    ...ownConfig,
+    tokenizer_class: kind === 'nllb' ? 'NllbTokenizer' : 'M2M100Tokenizer',
+  };
+  writeFileAtomic(join(to, 'tokenizer_config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  return [...written, 'tokenizer.json', 'tokenizer_config.json'];
+}
+
+/** The config files and graph builders of a folder's family. */
+interface FamilyGraphs {
+  config: object;
+  generationConfig: object;
+  encoder(format: WeightFormat): Uint8Array;
+  decoder(format: WeightFormat): Uint8Array;
+}
+
+/**
+ * Reads a folder's weights as from_pretrained does (safetensors in any float type, sharded, pytorch_model.bin;
+ * tied copies, optional biases and position tables, resolved by the family); a parameter the config needs and the
+ * file lacks is named when the graph asks for it.
+ */
+function exportGraphs(dir: string, family: ModelFamily, familyConfig: unknown): FamilyGraphs {
+  const raw = readWeights(dir);
+  const names = [...raw.keys()].flatMap((name) => [name, `model.${name}`]);
+  if (family.modelType === 'marian') {
+    const config = readConfig(dir);
+    const weights = new MarianWeights(config, resolveMarianTensors(raw, config, names, dir));
+    return {
+      config,
+      generationConfig: generationConfig(config),
+      encoder: (format) => encoderModel(weights, format),
+      decoder: (format) => decoderModel(weights, format),
+    };
+  }
+  if (family.modelType === 'm2m_100') {
+    const config = familyConfig as M2M100Config;
+    const weights = new M2M100Weights(config, family.resolveTensors(raw, config, names, dir));
+    // HF's generation_config of NLLB / M2M100: decoding starts from </s> (decoder_start_token_id 2); the target
+    // language is forced per call (transformers.js' translation pipeline sets forced_bos_token_id from tgt_lang),
+    // so none is fixed here.
+    const { bos_token_id, decoder_start_token_id, eos_token_id, pad_token_id } = config;
+    const generation: JsonObject = { bos_token_id, decoder_start_token_id, eos_token_id, pad_token_id };
+    const extra = config as unknown as JsonObject;
+    for (const key of ['max_length', 'num_beams', 'forced_bos_token_id']) {
+      if (extra[key] !== undefined && extra[key] !== null) generation[key] = extra[key];
+    }
+    return {
+      config,
+      generationConfig: generation,
+      encoder: (format) => m2m100EncoderModel(weights, format),
+      decoder: (format) => m2m100DecoderModel(weights, format),
+    };
+  }
+  return invalidData(`${dir}: model_type ${family.modelType} (${family.architecture}) has no ONNX exporter.`);
+}
+
+/**
  * Exports a model folder to the layout transformers.js (`@huggingface/transformers` 3–4, `@xenova/transformers`
- * 2.x) loads for `MarianMTModel`: `config.json`, `generation_config.json`, the tokenizer files,
+ * 2.x for Marian) loads for `MarianMTModel` and `M2M100ForConditionalGeneration` (NLLB-200, M2M100):
+ * `config.json`, `generation_config.json`, the tokenizer files,
  * `onnx/encoder_model.onnx` and `onnx/decoder_model_merged.onnx` (plus `*_quantized.onnx` with int8 weights).
  * The graphs are written with the ORT adapter's ONNX writer from the folder's weights; no tfjs is involved.
  *
@@ -101,19 +192,8 @@ export function exportModelFolder(options: ExportOptions): ExportResult {
   if (!['none', 'int8', 'both'].includes(quantize)) {
     invalidOption(`--quantize must be none, int8 or both, got ${quantize}.`);
   }
-  const { family } = readModelConfig(options.model);
-  if (family.modelType !== 'marian') {
-    invalidData(
-      `${options.model}: model_type ${family.modelType} (${family.architecture}); export writes Marian (OPUS-MT) models only for now.`,
-    );
-  }
-  const config = readConfig(options.model);
-  // Weights as from_pretrained reads them (safetensors in any float type, sharded, pytorch_model.bin; tied
-  // copies, optional final_logits_bias and positions); a parameter the config needs and the file lacks is named
-  // when the graph asks for it.
-  const raw = readWeights(options.model);
-  const names = [...raw.keys()].flatMap((name) => [name, `model.${name}`]);
-  const weights = new MarianWeights(config, resolveMarianTensors(raw, config, names, options.model));
+  const { family, config: familyConfig } = readModelConfig(options.model);
+  const graphs = exportGraphs(options.model, family, familyConfig);
   const out = options.out;
   mkdirSync(join(out, 'onnx'), { recursive: true });
   const written: string[] = [];
@@ -123,28 +203,57 @@ export function exportModelFolder(options: ExportOptions): ExportResult {
   };
   write(
     'config.json',
-    `${JSON.stringify({ ...config, use_cache: true, is_encoder_decoder: true }, null, 2)}\n`,
+    `${JSON.stringify({ ...graphs.config, use_cache: true, is_encoder_decoder: true }, null, 2)}\n`,
   );
-  write('generation_config.json', `${JSON.stringify(generationConfig(config), null, 2)}\n`);
-  written.push(...writeTokenizerFiles(options.model, out));
+  write('generation_config.json', `${JSON.stringify(graphs.generationConfig, null, 2)}\n`);
+  written.push(
+    ...(family.modelType === 'marian'
+      ? writeTokenizerFiles(options.model, out)
+      : writeM2M100TokenizerFiles(options.model, out)),
+  );
   const formats: [WeightFormat, string][] = [['fp32', '']];
   if (quantize !== 'none') formats.push(['int8', '_quantized']);
   for (const [format, suffix] of formats) {
-    write(`onnx/encoder_model${suffix}.onnx`, encoderModel(weights, format));
-    write(`onnx/decoder_model_merged${suffix}.onnx`, decoderModel(weights, format));
+    write(`onnx/encoder_model${suffix}.onnx`, graphs.encoder(format));
+    write(`onnx/decoder_model_merged${suffix}.onnx`, graphs.decoder(format));
   }
   return { files: written.map((path) => ({ path, bytes: statSync(join(out, path)).size })) };
 }
 
+/** Languages of the example call: NLLB-200 / M2M100 translate between the codes the call names. */
+export interface ExampleLanguages {
+  /** Source language code (`eng_Latn`, `en`). */
+  srcLang: string;
+  /** Target language code (`deu_Latn`, `de`). */
+  tgtLang: string;
+}
+
+/** A language pair of an exported NLLB-200 / M2M100 folder's tokenizer (by its `tokenizer_class`), else none. */
+function exampleLanguages(out: string): ExampleLanguages | undefined {
+  const path = join(out, 'tokenizer_config.json');
+  if (!existsSync(path)) return undefined;
+  const { tokenizer_class: tokenizerClass } = JSON.parse(readFileSync(path, 'utf8')) as JsonObject;
+  if (tokenizerClass === 'NllbTokenizer') return { srcLang: 'eng_Latn', tgtLang: 'deu_Latn' };
+  if (tokenizerClass === 'M2M100Tokenizer') return { srcLang: 'en', tgtLang: 'de' };
+  return undefined;
+}
+
 /**
  * The two lines that translate with an exported folder in Node with transformers.js (ES module, top-level
- * await), local files only.
+ * await), local files only; for an NLLB-200 / M2M100 folder (`languages`, by default read from its
+ * `tokenizer_config.json`) the call passes `src_lang` and `tgt_lang`.
  */
-export function transformersJsLines(out: string): string[] {
+export function transformersJsLines(
+  out: string,
+  languages: ExampleLanguages | undefined = exampleLanguages(out),
+): string[] {
   const absolute = resolve(out);
+  const call = languages
+    ? `translate('The printer is broken.', { src_lang: '${languages.srcLang}', tgt_lang: '${languages.tgtLang}' })`
+    : `translate('The printer is broken.')`;
   return [
     `import { env, pipeline } from '@huggingface/transformers'; env.allowRemoteModels = false; env.localModelPath = '${dirname(absolute)}/';`,
-    `const translate = await pipeline('translation', '${basename(absolute)}', { dtype: 'fp32' }); console.log(await translate('The printer is broken.'));`,
+    `const translate = await pipeline('translation', '${basename(absolute)}', { dtype: 'fp32' }); console.log(await ${call});`,
   ];
 }
 

@@ -1,7 +1,11 @@
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { saveModel } from '../checkpoint/model-folder.js';
 import { makeConfig } from '../model/config.js';
 import { MarianModel } from '../model/marian.js';
+import { copyM2M100Tokenizer, loadM2M100Folder, saveM2M100Model } from '../models/m2m100/checkpoint.js';
+import type { M2M100Model } from '../models/m2m100/modeling.js';
+import type { M2M100FamilyTokenizer } from '../models/m2m100/tokenization.js';
 import { Rng } from '../rng.js';
 import { saveTokenizer, trainBpe } from '../tokenizers/bpe.js';
 
@@ -39,4 +43,31 @@ export function writeTinyModel(
   }
   saveModel(model, dir);
   return model;
+}
+
+/** The M2M100-family fixtures (`fixtures/<name>`): their languages and test sentences are in `reference.json`. */
+export const M2M100_FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures');
+
+/**
+ * Writes a copy of an M2M100-family fixture folder (`nllb-200-tiny`, `m2m100-tiny`) to `dir` with every parameter
+ * redrawn (scale 0.5; the tied embedding 0.05, since a large one makes the input token's own logit win every step;
+ * layer norms 0.1 around (1, 0), since the final norm's bias adds the same logits at every step), so that greedy
+ * outputs vary and any wiring mistake in an exported graph changes them. Returns the model and its tokenizer for
+ * the fixture's language pair.
+ */
+export function writePerturbedM2M100(
+  name: string,
+  dir: string,
+  languages: { srcLang: string; tgtLang: string },
+): { model: M2M100Model; tokenizer: M2M100FamilyTokenizer } {
+  const loaded = loadM2M100Folder(join(M2M100_FIXTURES, name), languages);
+  const rng = new Rng(17);
+  for (const [param, variable] of loaded.model.params) {
+    const centre = /layer_norm\.weight$/.test(param) ? 1 : 0;
+    const scale = param === 'model.shared.weight' ? 0.05 : /layer_norm/.test(param) ? 0.1 : 0.5;
+    variable.assign(tf.add(tf.randomNormal(variable.shape, 0, scale, 'float32', rng.seed()), centre));
+  }
+  saveM2M100Model(loaded.model, dir);
+  copyM2M100Tokenizer(join(M2M100_FIXTURES, name), dir);
+  return loaded;
 }

@@ -1,17 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensor } from '../checkpoint/safetensors.js';
+import { type LoraAdapters, loraLinear } from '../lora/lora.js';
 import type { Rng } from '../rng.js';
 import type { MarianConfig } from './config.js';
 import { appendCache, gatherRows } from './kernels/decode-scan.js';
 import { dropout } from './kernels/dropout.js';
 import { layerNorm } from './kernels/layer-norm.js';
-import {
-  linearProduct,
-  matmul,
-  matmulTransposed,
-  releaseWeightTransposes,
-  withCachedWeightTransposes,
-} from './matmul.js';
+import { matmul, matmulTransposed, releaseWeightTransposes, withCachedWeightTransposes } from './matmul.js';
 
 let nextModelId = 0;
 
@@ -29,6 +24,8 @@ export class MarianModel {
    * `register_buffer` in HF `MarianMTModel`, so an optimizer never sees it).
    */
   readonly buffers = new Map<string, tf.Variable>();
+  /** LoRA adapters on target linear layers, when attached (`attachLora`); disposed with the model. */
+  lora?: LoraAdapters;
   /** Fixed sinusoidal positions `[max_position_embeddings, d_model]` (Marian layout: sin half, cos half). */
   readonly positions: tf.Tensor2D;
 
@@ -89,6 +86,7 @@ export class MarianModel {
   dispose(): void {
     for (const v of this.params.values()) v.dispose();
     for (const v of this.buffers.values()) v.dispose();
+    this.lora?.dispose();
     this.positions.dispose();
   }
 
@@ -133,11 +131,12 @@ export class MarianModel {
     return this.p('final_logits_bias');
   }
 
-  private linear(x: tf.Tensor, prefix: string): tf.Tensor {
+  /** x Wᵀ + b of module `prefix`, plus its LoRA term when adapters are attached (`rng`: their dropout). */
+  private linear(x: tf.Tensor, prefix: string, rng?: Rng): tf.Tensor {
     const w = this.p(`${prefix}.weight`);
     const shape = x.shape;
     const flat = tf.reshape(x, [-1, shape[shape.length - 1]]);
-    const y = tf.add(linearProduct(flat, w), this.p(`${prefix}.bias`));
+    const y = loraLinear(this.lora, prefix, flat, w, this.p(`${prefix}.bias`), rng);
     return tf.reshape(y, [...shape.slice(0, -1), w.shape[0]]);
   }
 
@@ -188,21 +187,21 @@ export class MarianModel {
     let scores = matmulTransposed(q, k);
     if (bias) scores = tf.add(scores, bias);
     const probs = this.dropout(tf.softmax(scores), this.config.attention_dropout, rng);
-    return this.linear(this.mergeHeads(matmul(probs, v)), `${prefix}.out_proj`) as tf.Tensor3D;
+    return this.linear(this.mergeHeads(matmul(probs, v)), `${prefix}.out_proj`, rng) as tf.Tensor3D;
   }
 
-  private query(x: tf.Tensor, prefix: string, count: number): tf.Tensor4D {
+  private query(x: tf.Tensor, prefix: string, count: number, rng?: Rng): tf.Tensor4D {
     const headDim = this.config.d_model / count;
-    return this.heads(tf.mul(this.linear(x, `${prefix}.q_proj`), headDim ** -0.5), count);
+    return this.heads(tf.mul(this.linear(x, `${prefix}.q_proj`, rng), headDim ** -0.5), count);
   }
 
   private feedForward(x: tf.Tensor, prefix: string, rng: Rng | undefined): tf.Tensor {
     const hidden = this.dropout(
-      this.activation(this.linear(x, `${prefix}.fc1`)),
+      this.activation(this.linear(x, `${prefix}.fc1`, rng)),
       this.config.activation_dropout,
       rng,
     );
-    return this.linear(hidden, `${prefix}.fc2`);
+    return this.linear(hidden, `${prefix}.fc2`, rng);
   }
 
   /**
@@ -234,9 +233,9 @@ export class MarianModel {
     const { config } = this;
     const heads = config.encoder_attention_heads;
     const p = `model.encoder.layers.${i}`;
-    const q = this.query(x, `${p}.self_attn`, heads);
-    const k = this.heads(this.linear(x, `${p}.self_attn.k_proj`), heads);
-    const v = this.heads(this.linear(x, `${p}.self_attn.v_proj`), heads);
+    const q = this.query(x, `${p}.self_attn`, heads, rng);
+    const k = this.heads(this.linear(x, `${p}.self_attn.k_proj`, rng), heads);
+    const v = this.heads(this.linear(x, `${p}.self_attn.v_proj`, rng), heads);
     const attended = this.attend(q, k, v, bias, `${p}.self_attn`, rng);
     x = this.layerNorm(tf.add(x, this.dropout(attended, config.dropout, rng)), `${p}.self_attn_layer_norm`);
     return this.layerNorm(
@@ -259,17 +258,17 @@ export class MarianModel {
     const { config } = this;
     const heads = config.decoder_attention_heads;
     const p = `model.decoder.layers.${i}`;
-    const q = this.query(x, `${p}.self_attn`, heads);
-    const k = this.heads(this.linear(x, `${p}.self_attn.k_proj`), heads);
-    const v = this.heads(this.linear(x, `${p}.self_attn.v_proj`), heads);
+    const q = this.query(x, `${p}.self_attn`, heads, rng);
+    const k = this.heads(this.linear(x, `${p}.self_attn.k_proj`, rng), heads);
+    const v = this.heads(this.linear(x, `${p}.self_attn.v_proj`, rng), heads);
     const selfAttended = this.attend(q, k, v, causal, `${p}.self_attn`, rng);
     x = this.layerNorm(
       tf.add(x, this.dropout(selfAttended, config.dropout, rng)),
       `${p}.self_attn_layer_norm`,
     );
-    const cq = this.query(x, `${p}.encoder_attn`, heads);
-    const ck = this.heads(this.linear(encoded.hidden, `${p}.encoder_attn.k_proj`), heads);
-    const cv = this.heads(this.linear(encoded.hidden, `${p}.encoder_attn.v_proj`), heads);
+    const cq = this.query(x, `${p}.encoder_attn`, heads, rng);
+    const ck = this.heads(this.linear(encoded.hidden, `${p}.encoder_attn.k_proj`, rng), heads);
+    const cv = this.heads(this.linear(encoded.hidden, `${p}.encoder_attn.v_proj`, rng), heads);
     const crossAttended = this.attend(cq, ck, cv, encoded.bias, `${p}.encoder_attn`, rng);
     x = this.layerNorm(
       tf.add(x, this.dropout(crossAttended, config.dropout, rng)),

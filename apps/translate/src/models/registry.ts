@@ -3,6 +3,7 @@ import { resolveMarianTensors } from '../checkpoint/hf-keys.js';
 import { copyTokenizer, saveMarianModel } from '../checkpoint/model-folder.js';
 import type { NamedTensor } from '../checkpoint/safetensors.js';
 import { invalidData } from '../errors.js';
+import type { LoraAdapters } from '../lora/lora.js';
 import { type MarianConfig, parseConfig } from '../model/config.js';
 import { type DecoderState, MarianModel } from '../model/marian.js';
 import type { Rng } from '../rng.js';
@@ -45,6 +46,11 @@ export interface Seq2SeqModel {
   readonly params: Map<string, tf.Variable>;
   /** Saved, untrained buffers by HF name (Marian's `final_logits_bias`). */
   readonly buffers: Map<string, tf.Variable>;
+  /**
+   * LoRA adapters on target linear layers, when attached (`attachLora` in `lora/`): every linear layer adds its
+   * module's term through the shared `addLora` hook, and the trainer then trains these instead of `params`.
+   */
+  lora?: LoraAdapters;
   /** The tied output projection `[V, d]`. */
   readonly outputWeight: tf.Variable<tf.Rank.R2>;
   /** The fixed logits bias `[1, V]` (zeros where the family has none). */

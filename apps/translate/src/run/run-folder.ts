@@ -32,6 +32,8 @@ export const RUN_OUTPUTS = [
   'target.spm',
   'vocab.json',
   'special_tokens_map.json',
+  'adapter_config.json',
+  'adapter_model.safetensors',
 ] as const;
 
 /** A real path, resolving the longest existing prefix (the rest may not exist yet). */

@@ -36,6 +36,11 @@ export interface RunSettings {
   tgtLang?: string;
   skipBadLines: boolean;
   freezeEmbeddings: boolean;
+  /**
+   * `--lora R` and its options with PEFT's defaults applied (`targets` as given or the model type's), and whether
+   * the result is written merged (`--merge`); absent for a run that trains every parameter.
+   */
+  lora?: { r: number; alpha: number; dropout: number; targets: string[]; merge: boolean };
   train: FileIdentity[];
   valid: FileIdentity[] | null;
   /** `--init`: its config and weight files; or from scratch: `--config`, `--vocab-size`, `--tokenizer`. */

@@ -96,7 +96,8 @@ function batchGradients(
   const sourceBias = paddingBias(batch.source, config.pad_token_id);
   const causal = causalBias(batch.decoderInput.shape[1]);
   const shared = 'model.shared.weight';
-  const trainShared = !settings.freezeEmbeddings;
+  // With LoRA adapters attached the base is frozen: only A and B get gradients (none for the embedding).
+  const trainShared = !settings.freezeEmbeddings && !model.lora;
   const take = (name: string, g: tf.Tensor) => {
     add(name, g.dataSync() as Float32Array);
     g.dispose();
@@ -139,7 +140,7 @@ function batchGradients(
     layer: (vars: tf.Variable[]) => tf.Tensor,
   ): tf.Tensor[] => {
     const inputVars = inputs.map((t) => tf.variable(t, true));
-    const params = model.layerParams(prefix);
+    const params = model.lora ? model.lora.layerParams(prefix) : model.layerParams(prefix);
     const dy = upstream;
     const { grads } = tf.variableGrads(
       () => tf.sum(tf.mul(layer(inputVars), dy)) as tf.Scalar,
@@ -198,9 +199,10 @@ function tapeGradients(
   add: (name: string, values: Float32Array) => void,
   settings: BackpropSettings,
 ): { loss: number; parts?: LossParts } {
-  const trained = [...model.params].filter(
-    ([name]) => !(settings.freezeEmbeddings && name === 'model.shared.weight'),
-  );
+  // With LoRA adapters attached, they alone are trained (the base gets no gradient at all).
+  const trained = model.lora
+    ? [...model.lora.params]
+    : [...model.params].filter(([name]) => !(settings.freezeEmbeddings && name === 'model.shared.weight'));
   const names = new Map(trained.map(([name, v]) => [v.name, name]));
   let parts: LossParts | undefined;
   const { value, grads } = tf.variableGrads(
@@ -218,7 +220,7 @@ function tapeGradients(
         options,
         {
           grad: true,
-          trainWeight: !settings.freezeEmbeddings,
+          trainWeight: !settings.freezeEmbeddings && !model.lora,
           parts: settings.parts,
           chunkTokens: settings.chunkTokens,
         },

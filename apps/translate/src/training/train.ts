@@ -1,5 +1,5 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { resolveOptions } from '@encouraging-loss/core';
 import type { TfjsEncouragingLossOptions } from '@encouraging-loss/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
@@ -25,10 +25,12 @@ import {
 import { invalidData, invalidOption, withIo } from '../errors.js';
 import { corpusBleu } from '../evaluation/bleu.js';
 import { corpusChrf } from '../evaluation/chrf.js';
+import { attachLora, type LoraSettings, resolveLoraSettings, trainableParams } from '../lora/lora.js';
+import { ADAPTER_WEIGHTS, saveAdapter, saveMergedModel } from '../lora/peft-folder.js';
 import { makeConfig, readJson } from '../model/config.js';
 import { padBatch, translateIds } from '../model/decode.js';
 import { MarianModel } from '../model/marian.js';
-import type { Seq2SeqModel } from '../models/registry.js';
+import { modelFamily, type Seq2SeqModel } from '../models/registry.js';
 import { Progress } from '../progress/progress.js';
 import { Rng } from '../rng.js';
 import { type OpenRun, openRun } from '../run/open-run.js';
@@ -92,6 +94,14 @@ export interface TrainOptions {
   quiet?: boolean;
   /** Leave `model.shared.weight` (token embeddings and the tied output projection) as loaded. */
   freezeEmbeddings?: boolean;
+  /**
+   * LoRA on the `init` model (PEFT's way: `--lora R`, `--lora-alpha` default 8, `--lora-dropout` default 0,
+   * `--lora-targets` default the model type's, q_proj,v_proj): the base is frozen and only the adapters train; `out`
+   * receives `adapter_config.json` + `adapter_model.safetensors` (or, with {@link merge}, the merged model).
+   */
+  lora?: { r: number; alpha?: number; dropout?: number; targets?: string[] };
+  /** With `lora`: write a full HF folder with the adapters merged (W + (alpha/r)·B·A) instead of the adapter. */
+  merge?: boolean;
   /**
    * Start over in `out` even when it holds a run with other settings (its checkpoints, metrics and model files
    * are removed), or write into a non-empty folder that is not a run folder (its model files are replaced, other
@@ -319,7 +329,7 @@ export function trainingStep(
   // 1/tokens rides on the optimizer's clipping multiply: no host pass over all gradients for it.
   const unscaled = { ...settings, unscaled: true };
   const { grads, tokens, parts } = accumulateGradients(model, examples, batches, options, unscaled);
-  const gradientNorm = optimizer.step(model.params, grads, {
+  const gradientNorm = optimizer.step(trainableParams(model), grads, {
     lr: settings.lr,
     t: settings.t,
     clip: settings.clip ?? 1,
@@ -474,15 +484,19 @@ export function saveCheckpoint(
   try {
     withIo('create', temporary, () => mkdirSync(temporary, { recursive: true }));
     const moments = new Map<string, NamedTensor>();
+    const trained = trainableParams(model);
     for (const [param, { m, v }] of optimizer.moments) {
-      const shape = model.params.get(param)!.shape;
+      const shape = trained.get(param)!.shape;
       moments.set(`${param}.exp_avg`, { dtype: 'F32', shape, data: m });
       moments.set(`${param}.exp_avg_sq`, { dtype: 'F32', shape, data: v });
       // The parameter's own step count (PyTorch's `state['step']`): fewer than `state.step` after LayerDrop skips.
       const own = state.step - (optimizer.skipped.get(param) ?? 0);
       moments.set(`${param}.step`, { dtype: 'F32', shape: [1], data: new Float32Array([own]) });
     }
-    writeFileAtomic(join(temporary, 'model.safetensors'), writeSafetensors(model.toNamedTensors()));
+    // A LoRA run's checkpoint holds the adapters only (the base is the --init folder, unchanged).
+    if (model.lora)
+      writeFileAtomic(join(temporary, ADAPTER_WEIGHTS), writeSafetensors(model.lora.toPeftTensors()));
+    else writeFileAtomic(join(temporary, 'model.safetensors'), writeSafetensors(model.toNamedTensors()));
     writeFileAtomic(join(temporary, 'optimizer.safetensors'), writeSafetensors(moments));
     writeFileAtomic(join(temporary, 'state.json'), JSON.stringify(state));
     publishDirectory(temporary, join(root, name));
@@ -611,6 +625,7 @@ function readInputs(options: TrainOptions): RunInputs {
   const train = files(options.train);
   const valid = options.valid ? files(options.valid) : null;
   const loss = lossOptions(options.loss);
+  const lora = loraSettings(options);
   return {
     trainData,
     validData,
@@ -644,6 +659,8 @@ function readInputs(options: TrainOptions): RunInputs {
         ...(options.tgtLang === undefined ? {} : { tgtLang: options.tgtLang }),
         skipBadLines: options.skipBadLines ?? false,
         freezeEmbeddings: options.freezeEmbeddings ?? false,
+        // Only when given, so that run folders written before LoRA resume.
+        ...(lora ? { lora: { ...lora, targets: [lora.targets].flat(), merge: options.merge ?? false } } : {}),
         train,
         valid,
         model,
@@ -652,11 +669,50 @@ function readInputs(options: TrainOptions): RunInputs {
   };
 }
 
+/**
+ * The LoRA settings of a run (PEFT's defaults for the `init` model's type applied), `undefined` without `lora`.
+ * `lora` without `init`, or `merge` without `lora`, is `INVALID_OPTION`.
+ */
+export function loraSettings(options: TrainOptions): LoraSettings | undefined {
+  if (!options.lora) {
+    if (options.merge) invalidOption('--merge writes a LoRA run merged; it needs --lora R.');
+    return undefined;
+  }
+  if (!options.init)
+    invalidOption('--lora trains adapters on a pretrained model: give it with --init DIR|ORG/NAME.');
+  const { family } = readModelConfig(options.init, '--init folder');
+  return resolveLoraSettings(options.lora, family.modelType);
+}
+
+/**
+ * Writes the trained model into `out`: a LoRA run's adapters as PEFT saves them (`base_model_name_or_path` the
+ * Hub id of `init`, or its absolute path), or merged with `merge`; any other run as its family's HF folder.
+ */
+function saveOutput(model: Seq2SeqModel, options: TrainOptions): void {
+  if (!model.lora) saveModel(model, options.out);
+  else if (options.merge) saveMergedModel(model, options.out);
+  else saveAdapter(model, options.out, options.initSource?.repo ?? resolve(options.init!));
+}
+
 /** The model and tokenizer to train: resumed from `out`, loaded from `init`, or new with a new tokenizer. */
 async function setupModel(options: TrainOptions, trainPairs: SentencePair[], resumeDir: string | undefined) {
   const seed = options.seed ?? 1;
   let model: Seq2SeqModel;
-  if (resumeDir) {
+  const lora = loraSettings(options);
+  if (lora) {
+    // The base is always the --init folder; a resumed run's adapters come from its checkpoint.
+    const { family, config } = readModelConfig(options.init!);
+    if (!resumeDir) {
+      withIo('copy the tokenizer into', options.out, () => family.copyTokenizer(options.init!, options.out));
+    }
+    model = family.create(config, new Rng(seed));
+    loadWeights(model, options.init!);
+    const adapters = attachLora(model, lora, new Rng(seed));
+    if (resumeDir) {
+      const file = join(resumeDir, ADAPTER_WEIGHTS);
+      adapters.loadPeftTensors(readSafetensors(readFileSync(file), file).tensors, file);
+    }
+  } else if (resumeDir) {
     const { family, config } = readModelConfig(options.out);
     model = family.create(config, new Rng(seed));
     loadWeights(model, join(resumeDir, 'model.safetensors'));
@@ -679,12 +735,13 @@ async function setupModel(options: TrainOptions, trainPairs: SentencePair[], res
     model = new MarianModel(makeConfig(Object.keys(vocab).length, options.config ?? 'small'), new Rng(seed));
   }
   try {
-    if (!resumeDir) saveModel(model, options.out);
-    const tokenizer = await loadModelTokenizer(options.out, {
-      targetToken: options.targetToken,
-      srcLang: options.srcLang,
-      tgtLang: options.tgtLang,
-    });
+    if (!resumeDir) saveOutput(model, options);
+    // The family from the model: a LoRA run's folder holds an adapter, not a config.json.
+    const tokenizer = await loadModelTokenizer(
+      options.out,
+      { targetToken: options.targetToken, srcLang: options.srcLang, tgtLang: options.tgtLang },
+      modelFamily(model.config, options.out),
+    );
     return { model, tokenizer };
   } catch (error) {
     model.dispose();
@@ -801,7 +858,7 @@ async function trainRun(
   const { model, tokenizer } = await setupModel(options, inputs.trainData.pairs, resumeDir);
   if (fineTuning && !resumeDir) {
     say(
-      `fine-tuning ${options.initSource ? `${options.initSource.repo} (commit ${options.initSource.commit.slice(0, 12)})` : options.init}: lr ${peakLr} (--lr), warmup ${warmup} steps (--warmup), ${schedule} schedule (--schedule)${options.freezeEmbeddings ? ', embeddings frozen' : ''}`,
+      `fine-tuning ${options.initSource ? `${options.initSource.repo} (commit ${options.initSource.commit.slice(0, 12)})` : options.init}: lr ${peakLr} (--lr), warmup ${warmup} steps (--warmup), ${schedule} schedule (--schedule)${options.freezeEmbeddings ? ', embeddings frozen' : ''}${model.lora ? `, LoRA r ${model.lora.settings.r} alpha ${model.lora.settings.alpha} dropout ${model.lora.settings.dropout} on ${model.lora.modules.length} modules (${[model.lora.settings.targets].flat().join(',')}): ${model.lora.size} trained parameters, base frozen` : ''}`,
     );
   }
   const maxLength = model.config.max_position_embeddings;
@@ -812,7 +869,8 @@ async function trainRun(
   }
   const validExamples = validData ? encodePairs(validData.pairs, tokenizer, maxLength) : [];
 
-  const optimizer = new HostAdam(model.params);
+  // With LoRA: moments for the adapters only (the frozen base has neither gradients nor moments).
+  const optimizer = new HostAdam(trainableParams(model));
   let state: TrainingState = {
     step: 0,
     epoch: 0,
@@ -870,7 +928,7 @@ async function trainRun(
     if (result.bleu > state.bestBleu) {
       state.bestBleu = result.bleu;
       state.badEvals = 0;
-      saveModel(model, options.out);
+      saveOutput(model, options);
     } else state.badEvals += 1;
   };
 
@@ -941,7 +999,7 @@ async function trainRun(
       // Let a pending SIGINT reach its handler: the step itself never yields to the event loop.
       await new Promise((resolve) => setImmediate(resolve));
     }
-    if (state.bestBleu < 0 && !interrupted) saveModel(model, options.out);
+    if (state.bestBleu < 0 && !interrupted) saveOutput(model, options);
   } finally {
     process.removeListener('SIGINT', onInterrupt);
     progress.finish();

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensor } from '../../checkpoint/safetensors.js';
+import { type LoraAdapters, loraLinear } from '../../lora/lora.js';
 import { appendCache } from '../../model/kernels/decode-scan.js';
 import { dropout } from '../../model/kernels/dropout.js';
 import { layerNorm } from '../../model/kernels/layer-norm.js';
 import { activate, causalBias, type DecoderState, embeddingLookup, paddingBias } from '../../model/marian.js';
-import { linearProduct, matmul, matmulTransposed, withCachedWeightTransposes } from '../../model/matmul.js';
+import { matmul, matmulTransposed, withCachedWeightTransposes } from '../../model/matmul.js';
 import type { Rng } from '../../rng.js';
 import type { M2M100Config } from './configuration.js';
 
@@ -72,6 +73,8 @@ export class M2M100Model {
   readonly params = new Map<string, tf.Variable>();
   /** Fixed buffers by HF name: none (HF's `final_logits_bias` is gone from M2M100; positions are not saved). */
   readonly buffers = new Map<string, tf.Variable>();
+  /** LoRA adapters on target linear layers, when attached (`attachLora`); disposed with the model. */
+  lora?: LoraAdapters;
   private readonly zeroBias: tf.Tensor2D;
   private table: Float32Array = new Float32Array(0);
   private tableRows = 0;
@@ -129,6 +132,7 @@ export class M2M100Model {
   /** Releases every tensor. */
   dispose(): void {
     for (const v of this.params.values()) v.dispose();
+    this.lora?.dispose();
     this.zeroBias.dispose();
   }
 
@@ -191,11 +195,12 @@ export class M2M100Model {
     return tf.tensor3d(out, [b, l, d]);
   }
 
-  private linear(x: tf.Tensor, prefix: string): tf.Tensor {
+  /** x Wᵀ + b of module `prefix`, plus its LoRA term when adapters are attached (`rng`: their dropout). */
+  private linear(x: tf.Tensor, prefix: string, rng?: Rng): tf.Tensor {
     const w = this.p(`${prefix}.weight`);
     const shape = x.shape;
     const flat = tf.reshape(x, [-1, shape[shape.length - 1]]);
-    const y = tf.add(linearProduct(flat, w), this.p(`${prefix}.bias`));
+    const y = loraLinear(this.lora, prefix, flat, w, this.p(`${prefix}.bias`), rng);
     return tf.reshape(y, [...shape.slice(0, -1), w.shape[0]]);
   }
 
@@ -217,9 +222,9 @@ export class M2M100Model {
     return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b, l, h * dh]);
   }
 
-  private query(x: tf.Tensor, prefix: string, count: number): tf.Tensor4D {
+  private query(x: tf.Tensor, prefix: string, count: number, rng?: Rng): tf.Tensor4D {
     const headDim = this.config.d_model / count;
-    return this.heads(tf.mul(this.linear(x, `${prefix}.q_proj`), headDim ** -0.5), count);
+    return this.heads(tf.mul(this.linear(x, `${prefix}.q_proj`, rng), headDim ** -0.5), count);
   }
 
   /** softmax(q·kᵀ + bias) · v through `out_proj`, attention dropout on the probabilities. */
@@ -234,23 +239,23 @@ export class M2M100Model {
     let scores = matmulTransposed(q, k);
     if (bias) scores = tf.add(scores, bias);
     const probs = this.dropout(tf.softmax(scores), this.config.attention_dropout, rng);
-    return this.linear(this.mergeHeads(matmul(probs, v)), `${prefix}.out_proj`) as tf.Tensor3D;
+    return this.linear(this.mergeHeads(matmul(probs, v)), `${prefix}.out_proj`, rng) as tf.Tensor3D;
   }
 
   private selfAttention(x: tf.Tensor, prefix: string, heads: number, bias: tf.Tensor | undefined, rng?: Rng) {
-    const q = this.query(x, prefix, heads);
-    const k = this.heads(this.linear(x, `${prefix}.k_proj`), heads);
-    const v = this.heads(this.linear(x, `${prefix}.v_proj`), heads);
+    const q = this.query(x, prefix, heads, rng);
+    const k = this.heads(this.linear(x, `${prefix}.k_proj`, rng), heads);
+    const v = this.heads(this.linear(x, `${prefix}.v_proj`, rng), heads);
     return this.attend(q, k, v, bias, prefix, rng);
   }
 
   private feedForward(x: tf.Tensor, prefix: string, rng: Rng | undefined): tf.Tensor {
     const hidden = this.dropout(
-      activate(this.linear(x, `${prefix}.fc1`), this.config.activation_function),
+      activate(this.linear(x, `${prefix}.fc1`, rng), this.config.activation_function),
       this.config.activation_dropout,
       rng,
     );
-    return this.dropout(this.linear(hidden, `${prefix}.fc2`), this.config.dropout, rng);
+    return this.dropout(this.linear(hidden, `${prefix}.fc2`, rng), this.config.dropout, rng);
   }
 
   /** HF's LayerDrop: in training, skip with probability `rate` (the layer's first draw from `rng`). */
@@ -339,9 +344,14 @@ export class M2M100Model {
         rng,
       );
       h = tf.add(h, this.dropout(attended, config.dropout, rng));
-      const cq = this.query(this.layerNorm(h, `${p}.encoder_attn_layer_norm`), `${p}.encoder_attn`, heads);
-      const ck = this.heads(this.linear(encoded.hidden, `${p}.encoder_attn.k_proj`), heads);
-      const cv = this.heads(this.linear(encoded.hidden, `${p}.encoder_attn.v_proj`), heads);
+      const cq = this.query(
+        this.layerNorm(h, `${p}.encoder_attn_layer_norm`),
+        `${p}.encoder_attn`,
+        heads,
+        rng,
+      );
+      const ck = this.heads(this.linear(encoded.hidden, `${p}.encoder_attn.k_proj`, rng), heads);
+      const cv = this.heads(this.linear(encoded.hidden, `${p}.encoder_attn.v_proj`, rng), heads);
       const crossAttended = this.attend(cq, ck, cv, encoded.bias, `${p}.encoder_attn`, rng);
       h = tf.add(h, this.dropout(crossAttended, config.dropout, rng));
       h = tf.add(h, this.feedForward(this.layerNorm(h, `${p}.final_layer_norm`), p, rng));
