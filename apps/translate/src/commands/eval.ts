@@ -1,8 +1,6 @@
-import { loadModelFolder } from '../checkpoint/model-folder.js';
 import { readParallelData, requirePairs } from '../data/data.js';
 import { corpusBleu } from '../evaluation/bleu.js';
 import { corpusChrf } from '../evaluation/chrf.js';
-import { loadAdapter } from '../lora/peft-folder.js';
 import { Progress } from '../progress/progress.js';
 import { initBackend } from '../training/backend.js';
 import { translateTexts } from '../training/train.js';
@@ -14,13 +12,12 @@ import {
   DATA_OPTIONS,
   LANGUAGE_OPTIONS,
   MODEL_USAGE,
-  modelLanguages,
   number,
   parseCommand,
   required,
   TARGET_TOKEN_OPTION,
 } from './args.js';
-import { resolveModelFlag } from './model-source.js';
+import { loadModelFlag } from './model-source.js';
 
 const usage = `el-translate eval — translate a test set and score it (sacreBLEU 13a/exp BLEU, chrF2)
 
@@ -63,16 +60,7 @@ export const evalCommand: Command = {
     // An empty (or all-malformed) set would score BLEU 0 / perplexity 1: a result that is not one.
     const pairs = requirePairs(read, dataFile);
     const { skipped } = read;
-    const { dir } = await resolveModelFlag(modelDir, '--model', { quiet: values.quiet });
-    const { model, tokenizer } = await loadModelFolder(dir, modelLanguages(values));
-    if (values.adapter) {
-      try {
-        loadAdapter(model, values.adapter);
-      } catch (error) {
-        model.dispose();
-        throw error;
-      }
-    }
+    const { model, tokenizer } = await loadModelFlag(modelDir, values);
     const progress = new Progress({
       label: 'translate',
       total: pairs.length,

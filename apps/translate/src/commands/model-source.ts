@@ -1,9 +1,12 @@
 import { existsSync } from 'node:fs';
+import { loadModelFolder } from '../checkpoint/model-folder.js';
 import { HubError } from '../hub/errors.js';
 import type { HubDownloadProgress } from '../hub/http.js';
 import { parseHubId } from '../hub/hub-id.js';
 import { type ResolvedModel, resolveModel } from '../hub/resolve-model.js';
+import { loadAdapter } from '../lora/peft-folder.js';
 import { Progress, type ProgressStream } from '../progress/progress.js';
+import { modelLanguages } from './args.js';
 
 /** Options of {@link resolveModelFlag}. */
 export interface ModelFlagOptions {
@@ -86,4 +89,32 @@ export async function resolveModelFlag(
     bars.finish();
     process.removeListener('SIGINT', onInterrupt);
   }
+}
+
+/** The flags {@link loadModelFlag} reads. */
+export interface ModelLoadFlags {
+  'target-token'?: string;
+  'src-lang'?: string;
+  'tgt-lang'?: string;
+  adapter?: string;
+  quiet?: boolean;
+}
+
+/**
+ * `--model` of `translate`, `score` and `eval`: the folder or Hub id resolved ({@link resolveModelFlag}), the model
+ * and its tokenizer loaded with the language flags, and a LoRA `--adapter` attached (the model is disposed if that
+ * fails).
+ */
+export async function loadModelFlag(spec: string, values: ModelLoadFlags) {
+  const { dir } = await resolveModelFlag(spec, '--model', { quiet: values.quiet });
+  const loaded = await loadModelFolder(dir, modelLanguages(values));
+  if (values.adapter) {
+    try {
+      loadAdapter(loaded.model, values.adapter);
+    } catch (error) {
+      loaded.model.dispose();
+      throw error;
+    }
+  }
+  return loaded;
 }

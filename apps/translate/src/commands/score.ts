@@ -1,7 +1,5 @@
-import { loadModelFolder } from '../checkpoint/model-folder.js';
 import { readParallelData, requirePairs } from '../data/data.js';
 import { scoreCorpus } from '../evaluation/score.js';
-import { loadAdapter } from '../lora/peft-folder.js';
 import { Progress } from '../progress/progress.js';
 import { initBackend } from '../training/backend.js';
 import {
@@ -12,13 +10,12 @@ import {
   DATA_OPTIONS,
   LANGUAGE_OPTIONS,
   MODEL_USAGE,
-  modelLanguages,
   parseCommand,
   positiveInteger,
   required,
   TARGET_TOKEN_OPTION,
 } from './args.js';
-import { resolveModelFlag } from './model-source.js';
+import { loadModelFlag } from './model-source.js';
 
 const usage = `el-translate score — teacher-forced log-probability, NLL and perplexity of each target given its source
 
@@ -61,16 +58,7 @@ export const scoreCommand: Command = {
     // An empty (or all-malformed) set would score BLEU 0 / perplexity 1: a result that is not one.
     const pairs = requirePairs(read, dataFile);
     const { skipped } = read;
-    const { dir } = await resolveModelFlag(modelDir, '--model', { quiet: values.quiet });
-    const { model, tokenizer } = await loadModelFolder(dir, modelLanguages(values));
-    if (values.adapter) {
-      try {
-        loadAdapter(model, values.adapter);
-      } catch (error) {
-        model.dispose();
-        throw error;
-      }
-    }
+    const { model, tokenizer } = await loadModelFlag(modelDir, values);
     const progress = new Progress({ label: 'score', total: pairs.length, unit: 'sent', quiet: values.quiet });
     const { sentences, corpus } = scoreCorpus(model, tokenizer, pairs, {
       file: dataFile,

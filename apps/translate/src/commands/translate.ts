@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { loadModelFolder } from '../checkpoint/model-folder.js';
 import { readTextFile } from '../data/data.js';
 import { invalidData } from '../errors.js';
-import { loadAdapter } from '../lora/peft-folder.js';
 import { Progress } from '../progress/progress.js';
 import { initBackend } from '../training/backend.js';
 import { translateTexts } from '../training/train.js';
@@ -14,13 +12,12 @@ import {
   type Command,
   LANGUAGE_OPTIONS,
   MODEL_USAGE,
-  modelLanguages,
   number,
   parseCommand,
   required,
   TARGET_TOKEN_OPTION,
 } from './args.js';
-import { resolveModelFlag } from './model-source.js';
+import { loadModelFlag } from './model-source.js';
 
 const usage = `el-translate translate — translate lines
 
@@ -57,16 +54,7 @@ export const translateCommand: Command = {
     const beam = number(values.beam, 'beam', 5);
     await initBackend(backend(values.backend));
     const lines = readInput(values.input);
-    const { dir } = await resolveModelFlag(modelDir, '--model', { quiet: values.quiet });
-    const { model, tokenizer } = await loadModelFolder(dir, modelLanguages(values));
-    if (values.adapter) {
-      try {
-        loadAdapter(model, values.adapter);
-      } catch (error) {
-        model.dispose();
-        throw error;
-      }
-    }
+    const { model, tokenizer } = await loadModelFlag(modelDir, values);
     const nonEmpty = lines.map((l) => l.trim());
     const progress = new Progress({
       label: 'translate',
