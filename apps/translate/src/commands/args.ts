@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { invalidOption } from '../errors.js';
 import type { BackendName } from '../training/backend.js';
@@ -62,6 +63,17 @@ export function required(value: string | undefined, name: string, usage: string)
   return value;
 }
 
+/**
+ * `--threads N`: XNNPACK threads of the wasm backend; default every core (`os.availableParallelism()`). Results do
+ * not depend on it (XNNPACK splits a product by output tiles; the app's own kernels run on the main thread).
+ */
+export function threads(value: string | undefined): number {
+  return positiveInteger(value, 'threads', availableParallelism());
+}
+
+/** Usage line of `--threads`. */
+export const THREADS_USAGE = `  --threads N            wasm threads (default: every core, ${availableParallelism()} here); results do not depend on it`;
+
 /** `--backend wasm|cpu` (default wasm). */
 export function backend(value: string | undefined): BackendName {
   if (value === undefined || value === 'wasm') return 'wasm';
@@ -106,6 +118,7 @@ export const DATA_OPTIONS = {
   tgt: { type: 'string', default: 'de' },
   'skip-bad-lines': { type: 'boolean', default: false },
   backend: { type: 'string' },
+  threads: { type: 'string' },
 } as const;
 
 /** An output folder flag (`--out`): created when missing, so only an existing file is refused (`INVALID_OPTION`). */

@@ -12,6 +12,8 @@ import {
   parseCommand,
   positiveInteger,
   required,
+  THREADS_USAGE,
+  threads,
 } from './args.js';
 
 const usage = `el-translate compare — the paper's MT question asked of your data: fine-tune one model with several
@@ -32,6 +34,7 @@ Training (each run; as el-translate train with --init):
   --max-steps N (default 1000)  --lr X (default 5e-5)  --warmup N  --schedule inverse-sqrt|linear (default linear)
   --max-tokens N  --accumulate N  --clip X  --eval-every N  --log-every N  --patience N  --keep-last N
   --freeze-embeddings  --src en --tgt de  --target-token >>deu<<  --skip-bad-lines  --backend wasm|cpu  --quiet
+${THREADS_USAGE}
 
 Writes, under DIR: one run folder per loss and seed (<loss>-seed<N>: el-translate train's run folder, with its
 run.json, checkpoints, metrics.jsonl and best-valid-BLEU weights), evaluations/<run>.json (the test translations),
@@ -101,6 +104,7 @@ export const compareCommand: Command = {
       'target-token': { type: 'string' },
       'skip-bad-lines': { type: 'boolean', default: false },
       backend: { type: 'string' },
+      threads: { type: 'string' },
       quiet: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     });
@@ -149,6 +153,7 @@ export const compareCommand: Command = {
         freezeEmbeddings: values['freeze-embeddings'],
         skipBadLines: values['skip-bad-lines'],
         backend: backend(values.backend),
+        threads: threads(values.threads),
       },
     });
     const section = await writeCompareFiles(out, result, { init });

@@ -16,13 +16,14 @@ import {
   parseCommand,
   required,
   TARGET_TOKEN_OPTION,
+  threads,
 } from './args.js';
 import { loadModelFlag } from './model-source.js';
 
 const usage = `el-translate eval — translate a test set and score it (sacreBLEU 13a/exp BLEU, chrF2)
 
   el-translate eval --model DIR --data FILE [--src en --tgt de] [--beam 5] [--json] [--skip-bad-lines]
-                    [--target-token >>deu<<] [--backend wasm|cpu] [--quiet]
+                    [--target-token >>deu<<] [--backend wasm|cpu] [--threads N] [--quiet]
 ${MODEL_USAGE}
 ${ADAPTER_USAGE}
 
@@ -51,7 +52,7 @@ export const evalCommand: Command = {
     const modelDir = required(values.model, 'model', usage);
     const dataFile = required(values.data, 'data', usage);
     const beam = number(values.beam, 'beam', 5);
-    await initBackend(backend(values.backend));
+    await initBackend(backend(values.backend), { threads: threads(values.threads) });
     const read = readParallelData(dataFile, {
       sourceLanguage: values.src!,
       targetLanguage: values.tgt!,

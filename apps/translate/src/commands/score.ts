@@ -14,13 +14,14 @@ import {
   positiveInteger,
   required,
   TARGET_TOKEN_OPTION,
+  threads,
 } from './args.js';
 import { loadModelFlag } from './model-source.js';
 
 const usage = `el-translate score — teacher-forced log-probability, NLL and perplexity of each target given its source
 
   el-translate score --model DIR --data FILE [--src en --tgt de] [--json] [--max-tokens 2000]
-                     [--skip-bad-lines] [--target-token >>deu<<] [--backend wasm|cpu] [--quiet]
+                     [--skip-bad-lines] [--target-token >>deu<<] [--backend wasm|cpu] [--threads N] [--quiet]
 ${MODEL_USAGE}
 ${ADAPTER_USAGE}
 
@@ -49,7 +50,7 @@ export const scoreCommand: Command = {
     const modelDir = required(values.model, 'model', usage);
     const dataFile = required(values.data, 'data', usage);
     const maxTokens = positiveInteger(values['max-tokens'], 'max-tokens', 2000);
-    await initBackend(backend(values.backend));
+    await initBackend(backend(values.backend), { threads: threads(values.threads) });
     const read = readParallelData(dataFile, {
       sourceLanguage: values.src!,
       targetLanguage: values.tgt!,

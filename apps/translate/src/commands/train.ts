@@ -10,6 +10,8 @@ import {
   parseCommand,
   positiveInteger,
   required,
+  THREADS_USAGE,
+  threads,
 } from './args.js';
 import { resolveModelFlag } from './model-source.js';
 
@@ -49,6 +51,7 @@ Evaluation and checkpoints:
   --log-every N          metrics.jsonl and progress every N steps (default 10)
 Other:
   --skip-bad-lines  --backend wasm|cpu  --quiet
+${THREADS_USAGE}
   --overwrite            start over in --out (its checkpoints, metrics and model files are removed), or write
                          into a non-empty folder that is not a run folder (its model files are replaced)
 
@@ -135,6 +138,7 @@ export const trainCommand: Command = {
       merge: { type: 'boolean', default: false },
       'skip-bad-lines': { type: 'boolean', default: false },
       backend: { type: 'string' },
+      threads: { type: 'string' },
       quiet: { type: 'boolean', default: false },
       overwrite: { type: 'boolean', default: false },
     });
@@ -191,6 +195,7 @@ export const trainCommand: Command = {
       merge: values.merge,
       skipBadLines: values['skip-bad-lines'],
       backend: backend(values.backend),
+      threads: threads(values.threads),
       quiet: values.quiet,
       overwrite: values.overwrite,
     });

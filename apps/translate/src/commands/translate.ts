@@ -16,12 +16,13 @@ import {
   parseCommand,
   required,
   TARGET_TOKEN_OPTION,
+  threads,
 } from './args.js';
 import { loadModelFlag } from './model-source.js';
 
 const usage = `el-translate translate — translate lines
 
-  el-translate translate --model DIR [--beam 5] [--input FILE] [--backend wasm|cpu] [--quiet] < in.en > out.de
+  el-translate translate --model DIR [--beam 5] [--input FILE] [--backend wasm|cpu] [--threads N] [--quiet] < in.en > out.de
   --target-token >>deu<<   the target-language token of a multilingual OPUS-MT model (put before each source)
 ${MODEL_USAGE}
 ${ADAPTER_USAGE}
@@ -47,12 +48,13 @@ export const translateCommand: Command = {
       input: { type: 'string' },
       beam: { type: 'string' },
       backend: { type: 'string' },
+      threads: { type: 'string' },
       quiet: { type: 'boolean', default: false },
     });
     if (!values) return;
     const modelDir = required(values.model, 'model', usage);
     const beam = number(values.beam, 'beam', 5);
-    await initBackend(backend(values.backend));
+    await initBackend(backend(values.backend), { threads: threads(values.threads) });
     const lines = readInput(values.input);
     const { model, tokenizer } = await loadModelFlag(modelDir, values);
     const nonEmpty = lines.map((l) => l.trim());

@@ -90,6 +90,11 @@ export interface TrainOptions {
   /** Valid sentences translated (greedy) for the in-training BLEU. Default 200. */
   validSentences?: number;
   backend?: BackendName;
+  /**
+   * XNNPACK threads of the wasm backend (tfjs's threaded SIMD build). Default 1 in the library; the CLI's
+   * `--threads` defaults to every core. XNNPACK splits a product by output tiles, so results do not depend on it.
+   */
+  threads?: number;
   /** Print nothing (metrics still go to `metrics.jsonl`). */
   quiet?: boolean;
   /** Leave `model.shared.weight` (token embeddings and the tied output projection) as loaded. */
@@ -793,7 +798,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
       tgtLang: options.tgtLang,
     });
   }
-  await initBackend(options.backend ?? 'wasm');
+  await initBackend(options.backend ?? 'wasm', { threads: options.threads });
   if (inputs.trainData.skipped) say(`skipped ${inputs.trainData.skipped} bad lines in ${options.train}`);
   const run = openRun({ out: options.out, overwrite: options.overwrite, settings: inputs.settings, say });
   try {
