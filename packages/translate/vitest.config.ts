@@ -10,6 +10,7 @@ export default defineConfig({
   test: {
     name: 'translate-library',
     include: ['src/**/*.test.ts'],
+    exclude: ['src/**/*.browser.test.ts'],
     // Generous: the machines are shared; a test fails on its assertions, never on a busy CPU.
     testTimeout: 120_000,
   },
