@@ -29,8 +29,17 @@ function charNgrams(text: string, n: number): Map<string, number> {
   return counts;
 }
 
-/** Per order n: [hypothesis n-grams, reference n-grams, matches]. */
-function statistics(hypothesis: string, reference: string, order: number, keepWhitespace: boolean): number[] {
+/**
+ * A segment's chrF sufficient statistics: per character order n = 1..`order`, [hypothesis n-grams, reference
+ * n-grams, matches]. Summed over segments they give the corpus score ({@link chrfFromStatistics}); a bootstrap
+ * resamples them.
+ */
+export function chrfStatistics(
+  hypothesis: string,
+  reference: string,
+  order = 6,
+  keepWhitespace = false,
+): number[] {
   const strip = (s: string) => (keepWhitespace ? s : s.split(/\s+/).join(''));
   const hyp = strip(hypothesis);
   const ref = strip(reference);
@@ -51,14 +60,20 @@ function statistics(hypothesis: string, reference: string, order: number, keepWh
   return stats;
 }
 
-function fScore(stats: number[], order: number, beta: number, epsSmoothing: boolean): number {
+/** chrF in [0, 100] from statistics summed as {@link chrfStatistics} gives them. */
+export function chrfFromStatistics(
+  stats: ArrayLike<number>,
+  order = 6,
+  beta = 2,
+  epsSmoothing = false,
+): number {
   const factor = beta ** 2;
   let score = 0;
   let effectiveOrder = 0;
   let precisionSum = 0;
   let recallSum = 0;
   for (let n = 0; n < order; n++) {
-    const [hypCount, refCount, match] = stats.slice(3 * n, 3 * n + 3);
+    const [hypCount, refCount, match] = [stats[3 * n], stats[3 * n + 1], stats[3 * n + 2]];
     const precision = hypCount > 0 ? match / hypCount : EPS;
     const recall = refCount > 0 ? match / refCount : EPS;
     const denominator = factor * precision + recall;
@@ -89,11 +104,11 @@ export function corpusChrf(hypotheses: string[], references: string[], options: 
   const keepWhitespace = options.keepWhitespace ?? false;
   const sum = new Array(3 * order).fill(0);
   hypotheses.forEach((hypothesis, i) => {
-    const stats = statistics(hypothesis, references[i] ?? '', order, keepWhitespace);
+    const stats = chrfStatistics(hypothesis, references[i] ?? '', order, keepWhitespace);
     for (let k = 0; k < sum.length; k++) sum[k] += stats[k];
   });
   return {
-    score: fScore(sum, order, beta, epsSmoothing),
+    score: chrfFromStatistics(sum, order, beta, epsSmoothing),
     signature: `nrefs:1|case:mixed|eff:yes|nc:${order}|nw:0|space:${keepWhitespace ? 'yes' : 'no'}|version:el-translate`,
   };
 }
