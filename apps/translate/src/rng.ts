@@ -1,4 +1,4 @@
-import { mulberry32Step } from '@encouraging-loss/core';
+import { mulberry32Next, mulberry32Value } from '@encouraging-loss/core';
 
 /**
  * Seeded pseudo-random numbers (mulberry32). The whole state is one uint32, so a checkpoint can store it and a
@@ -14,9 +14,8 @@ export class Rng {
 
   /** A float in [0, 1). */
   next(): number {
-    const step = mulberry32Step(this.state);
-    this.state = step.state;
-    return step.value;
+    this.state = mulberry32Next(this.state);
+    return mulberry32Value(this.state);
   }
 
   /** An integer in [0, n). */

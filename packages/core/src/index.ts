@@ -50,7 +50,7 @@ export {
   prepareInput,
   prepareSigmoidInput,
 } from './prepare-input.js';
-export { mulberry32Step, seededRandom } from './seeded-random.js';
+export { mulberry32Next, mulberry32Value, seededRandom } from './seeded-random.js';
 export type { TensorOps, TensorOpsV1 } from './tensor-ops.js';
 export { type ArrayDType, type ArrayTensor, arrayTensor, typedArrayOps } from './typed-array-ops.js';
 export { checkFiniteValues, checkShapes, checkTargetIndices, coordinatesOf } from './validation.js';

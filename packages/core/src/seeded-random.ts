@@ -1,13 +1,17 @@
 /**
- * One step of mulberry32 (a 32-bit-state generator, period 2³²): the next state and the uniform in [0, 1) it
- * yields. The whole state is one uint32, so a training run can checkpoint it and resume the exact stream.
+ * One step of mulberry32 (a 32-bit-state generator, period 2³²): the state after `state`. The whole state is one
+ * uint32, so a training run can checkpoint it and resume the exact stream.
  */
-export function mulberry32Step(state: number): { state: number; value: number } {
-  const next = (state + 0x6d2b79f5) >>> 0;
-  let t = next;
+export function mulberry32Next(state: number): number {
+  return (state + 0x6d2b79f5) >>> 0;
+}
+
+/** The uniform in [0, 1) that mulberry32 yields for an advanced state (from {@link mulberry32Next}). */
+export function mulberry32Value(state: number): number {
+  let t = state;
   t = Math.imul(t ^ (t >>> 15), t | 1);
   t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return { state: next, value: ((t ^ (t >>> 14)) >>> 0) / 4294967296 };
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
 
 /**
@@ -23,8 +27,7 @@ export function mulberry32Step(state: number): { state: number; value: number } 
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
-    const step = mulberry32Step(state);
-    state = step.state;
-    return step.value;
+    state = mulberry32Next(state);
+    return mulberry32Value(state);
   };
 }

@@ -18,13 +18,22 @@ export const TIED_KEYS = [
 export const POSITION_KEYS = ['model.encoder.embed_positions.weight', 'model.decoder.embed_positions.weight'];
 
 /** Float32 values of a tensor; F16/BF16 were upcast when read, F64 is rounded. */
-function floats(tensor: NamedTensor, name: string, source: string): Float32Array {
+/** A tensor's values as float32 (float64 narrowed); integer tensors are `INVALID_DATA` naming the family. */
+export function floatValues(
+  tensor: NamedTensor,
+  name: string,
+  source: string,
+  family = 'Marian',
+): Float32Array {
   if (tensor.data instanceof Float32Array) return tensor.data;
   if (tensor.data instanceof Float64Array) return Float32Array.from(tensor.data);
-  return invalidData(`${source}: ${name} holds ${tensor.dtype} values; Marian weights are floating point.`);
+  return invalidData(
+    `${source}: ${name} holds ${tensor.dtype} values; ${family} weights are floating point.`,
+  );
 }
 
-function same(a: Float32Array, b: Float32Array): boolean {
+/** Bit-identical float32 arrays (tied copies of one embedding must be exactly equal). */
+export function sameBits(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;
   const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
   const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
@@ -32,7 +41,17 @@ function same(a: Float32Array, b: Float32Array): boolean {
   return true;
 }
 
-/** HF `MarianSinusoidalPositionalEmbedding._init_weight`: sin(pos/10000^(2⌊j/2⌋/d)) at j/2, cos in the upper half. */
+/**
+ * The tensors of a bare `…Model` checkpoint (keys `shared.*`, `encoder.*`, `decoder.*` without the `model.` of a
+ * `…ForConditionalGeneration` one) with the prefix added, as `from_pretrained` maps them; others as they are.
+ */
+export function withModelPrefix(input: ReadonlyMap<string, NamedTensor>): Map<string, NamedTensor> {
+  const keys = [...input.keys()];
+  const bare = (k: string) => /^(shared|encoder|decoder)\./.test(k);
+  if (keys.some((k) => k.startsWith('model.')) || !keys.some(bare)) return new Map(input);
+  return new Map(keys.map((k) => [bare(k) ? `model.${k}` : k, input.get(k)!]));
+}
+
 function sinusoidTable(count: number, dim: number): Float64Array {
   const table = new Float64Array(count * dim);
   const sentinel = Math.ceil(dim / 2);
@@ -62,12 +81,7 @@ export function resolveMarianTensors(
   expected: Iterable<string>,
   source: string,
 ): Map<string, NamedTensor> {
-  let tensors = new Map(input);
-  const keys = [...tensors.keys()];
-  const bare = (k: string) => /^(shared|encoder|decoder)\./.test(k);
-  if (!keys.some((k) => k.startsWith('model.')) && keys.some(bare)) {
-    tensors = new Map(keys.map((k) => [bare(k) ? `model.${k}` : k, tensors.get(k)!]));
-  }
+  const tensors = withModelPrefix(input);
   const out = new Map<string, NamedTensor>();
   const wanted = new Set(expected);
 
@@ -75,9 +89,9 @@ export function resolveMarianTensors(
   for (const name of TIED_KEYS) {
     const tensor = tensors.get(name);
     if (!tensor) continue;
-    const data = floats(tensor, name, source);
+    const data = floatValues(tensor, name, source);
     if (!shared) shared = { name, data, shape: tensor.shape };
-    else if (tensor.shape.join() !== shared.shape.join() || !same(data, shared.data)) {
+    else if (tensor.shape.join() !== shared.shape.join() || !sameBits(data, shared.data)) {
       invalidData(
         `${source}: ${name} differs from ${shared.name}, but the config ties them (share_encoder_decoder_embeddings, tie_word_embeddings).`,
       );
@@ -91,7 +105,7 @@ export function resolveMarianTensors(
   out.set(
     'final_logits_bias',
     bias
-      ? { dtype: 'F32', shape: bias.shape, data: floats(bias, 'final_logits_bias', source) }
+      ? { dtype: 'F32', shape: bias.shape, data: floatValues(bias, 'final_logits_bias', source) }
       : { dtype: 'F32', shape: [1, config.vocab_size], data: new Float32Array(config.vocab_size) },
   );
 
@@ -103,7 +117,7 @@ export function resolveMarianTensors(
     if (tensor.shape.join() !== [count, dim].join()) {
       invalidData(`${source}: ${name} has shape [${tensor.shape}], the config needs [${count}, ${dim}].`);
     }
-    const data = floats(tensor, name, source);
+    const data = floatValues(tensor, name, source);
     const table = sinusoidTable(count, dim);
     for (let i = 0; i < data.length; i++) {
       if (!(Math.abs(data[i] - table[i]) <= 1e-6)) {
@@ -118,7 +132,7 @@ export function resolveMarianTensors(
     if (!wanted.has(name)) {
       invalidData(`${source}: tensor ${name} is not a parameter of MarianMTModel with this config.`);
     }
-    out.set(name, { dtype: 'F32', shape: tensor.shape, data: floats(tensor, name, source) });
+    out.set(name, { dtype: 'F32', shape: tensor.shape, data: floatValues(tensor, name, source) });
   }
   return out;
 }

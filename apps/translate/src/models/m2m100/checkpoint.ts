@@ -1,6 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../checkpoint/atomic.js';
+import { floatValues, sameBits, withModelPrefix } from '../../checkpoint/hf-keys.js';
 import { readWeights } from '../../checkpoint/model-folder.js';
 import { type NamedTensor, writeSafetensors } from '../../checkpoint/safetensors.js';
 import { invalidData } from '../../errors.js';
@@ -23,19 +24,6 @@ export const M2M100_TIED_KEYS = [
   'lm_head.weight',
 ] as const;
 
-function floats(tensor: NamedTensor, name: string, source: string): Float32Array {
-  if (tensor.data instanceof Float32Array) return tensor.data;
-  if (tensor.data instanceof Float64Array) return Float32Array.from(tensor.data);
-  return invalidData(`${source}: ${name} holds ${tensor.dtype} values; M2M100 weights are floating point.`);
-}
-
-function sameBits(a: Float32Array, b: Float32Array): boolean {
-  if (a.length !== b.length) return false;
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  return x.every((v, i) => v === y[i]);
-}
-
 /**
  * Maps the tensors of an HF M2M100-family checkpoint to the model's parameter names `expected`, as
  * `M2M100ForConditionalGeneration.from_pretrained` resolves them:
@@ -52,19 +40,14 @@ export function resolveM2M100Tensors(
   expected: Iterable<string>,
   source: string,
 ): Map<string, NamedTensor> {
-  let tensors = new Map(input);
-  const keys = [...tensors.keys()];
-  const bare = (k: string) => /^(shared|encoder|decoder)\./.test(k);
-  if (!keys.some((k) => k.startsWith('model.')) && keys.some(bare)) {
-    tensors = new Map(keys.map((k) => [bare(k) ? `model.${k}` : k, tensors.get(k)!]));
-  }
+  const tensors = withModelPrefix(input);
   const out = new Map<string, NamedTensor>();
   let shared: { name: string; data: Float32Array; shape: number[] } | undefined;
   for (const name of M2M100_TIED_KEYS) {
     const tensor = tensors.get(name);
     if (!tensor) continue;
     tensors.delete(name);
-    const data = floats(tensor, name, source);
+    const data = floatValues(tensor, name, source, 'M2M100');
     if (!shared) shared = { name, data, shape: tensor.shape };
     else if (tensor.shape.join() !== shared.shape.join() || !sameBits(data, shared.data)) {
       invalidData(`${source}: ${name} differs from ${shared.name}, but M2M100 ties them.`);
@@ -74,7 +57,7 @@ export function resolveM2M100Tensors(
   const bias = tensors.get('final_logits_bias');
   if (bias) {
     tensors.delete('final_logits_bias');
-    if (floats(bias, 'final_logits_bias', source).some((v) => v !== 0)) {
+    if (floatValues(bias, 'final_logits_bias', source, 'M2M100').some((v) => v !== 0)) {
       invalidData(
         `${source}: final_logits_bias is not zero; M2M100ForConditionalGeneration has no logits bias.`,
       );
@@ -90,7 +73,7 @@ export function resolveM2M100Tensors(
         `${source}: ${name} has shape [${tensor.shape}], positions need [rows, ${config.d_model}].`,
       );
     }
-    const data = floats(tensor, name, source);
+    const data = floatValues(tensor, name, source, 'M2M100');
     const table = m2m100SinusoidalTable(rows, dim, config.pad_token_id);
     const bad = data.findIndex((v, i) => !(Math.abs(v - table[i]) <= 1e-6));
     if (bad >= 0) {
@@ -103,7 +86,7 @@ export function resolveM2M100Tensors(
   for (const [name, tensor] of tensors) {
     if (!wanted.has(name))
       invalidData(`${source}: tensor ${name} is not a parameter of M2M100 with this config.`);
-    out.set(name, { dtype: 'F32', shape: tensor.shape, data: floats(tensor, name, source) });
+    out.set(name, { dtype: 'F32', shape: tensor.shape, data: floatValues(tensor, name, source, 'M2M100') });
   }
   return out;
 }
