@@ -169,10 +169,19 @@ function installArgs(line) {
   if (words[0] !== 'npm' || !['i', 'install'].includes(words[1]))
     throw new Error(`not an npm install line: ${line}`);
   const specs = words.slice(2).map((word) => packages[word]?.tarball ?? word);
-  // Core is not on npm yet: its tarball goes beside any of ours (npm then satisfies their `^` range with it).
-  const ours = words.some((word) => packages[word]);
-  const core = packages['@encouraging-loss/core']?.tarball;
-  if (ours && core && !specs.includes(core)) specs.push(core);
+  // Our packages are not on npm yet: the tarballs of the ones a named package depends on (core; the adapters the
+  // translate library builds on), transitively, go beside it (npm then satisfies their `^` ranges with them).
+  const pending = words.filter((word) => packages[word]);
+  const seen = new Set(pending);
+  while (pending.length > 0) {
+    const { manifest } = packages[pending.pop()];
+    for (const dependency of Object.keys(manifest.dependencies ?? {})) {
+      if (!packages[dependency] || seen.has(dependency)) continue;
+      seen.add(dependency);
+      pending.push(dependency);
+      specs.push(packages[dependency].tarball);
+    }
+  }
   return specs;
 }
 
@@ -198,9 +207,11 @@ for (const [index, project] of [...projects.values()].entries()) {
     continue;
   }
 
-  // require(esm): every entry of our packages in this project loads from CommonJS too.
+  // require(esm): every entry of the packages this project installs by name loads from CommonJS too (not those
+  // installed beside them as dependencies, whose optional peers the project may lack).
+  const named = new Set(project.install.split(/\s+/));
   const entries = Object.entries(packages)
-    .filter(([name]) => existsSync(join(dir, 'node_modules', name)))
+    .filter(([name]) => named.has(name) && existsSync(join(dir, 'node_modules', name)))
     .flatMap(([name, { manifest }]) =>
       Object.keys(manifest.exports ?? { '.': '' })
         .filter((key) => key !== './package.json')

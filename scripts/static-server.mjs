@@ -55,6 +55,16 @@ function send(response, status, headers = {}, body = '') {
 }
 
 /**
+ * The headers that make a page cross-origin isolated (`crossOriginIsolated`: SharedArrayBuffer, so WebAssembly
+ * threads): the page gets its own browsing-context group, and may embed only same-origin resources or ones that
+ * opt in. Pass as `serveStatic(mounts, { headers: CROSS_ORIGIN_ISOLATION })`.
+ */
+export const CROSS_ORIGIN_ISOLATION = Object.freeze({
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+});
+
+/**
  * Serves `mounts` (URL prefix → folder, e.g. `{ '/': 'dist', '/models/': '/tmp/m' }`; the longest matching prefix
  * wins) and `options.files` (exact path → in-memory body, answered before any folder) on 127.0.0.1, GET and HEAD
  * only. A folder's `index.html` answers for the folder (a folder without one is 404: nothing is listed); names
@@ -62,11 +72,12 @@ function send(response, status, headers = {}, body = '') {
  * is answered (400), never thrown. Resolves with the server and its base URL once listening.
  *
  * @param mounts URL prefix (starting and ending with `/`) → folder on disk.
- * @param options `port` (0, the default, picks a free one), `files` (`{ '/models/index.json': { body, type } }`).
+ * @param options `port` (0, the default, picks a free one), `files` (`{ '/models/index.json': { body, type } }`),
+ *   `headers` (sent with every response, errors and redirects included, e.g. {@link CROSS_ORIGIN_ISOLATION}).
  * @example
  * const { server, url } = await serveStatic({ '/': 'dist' }, { port: 5180 });
  */
-export function serveStatic(mounts, { port = 0, files = {} } = {}) {
+export function serveStatic(mounts, { port = 0, files = {}, headers = {} } = {}) {
   const entries = Object.entries(mounts)
     .map(([prefix, dir]) => {
       if (!prefix.startsWith('/') || !prefix.endsWith('/')) {
@@ -77,6 +88,7 @@ export function serveStatic(mounts, { port = 0, files = {} } = {}) {
     .sort((a, b) => b[0].length - a[0].length);
 
   function answer(request, response) {
+    for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       return send(response, 405, { allow: 'GET, HEAD' }, 'method not allowed');
     }

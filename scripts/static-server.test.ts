@@ -5,7 +5,7 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestPath, serveStatic } from './static-server.mjs';
+import { CROSS_ORIGIN_ISOLATION, requestPath, serveStatic } from './static-server.mjs';
 
 // A site and a model folder side by side with a secret next to them: nothing may ever answer with the secret.
 const top = mkdtempSync(join(tmpdir(), 'el-static-server-'));
@@ -205,6 +205,29 @@ describe('serveStatic', () => {
       { numRuns: 300 },
     );
     expect((await fetch(base)).status).toBe(200);
+  });
+});
+
+describe('serveStatic headers', () => {
+  it('sends the given headers with every answer (file, in-memory file, 404, redirect), and none unasked', async () => {
+    const isolated = await serveStatic(
+      { '/': join(top, 'site') },
+      { headers: CROSS_ORIGIN_ISOLATION, files: { '/models/index.json': { body: '{}' } } },
+    );
+    try {
+      for (const path of ['', 'app.js', 'models/index.json', 'missing.js']) {
+        const response = await fetch(new URL(path, isolated.url), { redirect: 'manual' });
+        expect(response.headers.get('cross-origin-opener-policy'), path).toBe('same-origin');
+        expect(response.headers.get('cross-origin-embedder-policy'), path).toBe('require-corp');
+      }
+      const redirect = await fetch(new URL('sub', isolated.url), { redirect: 'manual' });
+      expect(redirect.status).toBe(301);
+      expect(redirect.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+    } finally {
+      await new Promise((done) => isolated.server.close(done));
+    }
+    const plain = await fetch(base);
+    expect(plain.headers.get('cross-origin-embedder-policy')).toBeNull();
   });
 });
 

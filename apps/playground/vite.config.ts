@@ -20,6 +20,11 @@ function runtimeFiles(): Plugin {
   const files: [string, string][] = [
     ['wasm/tfjs/tfjs-backend-wasm.wasm', join(tfjsWasmDir, 'dist/tfjs-backend-wasm.wasm')],
     ['wasm/tfjs/tfjs-backend-wasm-simd.wasm', join(tfjsWasmDir, 'dist/tfjs-backend-wasm-simd.wasm')],
+    // The Fine-tune view's worker runs XNNPACK on every core when the page is cross-origin isolated.
+    [
+      'wasm/tfjs/tfjs-backend-wasm-threaded-simd.wasm',
+      join(tfjsWasmDir, 'dist/tfjs-backend-wasm-threaded-simd.wasm'),
+    ],
     ['wasm/ort/ort-wasm-simd-threaded.wasm', join(ortDir, 'dist/ort-wasm-simd-threaded.wasm')],
     ['wasm/ort/ort-wasm-simd-threaded.mjs', join(ortDir, 'dist/ort-wasm-simd-threaded.mjs')],
   ];
@@ -35,7 +40,7 @@ function runtimeFiles(): Plugin {
 /** The bundled demo model: el-translate's tiny OPUS-MT fixture, exported at build time into `models/`. */
 const DEMO_MODEL = 'opus-mt-tiny';
 const translateCli = join(here, '..', 'translate', 'dist', 'cli.js');
-const demoFixture = join(here, '..', 'translate', 'fixtures', DEMO_MODEL);
+const demoFixture = join(here, '..', '..', 'packages', 'translate', 'fixtures', DEMO_MODEL);
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
@@ -85,7 +90,7 @@ function demoModel(): Plugin {
             url,
             label:
               'The bundled demo: OPUS-MT’s architecture at toy size (d_model 16, one encoder and one decoder layer) with ' +
-              'random weights, exported from apps/translate/fixtures/opus-mt-tiny. It loads, translates and scores, but its ' +
+              'random weights, exported from packages/translate/fixtures/opus-mt-tiny. It loads, translates and scores, but its ' +
               'translations are noise: `pnpm start` trains and exports a real one, which `pnpm playground` then serves.',
           },
         ],
@@ -95,6 +100,61 @@ function demoModel(): Plugin {
         fileName: 'models/index.json',
         source: `${JSON.stringify(index, null, 2)}\n`,
       });
+    },
+  };
+}
+
+/** The tiny OPUS-MT fixture as Hugging Face lays it out. */
+const hfFixture = demoFixture;
+const HF_FILES = [
+  'config.json',
+  'generation_config.json',
+  'model.safetensors',
+  'source.spm',
+  'target.spm',
+  'vocab.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+];
+
+/**
+ * The Fine-tune view's defaults: the fixture as an HF Marian folder with weights (`models/opus-mt-tiny-hf/`, about
+ * 560 KB; the Translate view's `models/opus-mt-tiny/` is an ONNX export without them) and sample English→German
+ * pairs from the fixture's own test sentences (`finetune/train.tsv`, `finetune/valid.tsv`): the lines without a
+ * tab whose pieces fit the model's 64 positions.
+ */
+function finetuneDefaults(): Plugin {
+  return {
+    name: 'playground-finetune-defaults',
+    apply: 'build',
+    generateBundle() {
+      if (!hfFixture) {
+        this.warn(`No fine-tuning fixture in the site: ${demoFixture} is missing.`);
+        return;
+      }
+      for (const file of HF_FILES) {
+        this.emitFile({
+          type: 'asset',
+          fileName: `models/${DEMO_MODEL}-hf/${file}`,
+          source: readFileSync(join(hfFixture, file)),
+        });
+      }
+      const lines = (name: string) => readFileSync(join(hfFixture, name), 'utf8').split('\n');
+      const [en, de, enPieces, dePieces] = [
+        'test-sentences.en',
+        'test-sentences.de',
+        'test-sentences.en.pieces',
+        'test-sentences.de.pieces',
+      ].map(lines);
+      const fits = (i: number) =>
+        en[i].trim() !== '' &&
+        (de[i] ?? '').trim() !== '' &&
+        !`${en[i]}${de[i]}`.includes('\t') &&
+        (enPieces[i] ?? '').split(' ').length <= 40 &&
+        (dePieces[i] ?? '').split(' ').length <= 40;
+      const pairs = en.flatMap((source, i) => (fits(i) ? [`${source}\t${de[i]}\n`] : []));
+      this.emitFile({ type: 'asset', fileName: 'finetune/train.tsv', source: pairs.slice(0, 64).join('') });
+      this.emitFile({ type: 'asset', fileName: 'finetune/valid.tsv', source: pairs.slice(64, 80).join('') });
     },
   };
 }
@@ -111,5 +171,13 @@ export default defineConfig({
     ],
   },
   build: { target: 'es2022', chunkSizeWarningLimit: 2000, assetsInlineLimit: 0 },
-  plugins: [runtimeFiles(), demoModel()],
+  worker: {
+    // The Fine-tune view's worker is an ES module worker (`new Worker(url, { type: 'module' })`).
+    format: 'es',
+    // Unminified: tfjs-backend-wasm's threaded build sends its Emscripten factory to its pthread workers as source
+    // (`factory.toString()` in a Blob), and minified names inside it point at variables the Blob does not have
+    // (`ReferenceError: e is not defined` on every pthread).
+    rolldownOptions: { output: { minify: false } },
+  },
+  plugins: [runtimeFiles(), demoModel(), finetuneDefaults()],
 });

@@ -5,8 +5,17 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   resolve: {
     alias: {
+      '@encouraging-loss/translate/node': fileURLToPath(
+        new URL('../../packages/translate/src/node.ts', import.meta.url),
+      ),
+      '@encouraging-loss/translate': fileURLToPath(
+        new URL('../../packages/translate/src/index.ts', import.meta.url),
+      ),
       '@encouraging-loss/core': fileURLToPath(new URL('../../packages/core/src/index.ts', import.meta.url)),
       '@encouraging-loss/tfjs': fileURLToPath(new URL('../../packages/tfjs/src/index.ts', import.meta.url)),
+      '@encouraging-loss/onnxruntime-web/graph': fileURLToPath(
+        new URL('../../packages/onnxruntime-web/src/graph.ts', import.meta.url),
+      ),
       '@encouraging-loss/onnxruntime-web': fileURLToPath(
         new URL('../../packages/onnxruntime-web/src/index.ts', import.meta.url),
       ),

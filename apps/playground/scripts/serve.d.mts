@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 
-export { serveStatic } from '../../../scripts/static-server.mjs';
+export { CROSS_ORIGIN_ISOLATION, serveStatic } from '../../../scripts/static-server.mjs';
 
 /** What `el-translate export` writes and the Translate view loads. */
 export declare const EXPORTED_FILES: readonly string[];

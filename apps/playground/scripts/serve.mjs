@@ -6,9 +6,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { serveStatic } from '../../../scripts/static-server.mjs';
+import { CROSS_ORIGIN_ISOLATION, serveStatic } from '../../../scripts/static-server.mjs';
 
-export { serveStatic };
+export { CROSS_ORIGIN_ISOLATION, serveStatic };
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const repository = resolve(here, '..', '..', '..');
@@ -134,7 +134,11 @@ export async function startPlayground(argv, { cwd = process.env.INIT_CWD ?? proc
     ? { '/models/index.json': { body: `${JSON.stringify(chosen.index, null, 2)}\n` } }
     : {};
   try {
-    const { server, url } = await serveStatic({ '/': site, ...chosen.mounts }, { port, files });
+    // Cross-origin isolated, so the Fine-tune view's worker gets SharedArrayBuffer and WebAssembly threads.
+    const { server, url } = await serveStatic(
+      { '/': site, ...chosen.mounts },
+      { port, files, headers: CROSS_ORIGIN_ISOLATION },
+    );
     return { server, url, models: chosen.models };
   } catch (error) {
     if (error.code === 'EADDRINUSE') throw new Error(`Port ${port} is in use: pass --port N (or --port 0).`);

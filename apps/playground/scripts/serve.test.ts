@@ -100,6 +100,10 @@ describe('startPlayground', () => {
       expect(config.marker).toBe('given');
       const bundled = await (await fetch(new URL('models/opus-mt-tiny/config.json', url))).json();
       expect(bundled.marker).toBe('bundled');
+      // Cross-origin isolated (the Fine-tune view's wasm threads need SharedArrayBuffer).
+      const page = await fetch(url);
+      expect(page.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+      expect(page.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
     } finally {
       await new Promise((done) => server!.close(done));
     }

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p screenshots
-for name in why-el why-el-phone train translate; do
+for name in why-el why-el-phone train translate finetune-running finetune; do
   pngquant --force --strip --quality 60-90 --output "screenshots/$name.png" "../../runs/playground/$name.png"
   echo "screenshots/$name.png $(stat -c %s "screenshots/$name.png") bytes"
 done

@@ -9,14 +9,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { ADAM, experimental_setAppKernels, HostAdam, makeConfig, Rng } from '@encouraging-loss/translate';
+import { initNodeBackend, MarianModel } from '@encouraging-loss/translate/node';
 import * as tf from '@tensorflow/tfjs-core';
-import { makeConfig } from '../src/model/config.js';
-import { experimental_setAppKernels } from '../src/model/kernels/switch.js';
-import { MarianModel } from '../src/model/marian.js';
-import { Rng } from '../src/rng.js';
-import { initBackend } from '../src/training/backend.js';
-import { OPUS_MT_BASE } from '../src/training/fine-tune-bench.js';
-import { ADAM, HostAdam } from '../src/training/optimizer.js';
+import { OPUS_MT_BASE } from './fine-tune-bench.js';
 
 const { values } = parseArgs({
   options: {
@@ -115,7 +111,7 @@ const engines: Engine[] = [
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-await initBackend('wasm');
+await initNodeBackend('wasm');
 const results: Record<string, unknown>[] = [];
 for (const [shape, config] of [
   ['small', makeConfig(1000, 'small')],

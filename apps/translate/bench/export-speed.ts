@@ -9,18 +9,19 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import {
+  corpusBleu,
+  exportModelFolder,
+  loadModel,
+  OnnxTranslator,
+  translateTexts,
+} from '@encouraging-loss/translate';
+import { initNodeBackend, nodeFolder, readParallelData } from '@encouraging-loss/translate/node';
 import * as ort from 'onnxruntime-web';
 import { chromium } from 'playwright-core';
 import { chromiumLaunchOptions } from '../../../vitest.chromium.js';
 import { serveStatic } from '../browser-test/serve.js';
 import { type PageApi, siteMounts } from '../browser-test/site.js';
-import { loadModelFolder } from '../src/checkpoint/model-folder.js';
-import { readParallelData } from '../src/data/data.js';
-import { corpusBleu } from '../src/evaluation/bleu.js';
-import { exportModelFolder } from '../src/export/export-folder.js';
-import { OnnxTranslator } from '../src/export/onnx-translator.js';
-import { initBackend } from '../src/training/backend.js';
-import { translateTexts } from '../src/training/train.js';
 
 ort.env.wasm.numThreads = 1;
 
@@ -56,12 +57,16 @@ const same = (a: string[], b: string[]) => a.filter((t, i) => t === b[i]).length
 
 const root = mkdtempSync(join(tmpdir(), 'el-export-bench-'));
 const exported = join(root, 'models', 'exported');
-const { files } = exportModelFolder({ model: modelDir, out: exported, quantize: 'both' });
+const { files } = exportModelFolder({
+  model: nodeFolder(modelDir),
+  out: nodeFolder(exported),
+  quantize: 'both',
+});
 say(`exported ${modelDir} → ${exported}`);
 
 // Baseline: el-translate translate (tfjs-wasm, one thread, batches of 64 with the KV cache).
-await initBackend('wasm');
-const { model, tokenizer } = await loadModelFolder(modelDir);
+await initNodeBackend('wasm');
+const { model, tokenizer } = await loadModel(nodeFolder(modelDir));
 // transformers.js decodes under the app's length rule: at most ⌈1.5 × source ids⌉ + 10 new tokens, no forced EOS
 // at that cap (the app adds none). Trained models stop at EOS long before it.
 const generation = sentences.map((s) => ({

@@ -4,9 +4,10 @@
  * after an optimizer step: packed again). Interleaved per round, median ms and GFLOP/s per variant.
  * Run through `node bench/run-speed.mjs gemm`, under `flock /tmp/bench.lock`.
  */
+
+import { blockedMatMul } from '@encouraging-loss/translate';
+import { initNodeBackend } from '@encouraging-loss/translate/node';
 import * as tf from '@tensorflow/tfjs-core';
-import { blockedMatMul } from '../src/model/kernels/gemm.js';
-import { initBackend } from '../src/training/backend.js';
 
 // m × k × n: attention projections, FFN, their gradients (small preset and OPUS-MT base), and the output
 // projection of OPUS-MT base at 200 tokens: z = (W·hᵀ)ᵀ, dW = Gᵀ·h, dh = G·W.
@@ -24,7 +25,7 @@ const SHAPES = [
   [200, 58101, 512],
 ];
 
-await initBackend('wasm');
+await initNodeBackend('wasm');
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 for (const [m, k, n] of SHAPES) {
   const a = tf.randomNormal([m, k]) as tf.Tensor2D;

@@ -1,15 +1,17 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { exportModelFolder, loadTokenizer, type SubwordTokenizer } from '@encouraging-loss/translate';
+import {
+  initNodeBackend,
+  type MarianModel,
+  nodeFolder,
+  translateIds,
+} from '@encouraging-loss/translate/node';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { FIXTURE_SENTENCES, writeTinyModel } from '../../../packages/translate/test/export-fixture.js';
 import { chromiumLaunchOptions } from '../../../vitest.chromium.js';
-import { exportModelFolder } from '../src/export/export-folder.js';
-import { FIXTURE_SENTENCES, writeTinyModel } from '../src/export/test-fixture.js';
-import { translateIds } from '../src/model/decode.js';
-import type { MarianModel } from '../src/model/marian.js';
-import { loadTokenizer, type SubwordTokenizer } from '../src/tokenizers/bpe.js';
-import { initBackend } from '../src/training/backend.js';
 import { serveStatic } from './serve.js';
 import { type PageApi, siteMounts } from './site.js';
 
@@ -25,10 +27,14 @@ const outside: string[] = [];
 const errors: string[] = [];
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initNodeBackend('wasm');
   model = writeTinyModel(join(root, 'model'), { seed: 8 });
-  exportModelFolder({ model: join(root, 'model'), out: join(root, 'models', 'exported'), quantize: 'int8' });
-  tokenizer = await loadTokenizer(join(root, 'model'));
+  exportModelFolder({
+    model: nodeFolder(join(root, 'model')),
+    out: nodeFolder(join(root, 'models', 'exported')),
+    quantize: 'int8',
+  });
+  tokenizer = await loadTokenizer(nodeFolder(join(root, 'model')));
   server = await serveStatic(siteMounts(join(root, 'models'), root));
   browser = await chromium.launch(chromiumLaunchOptions());
   page = await browser.newPage();

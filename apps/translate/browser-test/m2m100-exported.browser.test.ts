@@ -4,13 +4,12 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { exportModelFolder } from '@encouraging-loss/translate';
+import { greedyGenerate, initNodeBackend, nodeFolder } from '@encouraging-loss/translate/node';
 import { chromium } from 'playwright-core';
 import { beforeAll, expect, test } from 'vitest';
+import { M2M100_FIXTURES, writePerturbedM2M100 } from '../../../packages/translate/test/export-fixture.js';
 import { chromiumLaunchOptions } from '../../../vitest.chromium.js';
-import { exportModelFolder } from '../src/export/export-folder.js';
-import { M2M100_FIXTURES, writePerturbedM2M100 } from '../src/export/test-fixture.js';
-import { greedyGenerate } from '../src/models/m2m100/generation.js';
-import { initBackend } from '../src/training/backend.js';
 import { serveStatic } from './serve.js';
 import { siteMounts } from './site.js';
 
@@ -22,14 +21,18 @@ const expected: Record<
 > = {};
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initNodeBackend('wasm');
   for (const name of NAMES) {
     const ref = JSON.parse(readFileSync(join(M2M100_FIXTURES, name, 'reference.json'), 'utf8'));
     const { model, tokenizer } = writePerturbedM2M100(name, join(root, 'src', name), {
       srcLang: ref.src_lang,
       tgtLang: ref.tgt_lang,
     });
-    exportModelFolder({ model: join(root, 'src', name), out: join(root, 'models', name), quantize: 'int8' });
+    exportModelFolder({
+      model: nodeFolder(join(root, 'src', name)),
+      out: nodeFolder(join(root, 'models', name)),
+      quantize: 'int8',
+    });
     const sentences = [
       ...ref.pairs.map((p: { source: string }) => p.source),
       'The printer is broken.',

@@ -1,3 +1,4 @@
+import { describeSystemError, invalidOption, isSystemError } from '@encouraging-loss/translate';
 import type { Command } from './commands/args.js';
 import { benchCommand } from './commands/bench.js';
 import { benchBaseCommand } from './commands/bench-base.js';
@@ -8,7 +9,6 @@ import { exportCommand } from './commands/export.js';
 import { scoreCommand } from './commands/score.js';
 import { trainCommand } from './commands/train.js';
 import { translateCommand } from './commands/translate.js';
-import { describeSystemError, invalidOption, isSystemError } from './errors.js';
 
 /** The commands, in the order `el-translate --help` lists them. */
 const COMMANDS: Command[] = [

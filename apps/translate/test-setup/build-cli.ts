@@ -24,8 +24,11 @@ export default async function setup(): Promise<void> {
     external: ['@huggingface/transformers', '@xenova/transformers'],
     esbuildOptions(options) {
       options.alias = {
+        '@encouraging-loss/translate/node': `${root}../../packages/translate/src/node.ts`,
+        '@encouraging-loss/translate': `${root}../../packages/translate/src/index.ts`,
         '@encouraging-loss/core': `${root}../../packages/core/src/index.ts`,
         '@encouraging-loss/tfjs': `${root}../../packages/tfjs/src/index.ts`,
+        '@encouraging-loss/onnxruntime-web/graph': `${root}../../packages/onnxruntime-web/src/graph.ts`,
         '@encouraging-loss/onnxruntime-web': `${root}../../packages/onnxruntime-web/src/index.ts`,
       };
     },

@@ -33,6 +33,10 @@ export interface ReferenceLogits {
 export interface Translator {
   name: string;
   translate(text: string, options: { maxNewTokens: number }): Promise<string>;
+  /** The folder's tokenizer: source ids of `text`, EOS included (what the encoder reads). */
+  encode(text: string): number[];
+  /** Text of target ids, special tokens left out (as {@link Translator.translate} decodes). */
+  decode(ids: readonly number[]): string;
   referenceLogits(source: string, reference: string): Promise<ReferenceLogits>;
   dispose(): Promise<void>;
 }
@@ -60,6 +64,12 @@ export async function loadTranslator(source: ModelSource): Promise<Translator> {
         do_sample: false,
       })) as Tensor;
       return tokenizer.decode(output.tolist()[0] as bigint[], { skip_special_tokens: true });
+    },
+    encode(text) {
+      return Array.from(tokenizer(text).input_ids.data as BigInt64Array, Number);
+    },
+    decode(ids) {
+      return tokenizer.decode([...ids], { skip_special_tokens: true });
     },
     async referenceLogits(sourceText, reference) {
       const inputs = tokenizer(sourceText);

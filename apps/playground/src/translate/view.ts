@@ -15,6 +15,17 @@ const FALLBACK_MODEL = 'models/opus-mt-tiny/';
 
 type Translation = typeof import('./translator.js');
 type Scoring = typeof import('./scoring.js');
+type Beam = typeof import('./beam.js');
+
+/** Which decoders a click on Translate runs: transformers.js greedy (the default), the app's beam search, or both. */
+const DECODERS = {
+  greedy: 'transformers.js greedy',
+  beam: 'beam search',
+  both: 'both, side by side',
+} as const;
+type Decoder = keyof typeof DECODERS;
+const isDecoder = (value: string | null): value is Decoder =>
+  value !== null && Object.hasOwn(DECODERS, value);
 
 /** View 3: translate with a model folder exported for transformers.js; score a reference with CE / EL / CEL. */
 export function mountTranslate(root: HTMLElement): void {
@@ -55,6 +66,31 @@ export function mountTranslate(root: HTMLElement): void {
     max: 512,
     step: 1,
   });
+  const decoderParam = params.get('decoder');
+  const decoderSelect = h(
+    'select',
+    // Its own width: styles.css gives a `.control select` the 6rem of a number field, too narrow for these labels.
+    { id: 'translate-decoder', style: 'width: auto' },
+    ...Object.entries(DECODERS).map(([value, label]) => h('option', { value }, label)),
+  );
+  decoderSelect.value = isDecoder(decoderParam) ? decoderParam : 'greedy';
+  // el-translate translate's defaults: beam 5, length penalty 1.
+  const beamSize = numberField({
+    id: 'translate-beam',
+    label: 'beam',
+    value: Number(params.get('beam') ?? 5),
+    min: 1,
+    max: 64,
+    step: 1,
+  });
+  const lengthPenalty = numberField({
+    id: 'translate-length-penalty',
+    label: 'length penalty α',
+    value: Number(params.get('lengthPenalty') ?? 1),
+    min: 0,
+    max: 2,
+    step: 0.1,
+  });
   const translateButton = h('button', { type: 'button', id: 'translate-run', disabled: true }, 'Translate');
   const output = h('output', {
     id: 'translate-output',
@@ -62,6 +98,35 @@ export function mountTranslate(root: HTMLElement): void {
     for: 'translate-source',
     'aria-live': 'polite',
   });
+  const beamOutput = h('output', {
+    id: 'translate-beam-output',
+    class: 'output',
+    for: 'translate-source',
+    'aria-live': 'polite',
+  });
+  // The `hidden` attribute goes on a wrapper: `.field`'s `display: flex` would override it on the field itself.
+  const greedyField = h(
+    'div',
+    { id: 'translate-greedy-field' },
+    h('div', { class: 'field' }, h('span', {}, 'Translation (transformers.js, greedy)'), output),
+  );
+  const beamLabel = h('span', {}, 'Translation (beam search)');
+  const beamField = h(
+    'div',
+    { id: 'translate-beam-field' },
+    h('div', { class: 'field' }, beamLabel, beamOutput),
+  );
+  const decoder = () => decoderSelect.value as Decoder;
+  // Only the chosen decoders' outputs and settings are shown; greedy alone is the view as it always was.
+  const showDecoder = () => {
+    const chosen = decoder();
+    greedyField.hidden = chosen === 'beam';
+    beamField.hidden = chosen === 'greedy';
+    beamSize.input.disabled = chosen === 'greedy';
+    lengthPenalty.input.disabled = chosen === 'greedy';
+  };
+  decoderSelect.addEventListener('change', showDecoder);
+  showDecoder();
   const referenceText = h(
     'textarea',
     { id: 'translate-reference', rows: 2 },
@@ -132,7 +197,11 @@ export function mountTranslate(root: HTMLElement): void {
       { class: 'lead' },
       'Load a translation model folder exported for transformers.js (',
       h('code', {}, 'el-translate export --model DIR --out DIR'),
-      '), translate in the page with transformers.js (greedy), and score a reference translation token by token with CE, EL ',
+      '), translate in the page with transformers.js (greedy) or with the app’s own beam search (',
+      h('code', {}, 'OnnxTranslator'),
+      ' of @encouraging-loss/translate, the search of ',
+      h('code', {}, 'el-translate translate'),
+      ', on the same onnxruntime-web), and score a reference translation token by token with CE, EL ',
       'and CEL: the model’s teacher-forced logits go through @encouraging-loss/onnxruntime-web’s loss graphs.',
     ),
     h(
@@ -151,8 +220,17 @@ export function mountTranslate(root: HTMLElement): void {
     modelNote,
     modelStatus,
     h('div', { class: 'field' }, h('label', { for: 'translate-source' }, 'Source sentence'), sourceText),
-    h('div', { class: 'row' }, maxTokens.element, translateButton),
-    h('div', { class: 'field' }, h('span', {}, 'Translation'), output),
+    h(
+      'fieldset',
+      { class: 'controls' },
+      h('legend', {}, 'Decoding'),
+      h('div', { class: 'control' }, h('label', { for: 'translate-decoder' }, 'Decoder'), decoderSelect),
+      beamSize.element,
+      lengthPenalty.element,
+      maxTokens.element,
+    ),
+    h('div', { class: 'row' }, translateButton),
+    h('div', { class: 'pairs', id: 'translate-outputs' }, greedyField, beamField),
     h(
       'div',
       { class: 'field' },
@@ -196,7 +274,12 @@ export function mountTranslate(root: HTMLElement): void {
 
   let translation: Translation | undefined;
   let scoring: Scoring | undefined;
+  let beamModule: Beam | undefined;
   let translator: Awaited<ReturnType<Translation['loadTranslator']>> | undefined;
+  // The loaded folder, and its beam-search sessions once a beam translation asked for them: loading them only then
+  // keeps the default (greedy) view's memory and load time as they were.
+  let loadedSource: ModelSource | undefined;
+  let beamTranslator: ReturnType<Beam['loadBeamTranslator']> | undefined;
 
   const fail = (status: HTMLElement, error: unknown) => {
     status.textContent = (error as Error).message;
@@ -219,6 +302,10 @@ export function mountTranslate(root: HTMLElement): void {
       translation ??= await import('./translator.js');
       await translator?.dispose();
       translator = undefined;
+      loadedSource = undefined;
+      const previousBeam = beamTranslator;
+      beamTranslator = undefined;
+      await previousBeam?.then((t) => t.dispose()).catch(() => undefined);
       const started = performance.now();
       translator = await translation.loadTranslator(chosen).catch((error: Error) => {
         throw new Error(
@@ -227,6 +314,7 @@ export function mountTranslate(root: HTMLElement): void {
       });
       const label = chosen.files ? '' : labelOf(urlInput.value.trim());
       modelStatus.textContent = `Loaded ${chosen.name} in ${((performance.now() - started) / 1000).toFixed(1)} s (transformers.js, onnxruntime-web wasm).${label ? ` ${label}` : ''}`;
+      loadedSource = chosen;
       translateButton.disabled = false;
       scoreButton.disabled = false;
       root.dataset.state = 'loaded';
@@ -243,20 +331,70 @@ export function mountTranslate(root: HTMLElement): void {
     if (folderInput.files?.length) void load(() => sourceFromFiles(folderInput.files!));
   });
 
-  translateButton.addEventListener('click', async () => {
-    if (!translator) return;
-    translateButton.disabled = true;
-    output.classList.remove('error');
-    output.textContent = 'Translating…';
-    try {
-      const text = await translator.translate(sourceText.value, {
-        maxNewTokens: Number(maxTokens.input.value),
+  /** The app's beam search of the source: its sessions are created on the first call for the loaded folder. */
+  async function translateWithBeam(current: NonNullable<typeof translator>, source: ModelSource) {
+    beamModule ??= await import('./beam.js');
+    const settings = beamModule.checkBeamSettings({
+      beam: Number(beamSize.input.value),
+      lengthPenalty: Number(lengthPenalty.input.value),
+      // The field's count is HF's max_new_tokens; the search's cap leaves EOS out, as el-translate's --max-length.
+      maxLength: Number(maxTokens.input.value),
+    });
+    beamLabel.textContent = `Translation (beam search, beam ${settings.beam}, length penalty ${settings.lengthPenalty})`;
+    beamOutput.textContent = beamTranslator ? 'Translating…' : 'Loading the beam-search sessions…';
+    if (!beamTranslator) {
+      const loading = beamModule.loadBeamTranslator(source);
+      beamTranslator = loading;
+      // A failed load is not kept: the next click tries again.
+      loading.catch(() => {
+        if (beamTranslator === loading) beamTranslator = undefined;
       });
-      output.textContent = text;
-      output.dataset.translation = text;
+    }
+    const search = await beamTranslator;
+    beamOutput.textContent = 'Translating…';
+    const ids = await search.translateIds(current.encode(sourceText.value), settings);
+    const text = current.decode(ids);
+    beamOutput.textContent = text;
+    beamOutput.dataset.translation = text;
+    beamOutput.dataset.ids = JSON.stringify(ids);
+    beamOutput.dataset.settings = JSON.stringify(settings);
+  }
+
+  translateButton.addEventListener('click', async () => {
+    const current = translator;
+    const source = loadedSource;
+    if (!current || !source) return;
+    const chosen = decoder();
+    translateButton.disabled = true;
+    delete root.dataset.translated;
+    try {
+      if (chosen !== 'beam') {
+        output.classList.remove('error');
+        output.textContent = 'Translating…';
+        delete output.dataset.translation;
+        try {
+          const text = await current.translate(sourceText.value, {
+            maxNewTokens: Number(maxTokens.input.value),
+          });
+          output.textContent = text;
+          output.dataset.translation = text;
+        } catch (error) {
+          fail(output, error);
+          return;
+        }
+      }
+      // After greedy, not beside it: both decoders run on the page's one onnxruntime-web wasm instance.
+      if (chosen !== 'greedy') {
+        beamOutput.classList.remove('error');
+        for (const key of ['translation', 'ids', 'settings']) delete beamOutput.dataset[key];
+        try {
+          await translateWithBeam(current, source);
+        } catch (error) {
+          fail(beamOutput, error);
+          return;
+        }
+      }
       root.dataset.translated = 'true';
-    } catch (error) {
-      fail(output, error);
     } finally {
       translateButton.disabled = false;
     }

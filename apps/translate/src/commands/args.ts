@@ -1,8 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { invalidOption } from '../errors.js';
-import type { BackendName } from '../training/backend.js';
+import { invalidOption } from '@encouraging-loss/translate';
+import type { BackendName } from '@encouraging-loss/translate/node';
 
 /** One `el-translate` command: its name, a one-line summary, its usage text and what it runs. */
 export interface Command {

@@ -1,4 +1,4 @@
-import { runFineTuneBench } from '../training/fine-tune-bench.js';
+import { runFineTuneBench } from '../../bench/fine-tune-bench.js';
 import { backend, type Command, parseCommand, positiveInteger } from './args.js';
 
 const usage = `el-translate bench-base — the trainer's fine-tuning step at OPUS-MT base size (random init, synthetic data)

@@ -1,4 +1,4 @@
-import { runBench } from '../training/bench.js';
+import { runBench } from '../../bench/train-bench.js';
 import { type Command, parseCommand, positiveInteger } from './args.js';
 
 const usage = `el-translate bench — a training step and decoding against the same model in PyTorch

@@ -22,7 +22,9 @@ import { beforeAll, describe, expect, test } from 'vitest';
  * with relative paths, as a user would.
  */
 const CLI = fileURLToPath(new URL('../../node_modules/.cache/el-translate-test/cli.js', import.meta.url));
-const FIXTURE = fileURLToPath(new URL('../../fixtures/opus-mt-tiny', import.meta.url));
+const FIXTURE = fileURLToPath(
+  new URL('../../../../packages/translate/fixtures/opus-mt-tiny', import.meta.url),
+);
 const dir = mkdtempSync(join(tmpdir(), 'el-mistakes-'));
 const root = process.getuid?.() === 0;
 

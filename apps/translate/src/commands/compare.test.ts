@@ -10,7 +10,9 @@ import type { CompareResult } from '../compare/compare.js';
  * `el-translate compare` end to end on the OPUS-MT-shaped fixture (fixtures/opus-mt-tiny, written by torch and
  * spm_train): 2 losses × 2 seeds × 2 steps, run by the CLI the tests build.
  */
-const FIXTURE = fileURLToPath(new URL('../../fixtures/opus-mt-tiny', import.meta.url));
+const FIXTURE = fileURLToPath(
+  new URL('../../../../packages/translate/fixtures/opus-mt-tiny', import.meta.url),
+);
 const CLI = fileURLToPath(new URL('../../node_modules/.cache/el-translate-test/cli.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'el-compare-'));
 const out = join(dir, 'out');

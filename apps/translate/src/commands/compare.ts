@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { writeFileAtomic } from '../checkpoint/atomic.js';
+import { invalidOption } from '@encouraging-loss/translate';
+import { writeFileAtomic } from '@encouraging-loss/translate/node';
 import { parseLosses, parseSeeds } from '../compare/arms.js';
 import { runCompare } from '../compare/compare.js';
 import { pairedTable, summaryTable, writeCompareFiles } from '../compare/report.js';
-import { invalidOption } from '../errors.js';
 import {
   backend,
   type Command,

@@ -1,9 +1,6 @@
-import { readParallelData, requirePairs } from '../data/data.js';
-import { corpusBleu } from '../evaluation/bleu.js';
-import { corpusChrf } from '../evaluation/chrf.js';
+import { corpusBleu, corpusChrf, translateTexts } from '@encouraging-loss/translate';
+import { initNodeBackend, readParallelData, requirePairs } from '@encouraging-loss/translate/node';
 import { Progress } from '../progress/progress.js';
-import { initBackend } from '../training/backend.js';
-import { translateTexts } from '../training/train.js';
 import {
   ADAPTER_OPTION,
   ADAPTER_USAGE,
@@ -52,7 +49,7 @@ export const evalCommand: Command = {
     const modelDir = required(values.model, 'model', usage);
     const dataFile = required(values.data, 'data', usage);
     const beam = number(values.beam, 'beam', 5);
-    await initBackend(backend(values.backend), { threads: threads(values.threads) });
+    await initNodeBackend(backend(values.backend), { threads: threads(values.threads) });
     const read = readParallelData(dataFile, {
       sourceLanguage: values.src!,
       targetLanguage: values.tgt!,

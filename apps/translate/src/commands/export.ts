@@ -1,9 +1,16 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { invalidData, invalidOption } from '../errors.js';
-import { exportModelFolder, type QuantizeOption, transformersJsLines } from '../export/export-folder.js';
-import { isAdapterFolder, mergeAdapterFolder, readAdapterConfig } from '../lora/peft-folder.js';
+import {
+  exportModelFolder,
+  invalidData,
+  invalidOption,
+  isAdapterFolder,
+  mergeAdapterFolder,
+  type QuantizeOption,
+  readAdapterConfig,
+} from '@encouraging-loss/translate';
+import { existingFolder, nodeFolder, transformersJsLines } from '@encouraging-loss/translate/node';
 import { checkOutPath } from '../run/run-folder.js';
 import { type Command, outputFolder, parseCommand, required } from './args.js';
 import { resolveModelFlag } from './model-source.js';
@@ -50,8 +57,8 @@ export const exportCommand: Command = {
     checkOutPath(out, { '--model': model }, { nested: false });
     let source = model;
     let merged: string | undefined;
-    if (isAdapterFolder(model) && !existsSync(join(model, 'config.json'))) {
-      const baseFlag = values.base ?? readAdapterConfig(model).baseModel;
+    if (isAdapterFolder(nodeFolder(model)) && !existsSync(join(model, 'config.json'))) {
+      const baseFlag = values.base ?? readAdapterConfig(nodeFolder(model)).baseModel;
       if (!baseFlag) {
         invalidData(
           `${model} is a LoRA adapter without base_model_name_or_path: name its base with --base DIR.`,
@@ -59,14 +66,18 @@ export const exportCommand: Command = {
       }
       const { dir: base } = await resolveModelFlag(baseFlag, '--base', values);
       merged = mkdtempSync(join(tmpdir(), 'el-translate-merged-'));
-      mergeAdapterFolder({ adapter: model, base, out: merged });
+      mergeAdapterFolder({
+        adapter: nodeFolder(model),
+        base: existingFolder(base, 'Base model folder'),
+        out: nodeFolder(merged),
+      });
       source = merged;
     } else if (values.base !== undefined) {
       invalidOption(`--base names the base model of a LoRA adapter folder; ${model} is a full model folder.`);
     }
     let result: ReturnType<typeof exportModelFolder>;
     try {
-      result = exportModelFolder({ model: source, out, quantize });
+      result = exportModelFolder({ model: existingFolder(source), out: nodeFolder(out), quantize });
     } finally {
       if (merged) rmSync(merged, { recursive: true, force: true });
     }

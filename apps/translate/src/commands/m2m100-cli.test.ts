@@ -3,14 +3,22 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadModel } from '@encouraging-loss/translate';
+import {
+  greedyGenerate,
+  initNodeBackend,
+  type M2M100FamilyTokenizer,
+  type M2M100Model,
+  nodeFolder,
+  translateIds,
+} from '@encouraging-loss/translate/node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { fakeCommit, type HubServer, readFixtureFiles, startHubServer } from '../../test/hub-server.js';
-import { loadModelFolder } from '../checkpoint/model-folder.js';
-import { translateIds } from '../model/decode.js';
-import { greedyGenerate } from '../models/m2m100/generation.js';
-import type { M2M100Model } from '../models/m2m100/modeling.js';
-import type { M2M100FamilyTokenizer } from '../models/m2m100/tokenization.js';
-import { initBackend } from '../training/backend.js';
+import {
+  fakeCommit,
+  type HubServer,
+  readFixtureFiles,
+  startHubServer,
+} from '../../../../packages/translate/test/hub-server.js';
 
 /*
  * The CLI over the M2M100 family and Hub ids: `translate --beam 1` of the NLLB fixture is HF's greedy generation
@@ -19,8 +27,8 @@ import { initBackend } from '../training/backend.js';
  */
 
 const CLI = fileURLToPath(new URL('../../node_modules/.cache/el-translate-test/cli.js', import.meta.url));
-const NLLB = fileURLToPath(new URL('../../fixtures/nllb-200-tiny', import.meta.url));
-const OPUS = fileURLToPath(new URL('../../fixtures/opus-mt-tiny', import.meta.url));
+const NLLB = fileURLToPath(new URL('../../../../packages/translate/fixtures/nllb-200-tiny', import.meta.url));
+const OPUS = fileURLToPath(new URL('../../../../packages/translate/fixtures/opus-mt-tiny', import.meta.url));
 const reference = JSON.parse(readFileSync(join(NLLB, 'reference.json'), 'utf8')) as {
   pairs: { source: string; target: string; source_ids: number[] }[];
   greedy: { max_new_tokens: number; forced_bos_token_id: number; outputs: number[][] };
@@ -35,7 +43,7 @@ writeFileSync(data, reference.pairs.map((p) => `${p.source}\t${p.target}\n`).joi
 let server: HubServer;
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initNodeBackend('wasm');
   server = await startHubServer({
     repos: {
       'Helsinki-NLP/opus-mt-tiny': { commits: { [MAIN]: readFixtureFiles(OPUS) }, refs: { main: MAIN } },
@@ -74,7 +82,10 @@ const hubEnv = (name: string) => ({
 
 describe('NLLB-200 greedy and beam decoding', () => {
   test('translate --beam 1 is the model greedy of generation.ts and the PyTorch reference greedy', async () => {
-    const { model, tokenizer } = await loadModelFolder(NLLB, { srcLang: 'eng_Latn', tgtLang: 'deu_Latn' });
+    const { model, tokenizer } = await loadModel(nodeFolder(NLLB), {
+      srcLang: 'eng_Latn',
+      tgtLang: 'deu_Latn',
+    });
     const nllb = model as M2M100Model;
     const m2m = tokenizer as M2M100FamilyTokenizer;
     const ids = sources.map((s) => m2m.encodeSource(s));

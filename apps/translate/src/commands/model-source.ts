@@ -1,10 +1,13 @@
 import { existsSync } from 'node:fs';
-import { loadModelFolder } from '../checkpoint/model-folder.js';
-import { HubError } from '../hub/errors.js';
-import type { HubDownloadProgress } from '../hub/http.js';
-import { parseHubId } from '../hub/hub-id.js';
+import {
+  type HubDownloadProgress,
+  HubError,
+  loadAdapter,
+  loadModel,
+  parseHubId,
+} from '@encouraging-loss/translate';
+import { existingFolder, nodeFolder } from '@encouraging-loss/translate/node';
 import { type ResolvedModel, resolveModel } from '../hub/resolve-model.js';
-import { loadAdapter } from '../lora/peft-folder.js';
 import { Progress, type ProgressStream } from '../progress/progress.js';
 import { modelLanguages } from './args.js';
 
@@ -107,10 +110,10 @@ export interface ModelLoadFlags {
  */
 export async function loadModelFlag(spec: string, values: ModelLoadFlags) {
   const { dir } = await resolveModelFlag(spec, '--model', { quiet: values.quiet });
-  const loaded = await loadModelFolder(dir, modelLanguages(values));
+  const loaded = await loadModel(existingFolder(dir), modelLanguages(values));
   if (values.adapter) {
     try {
-      loadAdapter(loaded.model, values.adapter);
+      loadAdapter(loaded.model, nodeFolder(values.adapter));
     } catch (error) {
       loaded.model.dispose();
       throw error;

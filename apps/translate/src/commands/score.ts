@@ -1,7 +1,10 @@
-import { readParallelData, requirePairs } from '../data/data.js';
-import { scoreCorpus } from '../evaluation/score.js';
+import {
+  initNodeBackend,
+  readParallelData,
+  requirePairs,
+  scoreCorpus,
+} from '@encouraging-loss/translate/node';
 import { Progress } from '../progress/progress.js';
-import { initBackend } from '../training/backend.js';
 import {
   ADAPTER_OPTION,
   ADAPTER_USAGE,
@@ -50,7 +53,7 @@ export const scoreCommand: Command = {
     const modelDir = required(values.model, 'model', usage);
     const dataFile = required(values.data, 'data', usage);
     const maxTokens = positiveInteger(values['max-tokens'], 'max-tokens', 2000);
-    await initBackend(backend(values.backend), { threads: threads(values.threads) });
+    await initNodeBackend(backend(values.backend), { threads: threads(values.threads) });
     const read = readParallelData(dataFile, {
       sourceLanguage: values.src!,
       targetLanguage: values.tgt!,

@@ -1,6 +1,5 @@
-import { invalidOption } from '../errors.js';
-import type { LossKind } from '../training/loss.js';
-import { train } from '../training/train.js';
+import { invalidOption, type LossKind } from '@encouraging-loss/translate';
+import { train } from '../train/train.js';
 import {
   backend,
   type Command,

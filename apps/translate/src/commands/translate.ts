@@ -1,10 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { readTextFile } from '../data/data.js';
-import { invalidData } from '../errors.js';
+import { invalidData, translateTexts } from '@encouraging-loss/translate';
+import { initNodeBackend, readTextFile } from '@encouraging-loss/translate/node';
 import { Progress } from '../progress/progress.js';
-import { initBackend } from '../training/backend.js';
-import { translateTexts } from '../training/train.js';
 import {
   ADAPTER_OPTION,
   ADAPTER_USAGE,
@@ -54,7 +52,7 @@ export const translateCommand: Command = {
     if (!values) return;
     const modelDir = required(values.model, 'model', usage);
     const beam = number(values.beam, 'beam', 5);
-    await initBackend(backend(values.backend), { threads: threads(values.threads) });
+    await initNodeBackend(backend(values.backend), { threads: threads(values.threads) });
     const lines = readInput(values.input);
     const { model, tokenizer } = await loadModelFlag(modelDir, values);
     const nonEmpty = lines.map((l) => l.trim());

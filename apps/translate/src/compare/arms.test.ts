@@ -1,5 +1,5 @@
+import { lossOptions } from '@encouraging-loss/translate';
 import { expect, test } from 'vitest';
-import { lossOptions } from '../training/loss.js';
 import { compareArm, parseLosses } from './arms.js';
 
 test("defaults are the paper's MT setting: CE plain, ε = 0.1 elsewhere (bonus too), CEL logEnd 0.5, floor 1e-5", () => {

@@ -1,6 +1,5 @@
 import { DEFAULT_OPTIONS, type LossPresetName, lossPreset } from '@encouraging-loss/core';
-import { invalidOption } from '../errors.js';
-import type { LossSettings } from '../training/loss.js';
+import { invalidOption, type LossSettings } from '@encouraging-loss/translate';
 
 /** One arm of a comparison: a named loss, fine-tuned once per seed. */
 export interface CompareArm {

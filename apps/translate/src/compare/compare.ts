@@ -1,16 +1,28 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { writeFileAtomic } from '../checkpoint/atomic.js';
-import { loadModelFolder } from '../checkpoint/model-folder.js';
-import { dataFiles, readParallelData, requirePairs, type SentencePair } from '../data/data.js';
-import { invalidOption, withIo } from '../errors.js';
-import { corpusBleu } from '../evaluation/bleu.js';
-import { type BootstrapResult, pairedBootstrap } from '../evaluation/bootstrap.js';
-import { corpusChrf } from '../evaluation/chrf.js';
-import { BLEU, CHRF } from '../evaluation/corpus-metrics.js';
+import {
+  BLEU,
+  type BootstrapResult,
+  CHRF,
+  corpusBleu,
+  corpusChrf,
+  invalidOption,
+  loadModel,
+  pairedBootstrap,
+  requirePairs,
+  type SentencePair,
+  translateTexts,
+  withIo,
+} from '@encouraging-loss/translate';
+import {
+  dataFiles,
+  existingFolder,
+  readParallelData,
+  writeFileAtomic,
+} from '@encouraging-loss/translate/node';
 import { Progress } from '../progress/progress.js';
 import { type FileIdentity, fileIdentity, weightFiles } from '../run/run-settings.js';
-import { type TrainOptions, type TrainResult, train, translateTexts } from '../training/train.js';
+import { type TrainOptions, type TrainResult, train } from '../train/train.js';
 import type { CompareArm } from './arms.js';
 import { ALPHA, meanStd } from './summary.js';
 
@@ -143,7 +155,7 @@ async function translateTest(
       return { hypotheses: saved.hypotheses, evaluation: 'cached' };
     }
   }
-  const { model, tokenizer } = await loadModelFolder(dir, { targetToken: options.targetToken });
+  const { model, tokenizer } = await loadModel(existingFolder(dir), { targetToken: options.targetToken });
   const progress = new Progress({
     label: `test (beam ${options.beam})`,
     total: test.pairs.length,

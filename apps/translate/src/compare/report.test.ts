@@ -1,5 +1,5 @@
+import type { BootstrapResult } from '@encouraging-loss/translate';
 import { expect, test } from 'vitest';
-import type { BootstrapResult } from '../evaluation/bootstrap.js';
 import type { CompareArmResult, CompareResult } from './compare.js';
 import { compareChartSpec, compareSection, pairedTable, renderSvg, summaryTable } from './report.js';
 

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../checkpoint/atomic.js';
-import { withIo } from '../errors.js';
+import { withIo } from '@encouraging-loss/translate';
+import { writeFileAtomic } from '@encouraging-loss/translate/node';
 import type { CompareResult } from './compare.js';
 
 const fixed = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : '–');

@@ -1,5 +1,5 @@
+import { Rng } from '@encouraging-loss/translate';
 import { describe, expect, test } from 'vitest';
-import { Rng } from '../rng.js';
 import { GENERAL, generateCorpus, generatePair, IN_DOMAIN } from './demo-data.js';
 
 function words(lexicon: typeof GENERAL): Set<string> {

@@ -1,5 +1,5 @@
-import type { SentencePair } from '../data/data.js';
-import { Rng } from '../rng.js';
+import { Rng } from '@encouraging-loss/translate';
+import type { SentencePair } from '@encouraging-loss/translate/node';
 
 /**
  * A seeded English→German sentence-pair generator with real German structure: articles by gender and case

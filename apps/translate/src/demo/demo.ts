@@ -1,16 +1,19 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModelFolder } from '../checkpoint/model-folder.js';
+import {
+  corpusBleu,
+  corpusChrf,
+  formatTsv,
+  loadModel,
+  type SentencePair,
+  translateTexts,
+} from '@encouraging-loss/translate';
+import { existingFolder, exportBest, initNodeBackend } from '@encouraging-loss/translate/node';
 import { type CompareArm, parseLosses } from '../compare/arms.js';
 import { type CompareResult, runCompare } from '../compare/compare.js';
 import { summaryTable, writeCompareFiles } from '../compare/report.js';
-import { formatTsv, type SentencePair } from '../data/data.js';
-import { corpusBleu } from '../evaluation/bleu.js';
-import { corpusChrf } from '../evaluation/chrf.js';
-import { exportBest } from '../export/export-folder.js';
 import { Progress } from '../progress/progress.js';
-import { initBackend } from '../training/backend.js';
-import { train, translateTexts } from '../training/train.js';
+import { train } from '../train/train.js';
 import { GENERAL, generateCorpus, IN_DOMAIN } from './demo-data.js';
 import { emojiLabelPairs } from './emoji-data.js';
 import {
@@ -93,7 +96,7 @@ function writeData(dir: string, name: string, pairs: SentencePair[]): string {
 }
 
 async function evaluate(modelDir: string, test: SentencePair[]): Promise<{ bleu: number; chrf: number }> {
-  const { model, tokenizer } = await loadModelFolder(modelDir);
+  const { model, tokenizer } = await loadModel(existingFolder(modelDir));
   const progress = new Progress({ label: 'test (beam 5)', total: test.length, unit: 'sent' });
   const hypotheses = translateTexts(
     model,
@@ -122,7 +125,7 @@ function lastValidNll(dir: string): number {
 export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
   const started = performance.now();
   const sizes = options.quick ? DEMO_SIZES.quick : DEMO_SIZES.full;
-  const backend = await initBackend('wasm');
+  const backend = await initNodeBackend('wasm');
   const out = options.out;
   const { seeds } = options;
   const runs = seeds.flatMap((seed) => DEMO_LOSSES.map((l) => runName(l.name, seed, seeds)));

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { SentencePair } from '../data/data.js';
+import type { SentencePair } from '@encouraging-loss/translate/node';
 
 interface EmojiEntry {
   hexcode: string;

@@ -1,5 +1,5 @@
+import type { MetricsRecord } from '@encouraging-loss/translate';
 import { meanStd } from '../compare/summary.js';
-import type { MetricsRecord } from '../training/train.js';
 
 /** One row of the demo table: a score, or the mean over seeds with the sample standard deviation. */
 export interface DemoRow {

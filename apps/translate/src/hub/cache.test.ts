@@ -1,8 +1,8 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { parseHubId, repoFolderName } from '@encouraging-loss/translate';
 import { describe, expect, it } from 'vitest';
-import { hubCacheDir, repoFolderName } from './cache.js';
-import { parseHubId } from './hub-id.js';
+import { hubCacheDir } from './cache.js';
 
 describe('hubCacheDir', () => {
   it('follows huggingface_hub: HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, HF_HOME/hub, XDG_CACHE_HOME, ~/.cache', () => {

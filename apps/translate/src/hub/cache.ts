@@ -1,12 +1,10 @@
 import { copyFile, mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { isCommitSha } from './hub-id.js';
+import { isCommitSha } from '@encouraging-loss/translate';
 
 /** Environment variables read by the Hub functions (`process.env` unless a test passes its own). */
 export type HubEnv = Readonly<Record<string, string | undefined>>;
-
-export { isCommitSha, repoFolderName } from './hub-id.js';
 
 function expandHome(path: string): string {
   return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;

@@ -2,8 +2,14 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { HubError } from './errors.js';
-import { authHeaders, type HubContext, hubErrorFor, hubFetch, normalizeEtag } from './http.js';
+import {
+  type HubContext,
+  HubError,
+  hubAuthHeaders,
+  hubErrorFor,
+  hubFetch,
+  normalizeHubEtag,
+} from '@encouraging-loss/translate';
 
 /** Where and what a file of a revision is, from the `HEAD` of its `/resolve/` URL. */
 export interface HubFileMetadata {
@@ -27,7 +33,7 @@ export async function fileMetadata(context: HubContext, url: string, file: strin
     const response = await hubFetch(context, current, {
       method: 'HEAD',
       redirect: 'manual',
-      headers: { ...authHeaders(context, current), 'accept-encoding': 'identity' },
+      headers: { ...hubAuthHeaders(context, current), 'accept-encoding': 'identity' },
     });
     const linkedEtag = response.headers.get('x-linked-etag');
     const location = response.headers.get('location');
@@ -44,7 +50,7 @@ export async function fileMetadata(context: HubContext, url: string, file: strin
         file,
       });
     }
-    const etag = normalizeEtag(linkedEtag ?? response.headers.get('etag'));
+    const etag = normalizeHubEtag(linkedEtag ?? response.headers.get('etag'));
     if (!etag || !/^[\w.-]+$/.test(etag)) {
       throw hubErrorFor(context, {
         status: response.status,
@@ -112,7 +118,7 @@ export async function downloadBlob(context: HubContext, download: BlobDownload):
   if (size === undefined || offset < size) {
     response = await hubFetch(context, location, {
       headers: {
-        ...authHeaders(context, location),
+        ...hubAuthHeaders(context, location),
         'accept-encoding': 'identity',
         ...(offset > 0 ? { range: `bytes=${offset}-` } : {}),
       },

@@ -1,19 +1,8 @@
-export {
-  cacheApiBlobStore,
-  directoryBlobStore,
-  type FetchHubModelOptions,
-  fetchHubModel,
-  type HubBlobStore,
-  type HubModelFiles,
-  memoryBlobStore,
-} from './browser.js';
-export { hubCacheDir, repoFolderName } from './cache.js';
-export { HubError, type HubErrorReason } from './errors.js';
-export type { HubDownloadProgress } from './http.js';
-export { DEFAULT_HUB_ENDPOINT, type HubModelId, parseHubId } from './hub-id.js';
+// el-translate's Node side of the Hub client: the cache shared with Python. The platform-neutral parts (the API
+// calls, errors, file selection, the page's fetchHubModel and blob stores) are the library's.
+export { hubCacheDir } from './cache.js';
 export {
   type ResolvedModel,
   type ResolveModelOptions,
   resolveModel,
 } from './resolve-model.js';
-export { HUB_CONFIG_FILES, HUB_TOKENIZER_FILES, HUB_WEIGHT_FILES, selectModelFiles } from './select-files.js';

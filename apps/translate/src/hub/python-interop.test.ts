@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fakeCommit, type HubServer, readFixtureFiles, startHubServer } from '../../test/hub-server.js';
+import {
+  fakeCommit,
+  type HubServer,
+  readFixtureFiles,
+  startHubServer,
+} from '../../../../packages/translate/test/hub-server.js';
 import { resolveModel } from './resolve-model.js';
 
 /**
@@ -17,7 +22,9 @@ const PYTHON = process.env.HF_HUB_PYTHON || 'python3';
 const hasHuggingfaceHub =
   spawnSync(PYTHON, ['-c', 'import huggingface_hub'], { stdio: 'ignore' }).status === 0;
 
-const FIXTURE = fileURLToPath(new URL('../../fixtures/opus-mt-tiny', import.meta.url));
+const FIXTURE = fileURLToPath(
+  new URL('../../../../packages/translate/fixtures/opus-mt-tiny', import.meta.url),
+);
 const REPO = 'Helsinki-NLP/opus-mt-tiny';
 const MAIN = fakeCommit('main');
 const base = readFixtureFiles(FIXTURE);

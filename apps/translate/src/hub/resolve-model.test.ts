@@ -2,6 +2,7 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type HubDownloadProgress, HubError, readSafetensors } from '@encouraging-loss/translate';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   fakeCommit,
@@ -11,13 +12,12 @@ import {
   readFixtureFiles,
   sha256,
   startHubServer,
-} from '../../test/hub-server.js';
-import { readSafetensors } from '../checkpoint/safetensors.js';
-import { HubError } from './errors.js';
-import type { HubDownloadProgress } from './http.js';
+} from '../../../../packages/translate/test/hub-server.js';
 import { resolveModel } from './resolve-model.js';
 
-const FIXTURE = fileURLToPath(new URL('../../fixtures/opus-mt-tiny', import.meta.url));
+const FIXTURE = fileURLToPath(
+  new URL('../../../../packages/translate/fixtures/opus-mt-tiny', import.meta.url),
+);
 const REPO = 'Helsinki-NLP/opus-mt-tiny';
 const MAIN = fakeCommit('main');
 const V1 = fakeCommit('v1.0');

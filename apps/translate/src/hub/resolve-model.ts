@@ -1,23 +1,30 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { invalidOption } from '../errors.js';
-import { revisionInfo } from './api.js';
+import {
+  DEFAULT_HUB_ENDPOINT,
+  type HubContext,
+  type HubDownloadProgress,
+  HubError,
+  type HubHints,
+  hubResolveUrl,
+  hubRevisionInfo,
+  invalidOption,
+  isCommitSha,
+  parseHubId,
+  repoFolderName,
+  selectModelFiles,
+  shardsOfIndex,
+} from '@encouraging-loss/translate';
 import {
   type HubEnv,
   hfHome,
   hubCacheDir,
-  isCommitSha,
   linkSnapshotFile,
   readRef,
-  repoFolderName,
   snapshotGaps,
   writeRef,
 } from './cache.js';
 import { downloadBlob, fileMetadata } from './download.js';
-import { HubError } from './errors.js';
-import { type HubContext, type HubDownloadProgress, resolveUrl } from './http.js';
-import { DEFAULT_HUB_ENDPOINT, parseHubId } from './hub-id.js';
-import { selectModelFiles, shardsOfIndex } from './select-files.js';
 
 /** Options of {@link resolveModel}; each defaults to what `huggingface_hub` reads from the environment. */
 export interface ResolveModelOptions {
@@ -55,6 +62,13 @@ export interface ResolvedModel {
   /** The commit sha the revision resolved to: record it in a fine-tuned folder. */
   commit?: string;
 }
+
+/** The advice ending a Hub error's message, in the terms of the environment variables el-translate reads. */
+const ENV_HINTS: HubHints = {
+  token: 'set HF_TOKEN to a token with read access',
+  network: 'set HF_HUB_OFFLINE=1 to use only the local cache, or HF_ENDPOINT to use a mirror',
+  localFolders: true,
+};
 
 function isTrue(value: string | undefined): boolean {
   return ['1', 'ON', 'YES', 'TRUE'].includes((value ?? '').trim().toUpperCase());
@@ -108,7 +122,7 @@ async function downloadSnapshot(
       report(size, size, true);
       return pointer;
     }
-    const metadata = await fileMetadata(context, resolveUrl(context, commit, file), file);
+    const metadata = await fileMetadata(context, hubResolveUrl(context, commit, file), file);
     const blobPath = join(repoDir, 'blobs', metadata.etag);
     if (await exists(blobPath)) {
       const size = (await stat(blobPath)).size;
@@ -198,12 +212,13 @@ export async function resolveModel(spec: string, options: ResolveModelOptions = 
     revision,
     endpoint: (options.endpoint || env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT).replace(/\/+$/, ''),
     fetch: options.fetch ?? fetch,
+    hints: ENV_HINTS,
     ...(options.signal ? { signal: options.signal } : {}),
   };
   const token = options.token ?? (await defaultToken(env));
   if (token) context.token = token;
 
-  const { commit, files } = await revisionInfo(context);
+  const { commit, files } = await hubRevisionInfo(context);
   if ((await snapshotGaps(join(repoDir, 'snapshots', commit))).length > 0) {
     await downloadSnapshot(context, repoDir, commit, files, options.onProgress);
   }

@@ -1,7 +1,7 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { invalidOption, ioError, isSystemError, withIo } from '../errors.js';
+import { invalidOption, ioError, isSystemError, withIo } from '@encouraging-loss/translate';
 
 /** The lock file of a run folder. */
 export const LOCK_FILE = 'train.lock';

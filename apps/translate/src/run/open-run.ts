@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { invalidOption, withIo } from '../errors.js';
+import { invalidOption, withIo } from '@encouraging-loss/translate';
 import { acquireLock } from './lock.js';
 import {
   clearRunOutputs,

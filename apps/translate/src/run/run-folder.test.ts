@@ -14,15 +14,16 @@ import {
 import { hostname, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fileWriter, initNodeBackend, temporaryName } from '@encouraging-loss/translate/node';
 import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
-import { fileWriter, temporaryName } from '../checkpoint/atomic.js';
-import { initBackend } from '../training/backend.js';
-import { type TrainOptions, train } from '../training/train.js';
+import { type TrainOptions, train } from '../train/train.js';
 import { acquireLock, LOCK_FILE } from './lock.js';
 import { RUN_FILE } from './run-folder.js';
 import type { RunRecord } from './run-settings.js';
 
-const FIXTURE = fileURLToPath(new URL('../../fixtures/opus-mt-tiny', import.meta.url));
+const FIXTURE = fileURLToPath(
+  new URL('../../../../packages/translate/fixtures/opus-mt-tiny', import.meta.url),
+);
 const CLI = fileURLToPath(new URL('../../node_modules/.cache/el-translate-test/cli.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'el-run-folder-'));
 const trainFile = join(dir, 'train.tsv');
@@ -62,7 +63,7 @@ const record = (out: string) => JSON.parse(readFileSync(join(out, RUN_FILE), 'ut
 const latest = (out: string) => readFileSync(join(out, 'training_state', 'latest'), 'utf8').trim();
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initNodeBackend('wasm');
   const en = readFileSync(join(FIXTURE, 'test-sentences.en'), 'utf8').trim().split('\n');
   const de = readFileSync(join(FIXTURE, 'test-sentences.de'), 'utf8').trim().split('\n');
   const tsv = (from: number, to: number) =>

@@ -1,8 +1,7 @@
 import { existsSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { writeFileAtomic } from '../checkpoint/atomic.js';
-import { readJsonFile } from '../data/data.js';
-import { invalidData, invalidOption, withIo } from '../errors.js';
+import { invalidData, invalidOption, withIo } from '@encouraging-loss/translate';
+import { readJsonFile, writeFileAtomic } from '@encouraging-loss/translate/node';
 import { LOCK_FILE } from './lock.js';
 import type { RunRecord } from './run-settings.js';
 

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { findWeights, invalidData, WEIGHT_FILES, withIo } from '@encouraging-loss/translate';
+import { nodeFolder, readJsonFile } from '@encouraging-loss/translate/node';
 import packageJson from '../../package.json' with { type: 'json' };
-import { findWeights, WEIGHT_FILES } from '../checkpoint/model-folder.js';
-import { readJsonFile } from '../data/data.js';
-import { invalidData, withIo } from '../errors.js';
 
 /** A file as a run records it: where it was, its size and its SHA-256. Only size and hash define the run. */
 export interface FileIdentity {
@@ -90,8 +89,9 @@ export function fileIdentity(path: string): FileIdentity {
 
 /** The weight files of a model folder: its preferred weights file, or every shard of a sharded index. */
 export function weightFiles(dir: string): string[] {
-  const file = findWeights(dir);
-  if (!file) return [];
+  const name = findWeights(nodeFolder(dir));
+  if (!name) return [];
+  const file = join(dir, name);
   if (!file.endsWith('.index.json')) return [file];
   const map = (readJsonFile(file, 'Weights index') as { weight_map?: Record<string, unknown> })?.weight_map;
   const shards = new Set(Object.values(map ?? {}).filter((s): s is string => typeof s === 'string'));

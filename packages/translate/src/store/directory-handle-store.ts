@@ -1,3 +1,4 @@
+import { EncouragingLossError } from '@encouraging-loss/core';
 import {
   type FileData,
   joinPath,
@@ -12,7 +13,8 @@ import {
 
 /** The part of the File System API's `FileSystemWritableFileStream` the store uses. */
 export interface WritableLike {
-  write(data: Uint8Array): Promise<void>;
+  /** Bytes over an `ArrayBuffer` (not shared), as the File System API declares it. */
+  write(data: Uint8Array<ArrayBuffer>): Promise<void>;
   close(): Promise<void>;
   abort(reason?: unknown): Promise<void>;
 }
@@ -35,7 +37,11 @@ export interface DirectoryHandleLike {
   getDirectoryHandle(name: string, options?: { create?: boolean }): Promise<DirectoryHandleLike>;
   getFileHandle(name: string, options?: { create?: boolean }): Promise<FileHandleLike>;
   removeEntry(name: string, options?: { recursive?: boolean }): Promise<void>;
-  entries(): AsyncIterable<[string, DirectoryHandleLike | FileHandleLike]>;
+  /**
+   * Every browser has it; optional here because TypeScript declares it in the `DOM.AsyncIterable` lib only, and a
+   * project with `lib: ["DOM"]` must still be able to pass its `FileSystemDirectoryHandle`.
+   */
+  entries?(): AsyncIterable<[string, DirectoryHandleLike | FileHandleLike]>;
   move?(parent: DirectoryHandleLike, name: string): Promise<void>;
 }
 
@@ -114,6 +120,12 @@ export class DirectoryHandleStore implements ModelStore {
     const start = await this.#folder(pathSegments(prefix, this.location, true), false);
     const out: string[] = [];
     const walk = async (folder: DirectoryHandleLike, at: string) => {
+      if (!folder.entries) {
+        throw new EncouragingLossError(
+          'INVALID_OPTION',
+          `${this.location}: the directory handle cannot list its entries (no entries()).`,
+        );
+      }
       for await (const [name, entry] of folder.entries()) {
         if (entry.kind === 'file') out.push(joinPath(at, name));
         else await walk(entry, joinPath(at, name));
@@ -128,7 +140,10 @@ export class DirectoryHandleStore implements ModelStore {
     const handle = await parent.getFileHandle(segments[segments.length - 1], { create: true });
     const writable = await handle.createWritable();
     try {
-      await writable.write(bytes);
+      // A view of a SharedArrayBuffer (a threaded wasm heap) is copied: the API takes ArrayBuffer-backed bytes.
+      await writable.write(
+        bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : bytes.slice(),
+      );
       await writable.close();
     } catch (error) {
       await writable.abort(error).catch(() => {});

@@ -7,7 +7,7 @@ let count = 0;
 
 async function names(at: DirectoryHandleLike, prefix = ''): Promise<string[]> {
   const out: string[] = [];
-  for await (const [name, entry] of at.entries()) {
+  for await (const [name, entry] of at.entries!()) {
     out.push(prefix + name);
     if (entry.kind === 'directory') out.push(...(await names(entry, `${prefix}${name}/`)));
   }

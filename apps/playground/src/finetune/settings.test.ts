@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_SETTINGS,
+  finetuneHash,
+  hubModelId,
+  lossSettings,
+  parseFinetuneHash,
+  splitHash,
+  trainingOptions,
+} from './settings.js';
+
+describe('the #finetune deep link', () => {
+  it('reads every setting of the documented example', () => {
+    const { settings, problems } = parseFinetuneHash(
+      '#finetune?model=fx/&train=train.tsv&valid=valid.tsv&loss=cel&logEnd=0.5&labelSmoothing=0.1&steps=8&seed=3&autostart=1',
+    );
+    expect(problems).toEqual([]);
+    expect(settings).toEqual({
+      ...DEFAULT_SETTINGS,
+      model: 'fx/',
+      train: 'train.tsv',
+      valid: 'valid.tsv',
+      loss: 'cel',
+      logEnd: 0.5,
+      labelSmoothing: 0.1,
+      steps: 8,
+      seed: 3,
+      autostart: true,
+    });
+  });
+
+  it('takes the defaults for what is left out, and a bare #finetune is all defaults', () => {
+    expect(parseFinetuneHash('#finetune')).toEqual({ settings: { ...DEFAULT_SETTINGS }, problems: [] });
+    const { settings } = parseFinetuneHash('#finetune?steps=4&lr=1e-3&loss=el');
+    expect(settings).toEqual({ ...DEFAULT_SETTINGS, steps: 4, lr: 0.001, loss: 'el' });
+    expect(settings.lr).toBe(1e-3);
+  });
+
+  it('names each bad or unknown parameter and keeps the good ones', () => {
+    const { settings, problems } = parseFinetuneHash(
+      '#finetune?steps=2.5&logEnd=0&loss=focal&seed=7&colour=red&autostart=maybe&model=',
+    );
+    expect(problems).toEqual([
+      'steps must be an integer, got "2.5".',
+      'logEnd must be a number above 0 to 1, got "0".',
+      'loss must be one of ce, ls, el, cel, got "focal".',
+      expect.stringContaining('Unknown parameter "colour"'),
+      'autostart must be 1 or 0, got "maybe".',
+      'model must be a URL, got an empty value.',
+    ]);
+    expect(settings).toEqual({ ...DEFAULT_SETTINGS, seed: 7 });
+  });
+
+  it('writes a hash that reads back to the same settings, naming only what differs from the defaults', () => {
+    const settings = {
+      ...DEFAULT_SETTINGS,
+      model: 'models/a b/',
+      train: 'data/train.tsv',
+      loss: 'ls' as const,
+      steps: 40,
+      lr: 3e-4,
+      warmup: 2,
+      resume: true,
+    };
+    const hash = finetuneHash(settings);
+    expect(hash).toBe(
+      '#finetune?model=models%2Fa+b%2F&train=data%2Ftrain.tsv&loss=ls&steps=40&lr=0.0003&warmup=2&resume=1',
+    );
+    expect(parseFinetuneHash(hash)).toEqual({ settings, problems: [] });
+    expect(finetuneHash({ ...DEFAULT_SETTINGS })).toBe('#finetune');
+  });
+
+  it('splits the view name from its query', () => {
+    expect(splitHash('#finetune?steps=4')).toEqual(['finetune', 'steps=4']);
+    expect(splitHash('#train')).toEqual(['train', '']);
+    expect(splitHash('')).toEqual(['', '']);
+  });
+});
+
+describe('the library settings of a run', () => {
+  it('maps CE, LS-CE, EL and CEL onto the loss settings', () => {
+    const base = { logEnd: 0.3, labelSmoothing: 0.2 };
+    expect(lossSettings({ ...base, loss: 'ce' })).toEqual({ kind: 'ce', labelSmoothing: 0 });
+    expect(lossSettings({ ...base, loss: 'ls' })).toEqual({ kind: 'ce', labelSmoothing: 0.2 });
+    expect(lossSettings({ ...base, loss: 'el' })).toEqual({ kind: 'el', labelSmoothing: 0.2 });
+    expect(lossSettings({ ...base, loss: 'cel' })).toEqual({ kind: 'cel', logEnd: 0.3, labelSmoothing: 0.2 });
+  });
+
+  it('leaves out the settings the link leaves out, so the library applies its defaults', () => {
+    const options = trainingOptions({ ...DEFAULT_SETTINGS, steps: 4, maxTokens: 500 });
+    expect(options).toEqual({
+      loss: { kind: 'cel', logEnd: 0.5, labelSmoothing: 0.1 },
+      maxSteps: 4,
+      seed: 3,
+      maxTokens: 500,
+    });
+    expect('lr' in options).toBe(false);
+  });
+});
+
+describe('a Hugging Face Hub id in the model field', () => {
+  it('tells ORG/NAME[@revision] from a URL or a path the page resolves', () => {
+    expect(hubModelId('Helsinki-NLP/opus-mt-en-de')).toEqual({
+      repo: 'Helsinki-NLP/opus-mt-en-de',
+      revision: 'main',
+    });
+    expect(hubModelId(' Helsinki-NLP/opus-mt-en-de@v1.0 ')).toEqual({
+      repo: 'Helsinki-NLP/opus-mt-en-de',
+      revision: 'v1.0',
+    });
+    expect(hubModelId('facebook/nllb-200-distilled-600M@refs/pr/4')?.revision).toBe('refs/pr/4');
+    for (const url of [
+      'fx/',
+      'models/x/',
+      'models/opus-mt-tiny-hf/',
+      './org/name',
+      '/org/name',
+      'https://host/org/name',
+      'http://127.0.0.1:8080/models/x',
+      'models/x/y',
+      'name',
+    ]) {
+      expect(hubModelId(url), url).toBeUndefined();
+    }
+  });
+
+  it('reads endpoint= and writes it back; refuses one that is not an http(s) URL', () => {
+    const hash = '#finetune?model=Helsinki-NLP/opus-mt-tiny&endpoint=http://127.0.0.1:8123/&steps=2';
+    const { settings, problems } = parseFinetuneHash(hash);
+    expect(problems).toEqual([]);
+    expect(settings).toMatchObject({
+      model: 'Helsinki-NLP/opus-mt-tiny',
+      endpoint: 'http://127.0.0.1:8123',
+      steps: 2,
+    });
+    expect(parseFinetuneHash(finetuneHash(settings)).settings).toEqual(settings);
+    expect(parseFinetuneHash('#finetune?endpoint=ftp://mirror').problems).toEqual([
+      'endpoint must be an http(s) URL such as https://huggingface.co, got "ftp://mirror".',
+    ]);
+  });
+});

@@ -1,0 +1,61 @@
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import * as tf from '@tensorflow/tfjs-core';
+import { GEMM_SHARED, GEMM_UNSHARED } from './gemm-bytes.js';
+import { heapMemory, heapModule, heapOffset, type WasmHeapBackend } from './heap-module.js';
+import { appKernelReady } from './registration.js';
+
+/** Name of the kernel registered with tfjs for the wasm backend. */
+export const GEMM_KERNEL = 'ElTranslateBlockedMatMul';
+
+/** Shared-dimension block: kb × n floats of B (256 KiB at n = 512) stay in L2 while C is updated from them. */
+const BLOCK = 128;
+
+type Gemm = (a: number, b: number, c: number, m: number, k: number, n: number, kb: number) => void;
+
+const MODULE = { unshared: GEMM_UNSHARED, shared: GEMM_SHARED };
+
+/** The module instantiated on the backend's own memory (operands read and the product written in place). */
+function gemmFor(backend: WasmHeapBackend): Gemm {
+  return heapModule<{ gemm: Gemm }>(MODULE, heapMemory(backend)).gemm;
+}
+
+const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend }) => {
+  const backend = kernelBackend as unknown as WasmHeapBackend;
+  const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const [m, k] = a.shape;
+  const n = b.shape[1];
+  const out = backend.makeOutput([m, n], 'float32');
+  gemmFor(backend)(heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out), m, k, n, BLOCK);
+  return out;
+};
+
+/** {@link blockedMatMul}'s kernel for tfjs-backend-wasm, registered by `registerAppKernels` (register-all.ts). */
+export const gemmConfig: tf.KernelConfig = { kernelName: GEMM_KERNEL, backendName: 'wasm', kernelFunc };
+
+/**
+ * `a @ b` for 2-D float32 `a` `[m, k]` and `b` `[k, n]`: on the wasm backend with one thread and n a multiple of 8,
+ * a WebAssembly SIMD kernel blocked along k (`gemm.wat`); anywhere else `tf.matMul` (XNNPACK on wasm). On the
+ * training step's shapes (`node bench/run-speed.mjs gemm`) it runs at 24–30 GFLOP/s, XNNPACK at 13–27 with its right
+ * operand already packed and 9–24 when it packs a new one — every weight after each optimizer step — and it is
+ * 2–3× faster with a long shared dimension (the output projection's dh = G·W, k = 58101 at OPUS-MT), where XNNPACK
+ * streams its operands from memory for every tile. The sums run over l in order, as XNNPACK's do. Not
+ * differentiable by itself.
+ */
+export function blockedMatMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
+  if (
+    a.rank === 2 &&
+    b.rank === 2 &&
+    a.shape[1] === b.shape[0] &&
+    (b.shape[1] ?? 0) % 8 === 0 &&
+    a.size > 0 &&
+    b.size > 0 &&
+    a.dtype === 'float32' &&
+    b.dtype === 'float32' &&
+    appKernelReady(GEMM_KERNEL) &&
+    // With more threads XNNPACK splits a product between them; this kernel runs on one.
+    getThreadsCount() === 1
+  ) {
+    return tf.engine().runKernel(GEMM_KERNEL, { a, b }) as tf.Tensor2D;
+  }
+  return tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
+}

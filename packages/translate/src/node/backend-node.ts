@@ -1,0 +1,38 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { type BackendName, initBackend } from '../training/backend.js';
+import { prepareWasmThreads, unrefWasmWorkers } from './wasm-threads.js';
+
+/** Options of {@link initNodeBackend}. */
+export interface NodeBackendOptions {
+  /** XNNPACK threads; above 1, tfjs-backend-wasm's threaded SIMD build on worker_threads. Default 1. */
+  threads?: number;
+  /** Told why wasm did not start when cpu is used instead. Default: a line on stderr. */
+  onWarning?: (message: string) => void;
+}
+
+/**
+ * `initBackend` under Node: the `.wasm` binaries read from the installed tfjs-backend-wasm (never fetched) and,
+ * with `threads` above 1, its threaded build started on worker_threads (./wasm-threads.ts), which tfjs 4.22
+ * refuses under Node by itself. Falls back to cpu as `initBackend` does. Idempotent.
+ *
+ * @example
+ * await initNodeBackend('wasm', { threads: 2 });
+ */
+export async function initNodeBackend(
+  preferred: BackendName = 'wasm',
+  options: NodeBackendOptions = {},
+): Promise<BackendName> {
+  const threads = options.threads ?? 1;
+  const require = createRequire(import.meta.url);
+  const root = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
+  const backend = await initBackend(preferred, {
+    wasmPaths: `${join(root, 'dist')}/`,
+    // One thread is tfjs's unthreaded SIMD build, its count left at tfjs's default as before.
+    threads: threads > 1 ? threads : undefined,
+    beforeWasmStart: threads > 1 ? () => prepareWasmThreads(threads) : undefined,
+    onWarning: options.onWarning ?? ((message) => process.stderr.write(`el-translate: ${message}\n`)),
+  });
+  if (backend === 'wasm' && threads > 1) unrefWasmWorkers();
+  return backend;
+}
