@@ -204,7 +204,7 @@ describe('Fine-tune', () => {
       `finetune: page ${browserRun.tokensPerSecond.toFixed(0)} tokens/s on ${browserRun.threads} threads, ` +
         `Node ${nodeResult.tokensPerSecond.toFixed(0)} tokens/s; valid NLL page ${browserRun.validNll} Node ${nodeResult.validNll}`,
     );
-    await page.locator('#view-finetune').screenshot({ path: join(runDir, 'finetune.png') });
+    await page.locator('#view-finetune').screenshot({ path: join(runDir, 'finetune-fixture.png') });
     await page.close();
   });
 
@@ -215,7 +215,7 @@ describe('Fine-tune', () => {
       undefined,
       { timeout: 60_000 },
     );
-    await page.locator('#view-finetune').screenshot({ path: join(runDir, 'finetune-running.png') });
+    await page.locator('#view-finetune').screenshot({ path: join(runDir, 'finetune-fixture-running.png') });
     await page.click('#finetune-stop');
     const result = page.locator('[data-testid=finetune-result]');
     await result.waitFor({ state: 'visible', timeout: 60_000 });

@@ -24,8 +24,8 @@ export interface PageApi {
 /**
  * The folders the test page is served from: the page itself, transformers.js' browser bundle and the
  * onnxruntime-web build it bundles (its wasm files), onnxruntime-web 1.30 for OnnxTranslator, the translator
- * and its beam search transpiled to browser modules (they import nothing else), and `models` (exported folders).
- * `appRoot` is apps/translate (given when this file runs bundled elsewhere).
+ * and its beam search (the library's, packages/translate/src) transpiled to browser modules (they import nothing
+ * else), and `models` (exported folders). `appRoot` is apps/translate (given when this file runs bundled elsewhere).
  */
 export function siteMounts(
   models: string,
@@ -41,7 +41,10 @@ export function siteMounts(
   // The translator and the search it imports, each transpiled to a browser module at its own relative path.
   for (const file of ['export/onnx-translator', 'model/beam-search']) {
     mkdirSync(dirname(join(lib, file)), { recursive: true });
-    const source = readFileSync(join(appRoot, 'src', `${file}.ts`), 'utf8');
+    const source = readFileSync(
+      join(appRoot, '..', '..', 'packages', 'translate', 'src', `${file}.ts`),
+      'utf8',
+    );
     const { outputText } = ts.transpileModule(source, {
       compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
     });

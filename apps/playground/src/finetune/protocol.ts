@@ -1,6 +1,7 @@
 /**
  * Messages between the Fine-tune view and its worker. Everything is structured-cloneable: picked `File`s and a
- * `FileSystemDirectoryHandle` cross as they are; the model itself never leaves the worker.
+ * `FileSystemDirectoryHandle` cross as they are; the model itself stays in the worker, which outlives the run so the
+ * page can ask for its files afterwards (`export`).
  */
 import type { HubDownloadProgress } from '@encouraging-loss/translate';
 import type { FinetuneSettings } from './settings.js';
@@ -40,7 +41,43 @@ export interface StartRequest {
   samples: number;
 }
 
-export type ToWorker = StartRequest | { type: 'stop' };
+/**
+ * After a run: the trained model as an HF folder (`saveModel` and the base's tokenizer files) and that folder exported
+ * to the transformers.js layout (`exportModelFolder`), both sent back as {@link ExportedFolders}.
+ */
+export interface ExportRequest {
+  type: 'export';
+}
+
+export type ToWorker = StartRequest | { type: 'stop' } | ExportRequest;
+
+/** A folder's files, paths relative to it (`onnx/encoder_model.onnx`); the buffers are transferred, not copied. */
+export interface FolderFiles {
+  /** A name for the folder (and its zip): the base model's, the loss and what it holds. */
+  name: string;
+  files: { path: string; data: ArrayBuffer }[];
+}
+
+/**
+ * The language pair of an NLLB-200 / M2M100 run, as the model's tokenizer names its codes (`eng_Latn`, M2M100 `en`:
+ * the spelling transformers.js' `src_lang` / `tgt_lang` take).
+ */
+export interface LanguagePair {
+  srcLang: string;
+  tgtLang: string;
+}
+
+/** What an {@link ExportRequest} answers. */
+export interface ExportedFolders {
+  /** The fine-tuned model as Hugging Face lays a folder out (`config.json`, `model.safetensors`, tokenizer files). */
+  model: FolderFiles;
+  /** The transformers.js layout (`config.json`, `tokenizer.json`, `onnx/encoder_model.onnx`, …), fp32. */
+  exported: FolderFiles;
+  /** `config.json`'s `model_type` (`marian`, `m2m_100`). */
+  modelType: string;
+  /** An NLLB-200 / M2M100 model's pair: transformers.js tokenizes with `src_lang` and forces `tgt_lang` first. */
+  languages?: LanguagePair;
+}
 
 /** The `fineTune` progress callback's argument, as the worker forwards it. */
 export interface ProgressReport {
@@ -92,6 +129,10 @@ export type FromWorker =
       model: string;
       /** Set when the model came from the Hub. */
       hub?: HubSource;
+      /** `config.json`'s `model_type` (`marian`, `m2m_100`). */
+      modelType: string;
+      /** An NLLB-200 / M2M100 model's pair and every code its tokenizer knows. */
+      languages?: LanguagePair & { codes: string[] };
     }
   /** A Hub model's file arriving (or found in the page's cache, `cached`). */
   | { type: 'download'; progress: HubDownloadProgress }
@@ -100,5 +141,9 @@ export type FromWorker =
   | { type: 'metrics'; record: Record<string, unknown> & { type: string; step: number } }
   | { type: 'after'; translations: Translations }
   | { type: 'result'; result: RunResult }
-  /** `code` is the library error's (`INVALID_OPTION`, …); `reason` a Hub error's (`REPO_NOT_FOUND`, `GATED`, …). */
-  | { type: 'error'; message: string; code?: string; reason?: string };
+  | ({ type: 'exported' } & ExportedFolders)
+  /**
+   * `code` is the library error's (`INVALID_OPTION`, …); `reason` a Hub error's (`REPO_NOT_FOUND`, `GATED`, …).
+   * `stage: 'export'`: the export failed, the trained model is still there (another export may be asked for).
+   */
+  | { type: 'error'; message: string; code?: string; reason?: string; stage?: 'export' };

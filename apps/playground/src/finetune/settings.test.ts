@@ -4,6 +4,7 @@ import {
   finetuneHash,
   hubModelId,
   lossSettings,
+  modelOptions,
   parseFinetuneHash,
   splitHash,
   trainingOptions,
@@ -70,6 +71,27 @@ describe('the #finetune deep link', () => {
     expect(finetuneHash({ ...DEFAULT_SETTINGS })).toBe('#finetune');
   });
 
+  it('reads srcLang / tgtLang (an NLLB-200 / M2M100 pair) and writes them back; refuses a value that is no code', () => {
+    const hash = '#finetune?model=fx/&srcLang=eng_Latn&tgtLang=deu_Latn&steps=3';
+    const { settings, problems } = parseFinetuneHash(hash);
+    expect(problems).toEqual([]);
+    expect(settings).toEqual({
+      ...DEFAULT_SETTINGS,
+      model: 'fx/',
+      srcLang: 'eng_Latn',
+      tgtLang: 'deu_Latn',
+      steps: 3,
+    });
+    expect(finetuneHash(settings)).toBe(hash.replace('fx/', 'fx%2F'));
+    expect(parseFinetuneHash(finetuneHash(settings)).settings).toEqual(settings);
+    // Unknown codes pass here: the library checks them against the model's and names the valid ones.
+    expect(parseFinetuneHash('#finetune?tgtLang=xx_Yyyy').settings.tgtLang).toBe('xx_Yyyy');
+    expect(parseFinetuneHash('#finetune?srcLang=&tgtLang=de%20DE').problems).toEqual([
+      'srcLang must be a language code such as eng_Latn, got "".',
+      'tgtLang must be a language code such as deu_Latn, got "de DE".',
+    ]);
+  });
+
   it('splits the view name from its query', () => {
     expect(splitHash('#finetune?steps=4')).toEqual(['finetune', 'steps=4']);
     expect(splitHash('#train')).toEqual(['train', '']);
@@ -95,6 +117,17 @@ describe('the library settings of a run', () => {
       maxTokens: 500,
     });
     expect('lr' in options).toBe(false);
+  });
+});
+
+describe('the loadModel options of a run', () => {
+  it('passes the language pair the link names, and nothing for a link without one (a Marian model)', () => {
+    expect(modelOptions({ ...DEFAULT_SETTINGS, srcLang: 'eng_Latn', tgtLang: 'deu_Latn' })).toEqual({
+      srcLang: 'eng_Latn',
+      tgtLang: 'deu_Latn',
+    });
+    expect(modelOptions({ ...DEFAULT_SETTINGS, tgtLang: 'de' })).toEqual({ tgtLang: 'de' });
+    expect(modelOptions({ ...DEFAULT_SETTINGS })).toEqual({});
   });
 });
 

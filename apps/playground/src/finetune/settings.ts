@@ -1,7 +1,8 @@
 /**
  * The Fine-tune view's settings and their deep link: `#finetune?model=fx/&train=train.tsv&valid=valid.tsv&loss=cel
  * &logEnd=0.5&labelSmoothing=0.1&steps=8&seed=3&autostart=1`, or a Hub model: `model=Helsinki-NLP/opus-mt-en-de
- * &endpoint=https://hf-mirror.example`. Pure (no DOM), so the worker, the view and the browser test's Node side all
+ * &endpoint=https://hf-mirror.example`; an NLLB-200 / M2M100 model adds its language pair: `srcLang=eng_Latn
+ * &tgtLang=deu_Latn` (M2M100: `en`, `de`). Pure (no DOM), so the worker, the view and the browser test's Node side all
  * map a link to the same library settings.
  */
 import { DEFAULT_HUB_ENDPOINT, type HubModelId, parseHubId } from '@encouraging-loss/translate';
@@ -26,6 +27,13 @@ export interface FinetuneSettings {
   model?: string;
   /** The Hub (or a mirror of it) a Hub id is fetched from; `undefined`: https://huggingface.co. */
   endpoint?: string;
+  /**
+   * Source language of an NLLB-200 / M2M100 model (`eng_Latn`; M2M100 `en`), as `loadModel` takes it: required for
+   * such a model, refused for a Marian one (whose pair is fixed). Checked against the model's codes by the library.
+   */
+  srcLang?: string;
+  /** Target language of an NLLB-200 / M2M100 model (`deu_Latn`; M2M100 `de`): forced as the first generated token. */
+  tgtLang?: string;
   /** URL of the training pairs (TSV: source, tab, target); `undefined`: the bundled sample. */
   train?: string;
   /** URL of the validation pairs; `undefined`: the bundled sample. */
@@ -77,8 +85,31 @@ const NUMBERS: Record<NumberKey, { min: number; max: number; integer: boolean; m
 };
 
 const URL_KEYS = ['model', 'train', 'valid'] as const;
+const LANGUAGE_KEYS = ['srcLang', 'tgtLang'] as const;
 const FLAG_KEYS = ['resume', 'autostart'] as const;
-const KNOWN = new Set<string>(['loss', 'endpoint', ...URL_KEYS, ...FLAG_KEYS, ...Object.keys(NUMBERS)]);
+const KNOWN = new Set<string>([
+  'loss',
+  'endpoint',
+  ...URL_KEYS,
+  ...LANGUAGE_KEYS,
+  ...FLAG_KEYS,
+  ...Object.keys(NUMBERS),
+]);
+
+/**
+ * A `srcLang=` / `tgtLang=` value, or the reason it is not one: a token of letters, digits and `_` (`eng_Latn`,
+ * `en`, `__en__`). Whether the model knows the code is the library's check, which names the valid codes.
+ */
+export function checkLanguage(
+  key: 'srcLang' | 'tgtLang',
+  text: string,
+): { code: string } | { problem: string } {
+  const code = text.trim();
+  if (/^\w{1,32}$/.test(code)) return { code };
+  return {
+    problem: `${key} must be a language code such as ${key === 'srcLang' ? 'eng_Latn' : 'deu_Latn'}, got "${text}".`,
+  };
+}
 
 /**
  * The Hub id a model field holds, or `undefined` for a URL: `ORG/NAME` or `ORG/NAME@revision` is a Hub id; anything
@@ -142,6 +173,10 @@ export function parseFinetuneHash(hash: string): { settings: FinetuneSettings; p
       const checked = checkEndpoint(value);
       if ('url' in checked) settings.endpoint = checked.url;
       else problems.push(checked.problem);
+    } else if ((LANGUAGE_KEYS as readonly string[]).includes(key)) {
+      const checked = checkLanguage(key as (typeof LANGUAGE_KEYS)[number], value);
+      if ('code' in checked) settings[key as (typeof LANGUAGE_KEYS)[number]] = checked.code;
+      else problems.push(checked.problem);
     } else if ((URL_KEYS as readonly string[]).includes(key)) {
       if (value.trim() === '') problems.push(`${key} must be a URL, got an empty value.`);
       else settings[key as (typeof URL_KEYS)[number]] = value.trim();
@@ -164,6 +199,7 @@ export function finetuneHash(settings: FinetuneSettings): string {
   const params = new URLSearchParams();
   for (const key of URL_KEYS) if (settings[key] !== undefined) params.set(key, settings[key]!);
   if (settings.endpoint !== undefined) params.set('endpoint', settings.endpoint);
+  for (const key of LANGUAGE_KEYS) if (settings[key] !== undefined) params.set(key, settings[key]!);
   if (settings.loss !== DEFAULT_SETTINGS.loss) params.set('loss', settings.loss);
   for (const key of Object.keys(NUMBERS) as NumberKey[]) {
     const value = settings[key];
@@ -214,5 +250,18 @@ export function trainingOptions(settings: FinetuneSettings): {
   for (const key of ['lr', 'warmup', 'maxTokens', 'evalEvery'] as const) {
     if (settings[key] !== undefined) options[key] = settings[key];
   }
+  return options;
+}
+
+/**
+ * The `loadModel` options a run's settings give: the language pair, only what the link names (a Marian folder
+ * given either is refused by the library, an NLLB-200 / M2M100 folder without both too, naming the valid codes).
+ */
+export function modelOptions(settings: Pick<FinetuneSettings, 'srcLang' | 'tgtLang'>): {
+  srcLang?: string;
+  tgtLang?: string;
+} {
+  const options: ReturnType<typeof modelOptions> = {};
+  for (const key of LANGUAGE_KEYS) if (settings[key] !== undefined) options[key] = settings[key];
   return options;
 }

@@ -1,11 +1,30 @@
-import { DEFAULT_HUB_ENDPOINT, type HubDownloadProgress } from '@encouraging-loss/translate';
+import {
+  corpusBleu,
+  corpusChrf,
+  DEFAULT_HUB_ENDPOINT,
+  type DirectoryHandleLike,
+  DirectoryHandleStore,
+  type HubDownloadProgress,
+  writeFolder,
+} from '@encouraging-loss/translate';
+import type { ZipOptions } from 'fflate';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { readModelsIndex } from '../translate/model-source.js';
 import { fixed, h, numberField } from '../ui.js';
-import type { FromWorker, ModelRef, ProgressReport, StartRequest, Translations } from './protocol.js';
+import type { ExportedTranslator } from './exported-translator.js';
+import type {
+  ExportedFolders,
+  FolderFiles,
+  FromWorker,
+  ModelRef,
+  ProgressReport,
+  StartRequest,
+  Translations,
+} from './protocol.js';
 import {
   checkEndpoint,
+  checkLanguage,
   checkNumber,
   DEFAULT_SETTINGS,
   type FinetuneSettings,
@@ -66,6 +85,22 @@ function modelRef(text: string, endpoint: string): ModelRef {
     : { kind: 'url', url: resolve(value) };
 }
 
+/** A folder as a zip (fflate, loaded on first use): its files under a folder of its name, so it unzips as one. */
+async function zipFolder(folder: FolderFiles): Promise<Blob> {
+  const { zipSync } = await import('fflate');
+  // Weights do not deflate much and are most of the bytes: stored. The JSON and tokenizer files are deflated.
+  const entries = Object.fromEntries(
+    folder.files.map(({ path, data }) => [
+      `${folder.name}/${path}`,
+      [new Uint8Array(data), { level: /\.(onnx|safetensors|bin)$/.test(path) ? 0 : 6 }] as [
+        Uint8Array,
+        ZipOptions,
+      ],
+    ]),
+  );
+  return new Blob([zipSync(entries)], { type: 'application/zip' });
+}
+
 const pairCount = (text: string) => text.split('\n').filter((line) => line.includes('\t')).length;
 
 /** One chart of the run: train loss and NLL per step, valid NLL where the run validated. */
@@ -101,7 +136,9 @@ export function mountFinetune(root: HTMLElement): void {
   const isolated = globalThis.crossOriginIsolated === true;
   const threads = isolated ? Math.max(1, navigator.hardwareConcurrency || 1) : 1;
   let model: ModelRef | undefined;
+  // The worker outlives its run: it keeps the trained model for Export until the next Start replaces it.
   let worker: Worker | undefined;
+  let running = false;
   let started = 0;
 
   // Model.
@@ -116,6 +153,25 @@ export function mountFinetune(root: HTMLElement): void {
     id: 'finetune-endpoint',
     spellcheck: 'false',
     placeholder: DEFAULT_HUB_ENDPOINT,
+  });
+  // An NLLB-200 / M2M100 model's language pair (empty for Marian, whose pair is fixed); the list fills with the
+  // codes of the last such model loaded.
+  const languageList = h('datalist', { id: 'finetune-language-codes' });
+  const srcLangInput = h('input', {
+    type: 'text',
+    id: 'finetune-src-lang',
+    spellcheck: 'false',
+    placeholder: 'eng_Latn',
+    list: 'finetune-language-codes',
+    size: 10,
+  });
+  const tgtLangInput = h('input', {
+    type: 'text',
+    id: 'finetune-tgt-lang',
+    spellcheck: 'false',
+    placeholder: 'deu_Latn',
+    list: 'finetune-language-codes',
+    size: 10,
   });
   const folderInput = h('input', {
     type: 'file',
@@ -191,6 +247,56 @@ export function mountFinetune(root: HTMLElement): void {
     hidden: true,
   });
   const resultBlock = h('pre', { 'data-testid': 'finetune-result', class: 'output', hidden: true });
+  // After a run: the model exported to the transformers.js layout, translated with it, and both folders to take.
+  const exportButton = h('button', { type: 'button', id: 'finetune-export' }, 'Export for transformers.js');
+  const exportTranslateButton = h(
+    'button',
+    { type: 'button', id: 'finetune-export-translate', class: 'secondary', disabled: true },
+    'Translate with the export',
+  );
+  const exportStatus = h('p', { class: 'status', role: 'status', id: 'finetune-export-status' });
+  const exportFiles = h('table', { class: 'numbers', 'data-testid': 'finetune-export-files', hidden: true });
+  const modelZip = h(
+    'a',
+    { id: 'finetune-download-model', href: '#', download: 'model.zip' },
+    'Download fine-tuned folder (.zip)',
+  );
+  const exportZip = h(
+    'a',
+    { id: 'finetune-download-export', href: '#', download: 'export.zip' },
+    'Download export (.zip)',
+  );
+  const saveButton = h(
+    'button',
+    { type: 'button', id: 'finetune-save-folder', class: 'secondary' },
+    'Save into a folder…',
+  );
+  const takeAway = h(
+    'div',
+    { class: 'row', hidden: true, 'data-testid': 'finetune-downloads-links' },
+    modelZip,
+    exportZip,
+    ...('showDirectoryPicker' in window ? [saveButton] : []),
+  );
+  const exportSection = h(
+    'section',
+    { 'data-testid': 'finetune-export', hidden: true },
+    h('h3', {}, 'Export and download'),
+    h(
+      'p',
+      { class: 'note' },
+      'The trained model as a Hugging Face folder (config.json, model.safetensors, the base model’s tokenizer files) ' +
+        'and exported to the layout transformers.js loads (ONNX encoder and merged decoder, tokenizer.json), as ',
+      h('code', {}, 'el-translate export'),
+      ' writes it. Translating with the export runs it in transformers.js in this page, from memory: its greedy ' +
+        'translations should equal the “after” column. An NLLB-200 / M2M100 export is called with the run’s ' +
+        'src_lang / tgt_lang, as transformers.js’ translation pipeline takes them (the pair is not in the folder).',
+    ),
+    h('div', { class: 'row' }, exportButton, exportTranslateButton),
+    exportStatus,
+    exportFiles,
+    takeAway,
+  );
   let extraKeys: Pick<FinetuneSettings, 'warmup' | 'maxTokens' | 'evalEvery' | 'train' | 'valid'> = {};
 
   root.append(
@@ -198,8 +304,9 @@ export function mountFinetune(root: HTMLElement): void {
     h(
       'p',
       { class: 'lead' },
-      'An OPUS-MT / Hugging Face Marian model (a folder, or a Hub id such as Helsinki-NLP/opus-mt-en-de, fetched ' +
-        'once into the page’s cache) trained on your sentence pairs with CE, label-smoothed CE, EL or CEL by ',
+      'An OPUS-MT / Hugging Face Marian, NLLB-200 or M2M100 model (a folder, or a Hub id such as ' +
+        'Helsinki-NLP/opus-mt-en-de, fetched once into the page’s cache) trained on your sentence pairs with CE, ' +
+        'label-smoothed CE, EL or CEL by ',
       h('code', {}, '@encouraging-loss/translate'),
       ' in a Web Worker (tfjs wasm backend): the numbers match the same run in Node.',
     ),
@@ -224,6 +331,26 @@ export function mountFinetune(root: HTMLElement): void {
       h('div', { class: 'control' }, h('label', { for: 'finetune-endpoint' }, 'Hub endpoint'), endpointInput),
       h('div', { class: 'control' }, h('label', { for: 'finetune-model-folder' }, 'From disk'), folderInput),
       ...('showDirectoryPicker' in window ? [pickButton] : []),
+      h(
+        'div',
+        { class: 'control' },
+        h('label', { for: 'finetune-src-lang' }, 'source language'),
+        srcLangInput,
+      ),
+      h(
+        'div',
+        { class: 'control' },
+        h('label', { for: 'finetune-tgt-lang' }, 'target language'),
+        tgtLangInput,
+      ),
+      languageList,
+    ),
+    h(
+      'p',
+      { class: 'note', id: 'finetune-language-note' },
+      'Languages: for an NLLB-200 model (eng_Latn → deu_Latn) or an M2M100 one (en → de) only, both required; ' +
+        'the target language is forced as the first generated token. Leave them empty for a Marian model, whose ' +
+        'pair is fixed. In a link: srcLang= and tgtLang=.',
     ),
     modelNote,
     downloads,
@@ -268,6 +395,7 @@ export function mountFinetune(root: HTMLElement): void {
     chartBox,
     samplesTable,
     resultBlock,
+    exportSection,
   );
   const chart = curveChart(chartBox);
 
@@ -384,6 +512,15 @@ export function mountFinetune(root: HTMLElement): void {
       ['seed', seed.input],
       ['lr', lr.input],
     ] as const;
+    for (const [key, input] of [
+      ['srcLang', srcLangInput],
+      ['tgtLang', tgtLangInput],
+    ] as const) {
+      if (input.value.trim() === '') continue;
+      const checked = checkLanguage(key, input.value);
+      if ('problem' in checked) return checked.problem;
+      settings[key] = checked.code;
+    }
     const endpointText = endpointInput.value.trim();
     if (endpointText !== '') {
       const checked = checkEndpoint(endpointText);
@@ -407,6 +544,8 @@ export function mountFinetune(root: HTMLElement): void {
     seed.input.value = String(settings.seed);
     lr.input.value = settings.lr === undefined ? '' : String(settings.lr);
     resume.checked = settings.resume;
+    srcLangInput.value = settings.srcLang ?? '';
+    tgtLangInput.value = settings.tgtLang ?? '';
     extraKeys = {
       warmup: settings.warmup,
       maxTokens: settings.maxTokens,
@@ -441,8 +580,10 @@ export function mountFinetune(root: HTMLElement): void {
 
   let sources: string[] = [];
   let references: string[] = [];
-  const columns: { before?: Translations; after?: Translations } = {};
+  /** `exported`: the after model's transformers.js export, translated in the page (a column once it exists). */
+  const columns: { before?: Translations; after?: Translations; exported?: Translations } = {};
   function renderSamples(): void {
+    const { exported } = columns;
     const head = h(
       'tr',
       {},
@@ -450,19 +591,25 @@ export function mountFinetune(root: HTMLElement): void {
       h('th', {}, 'reference'),
       h('th', {}, 'before'),
       h('th', {}, 'after'),
+      ...(exported ? [h('th', {}, 'exported (transformers.js)')] : []),
     );
+    // An untrained model's output can be one long unbroken word: wrapped anywhere, five columns fit the page.
+    const hypothesis = (column: string, text: string | undefined) =>
+      h('td', { 'data-column': column, style: 'overflow-wrap: anywhere' }, text ?? '');
     const rows = sources.map((source, i) =>
       h(
         'tr',
         {},
         h('td', {}, source),
         h('td', {}, references[i]),
-        h('td', { 'data-column': 'before' }, columns.before?.hypotheses[i] ?? ''),
-        h('td', { 'data-column': 'after' }, columns.after?.hypotheses[i] ?? ''),
+        hypothesis('before', columns.before?.hypotheses[i]),
+        hypothesis('after', columns.after?.hypotheses[i]),
+        ...(exported ? [hypothesis('exported', exported.hypotheses[i])] : []),
       ),
     );
     const score = (t: Translations | undefined) =>
       t?.bleu === undefined ? '' : `BLEU ${fixed(t.bleu, 1)} · chrF ${fixed(t.chrf ?? 0, 1)}`;
+    const same = exported?.hypotheses.filter((text, i) => text === columns.after?.hypotheses[i]).length;
     const foot = h(
       'tr',
       {},
@@ -470,15 +617,192 @@ export function mountFinetune(root: HTMLElement): void {
       h('td', {}, `${sources.length} of the valid sentences, greedy`),
       h('td', {}, score(columns.before)),
       h('td', {}, score(columns.after)),
+      ...(exported
+        ? [h('td', {}, `${score(exported)} · ${same} of ${exported.hypotheses.length} as “after”`)]
+        : []),
     );
     samplesTable.replaceChildren(
-      h('caption', {}, 'Translations before and after fine-tuning'),
+      h(
+        'caption',
+        {},
+        exported
+          ? 'Translations before and after fine-tuning, and by the export in transformers.js'
+          : 'Translations before and after fine-tuning',
+      ),
       head,
       ...rows,
       foot,
     );
     samplesTable.hidden = sources.length === 0;
   }
+
+  // Export: the worker's folders, the export loaded in transformers.js, zips made on first click.
+  let folders: ExportedFolders | undefined;
+  let exporting = false;
+  let exportedTranslator: ExportedTranslator | undefined;
+  const zipUrls: string[] = [];
+  const setExportStatus = (text: string, error = false) => {
+    exportStatus.textContent = text;
+    exportStatus.classList.toggle('error', error);
+  };
+
+  /** Back to "nothing exported" (a new run starts): the old translator and blob URLs released. */
+  function resetExport(): void {
+    folders = undefined;
+    exporting = false;
+    void exportedTranslator?.dispose();
+    exportedTranslator = undefined;
+    for (const url of zipUrls.splice(0)) URL.revokeObjectURL(url);
+    for (const link of [modelZip, exportZip]) {
+      link.href = '#';
+      delete link.dataset.ready;
+    }
+    exportSection.hidden = true;
+    exportButton.disabled = false;
+    exportTranslateButton.disabled = true;
+    exportFiles.hidden = true;
+    takeAway.hidden = true;
+    setExportStatus('');
+    delete root.dataset.exported;
+  }
+
+  function requestExport(): void {
+    if (!worker || running || exporting) return;
+    exporting = true;
+    exportButton.disabled = true;
+    setExportStatus('Exporting…');
+    worker.postMessage({ type: 'export' });
+  }
+
+  function showExported(message: ExportedFolders): void {
+    folders = message;
+    exporting = false;
+    const bytes = (folder: FolderFiles) => folder.files.reduce((sum, file) => sum + file.data.byteLength, 0);
+    exportFiles.replaceChildren(
+      h('caption', {}, 'The two folders, in this page’s memory'),
+      h('tr', {}, h('th', {}, 'folder'), h('th', {}, 'file'), h('th', {}, 'size')),
+      ...[message.model, message.exported].flatMap((folder) =>
+        folder.files.map((file) =>
+          h(
+            'tr',
+            {},
+            h('td', {}, folder.name),
+            h('td', {}, file.path),
+            h('td', {}, formatBytes(file.data.byteLength)),
+          ),
+        ),
+      ),
+    );
+    exportFiles.hidden = false;
+    modelZip.download = `${message.model.name}.zip`;
+    exportZip.download = `${message.exported.name}.zip`;
+    takeAway.hidden = false;
+    exportTranslateButton.disabled = false;
+    setExportStatus(
+      `Exported (${message.modelType}): the fine-tuned folder ${message.model.name} ` +
+        `(${formatBytes(bytes(message.model))}) and ${message.exported.name} for transformers.js ` +
+        `(${formatBytes(bytes(message.exported))}).`,
+    );
+    root.dataset.exported = '';
+  }
+
+  async function translateWithExport(): Promise<void> {
+    const current = folders;
+    if (!current) return;
+    exportTranslateButton.disabled = true;
+    try {
+      setExportStatus('Loading the export in transformers.js…');
+      // transformers.js and its runtime load here, on first use only.
+      const { loadExported } = await import('./exported-translator.js');
+      await exportedTranslator?.dispose();
+      exportedTranslator = undefined;
+      const translator = await loadExported(current.exported.files, current.languages);
+      if (folders !== current) {
+        await translator.dispose();
+        return;
+      }
+      exportedTranslator = translator;
+      setExportStatus(`Translating ${sources.length} sentences with transformers.js (greedy)…`);
+      const hypotheses = await translator.translate(sources);
+      if (folders !== current) return;
+      columns.exported = {
+        hypotheses,
+        bleu: corpusBleu(
+          hypotheses,
+          references.map((r) => [r]),
+        ).score,
+        chrf: corpusChrf(hypotheses, references).score,
+      };
+      renderSamples();
+      const same = hypotheses.filter((text, i) => text === columns.after?.hypotheses[i]).length;
+      setExportStatus(
+        `transformers.js translated the export: ${same} of ${hypotheses.length} translations equal the library’s (“after”).`,
+        same !== hypotheses.length,
+      );
+      root.dataset.exportTranslated = '';
+    } catch (error) {
+      setExportStatus(`transformers.js could not run the export: ${(error as Error).message}`, true);
+    } finally {
+      exportTranslateButton.disabled = folders !== current;
+    }
+  }
+
+  /** A download link whose zip is made on its first click (one folder in memory, not two, until then). */
+  function zipOnClick(link: HTMLAnchorElement, which: 'model' | 'exported'): void {
+    let making: Promise<void> | undefined;
+    link.addEventListener('click', (event) => {
+      if (link.dataset.ready !== undefined) return;
+      event.preventDefault();
+      const current = folders;
+      if (!current || making) return;
+      making = zipFolder(current[which])
+        .then((blob) => {
+          if (folders !== current) return;
+          const url = URL.createObjectURL(blob);
+          zipUrls.push(url);
+          link.href = url;
+          link.dataset.ready = '';
+          link.click();
+        })
+        .catch((error: Error) => setExportStatus(`Cannot make the zip: ${error.message}`, true))
+        .finally(() => {
+          making = undefined;
+        });
+    });
+  }
+  zipOnClick(modelZip, 'model');
+  zipOnClick(exportZip, 'exported');
+
+  async function saveIntoFolder(): Promise<void> {
+    const current = folders;
+    if (!current) return;
+    try {
+      const picker = (
+        window as unknown as {
+          showDirectoryPicker: (options: { mode: 'readwrite' }) => Promise<FileSystemDirectoryHandle>;
+        }
+      ).showDirectoryPicker;
+      const handle = await picker({ mode: 'readwrite' });
+      // TypeScript's DOM types leave out the handle's async iteration (`entries`), which browsers have.
+      const store = new DirectoryHandleStore(handle as unknown as DirectoryHandleLike);
+      for (const folder of [current.model, current.exported]) {
+        setExportStatus(`Writing ${handle.name}/${folder.name}/…`);
+        const files = new Map(folder.files.map((file) => [file.path, new Uint8Array(file.data)]));
+        // A folder at a time, into place whole (a `.tmp-` sibling first): an old folder of that name is replaced.
+        await writeFolder({ files }, store, { folder: folder.name });
+      }
+      setExportStatus(
+        `Saved ${current.model.name}/ and ${current.exported.name}/ into the folder ${handle.name}.`,
+      );
+    } catch (error) {
+      if ((error as Error).name !== 'AbortError')
+        setExportStatus(`Cannot save into the folder: ${(error as Error).message}`, true);
+    }
+  }
+
+  exportButton.addEventListener('click', requestExport);
+  exportTranslateButton.addEventListener('click', () => void translateWithExport());
+  saveButton.addEventListener('click', () => void saveIntoFolder());
 
   function showProgress(progress: ProgressReport, time: number): void {
     const at = point(progress.step);
@@ -497,9 +821,13 @@ export function mountFinetune(root: HTMLElement): void {
       `${fixed(elapsed, 1)} s elapsed · ETA ${Number.isFinite(eta) ? `${fixed(eta, 1)} s` : '–'}`;
   }
 
-  function finish(): void {
-    worker?.terminate();
-    worker = undefined;
+  /** The run is over: `keep` leaves the worker (and the model it trained) for Export. */
+  function finish(keep = false): void {
+    if (!keep) {
+      worker?.terminate();
+      worker = undefined;
+    }
+    running = false;
     startButton.disabled = false;
     stopButton.disabled = true;
   }
@@ -507,7 +835,8 @@ export function mountFinetune(root: HTMLElement): void {
   function onMessage(message: FromWorker): void {
     switch (message.type) {
       case 'status':
-        setStatus(message.text);
+        if (exporting) setExportStatus(message.text);
+        else setStatus(message.text);
         break;
       case 'backend':
         figures.textContent = `tfjs ${message.backend} backend, ${message.threads} thread${message.threads === 1 ? '' : 's'}`;
@@ -519,8 +848,14 @@ export function mountFinetune(root: HTMLElement): void {
         sources = message.sources;
         references = message.references;
         modelNote.textContent =
-          `Model: ${message.hub ? `${message.hub.repo} at commit ${message.hub.commit}` : message.model} · ` +
+          `Model: ${message.hub ? `${message.hub.repo} at commit ${message.hub.commit}` : message.model} ` +
+          `(${message.modelType}${message.languages ? `, ${message.languages.srcLang} → ${message.languages.tgtLang}` : ''}) · ` +
           `${message.trainPairs} training pairs, ${message.validPairs} validation pairs`;
+        if (message.languages) {
+          languageList.replaceChildren(
+            ...message.languages.codes.map((code) => h('option', { value: code })),
+          );
+        }
         renderSamples();
         break;
       case 'before':
@@ -552,10 +887,23 @@ export function mountFinetune(root: HTMLElement): void {
           `${result.interrupted ? 'Stopped' : 'Done'} after ${result.steps} steps: valid NLL ` +
             `${fixed(result.validNllBefore, 4)} → ${fixed(result.validNll, 4)}, ${Math.round(result.tokensPerSecond)} tokens/s.`,
         );
-        finish();
+        finish(true);
+        exportSection.hidden = false;
         break;
       }
+      case 'exported':
+        showExported(message);
+        break;
       case 'error':
+        if (message.stage === 'export') {
+          exporting = false;
+          exportButton.disabled = false;
+          setExportStatus(
+            `The export failed${message.code ? ` (${message.code})` : ''}: ${message.message}`,
+            true,
+          );
+          break;
+        }
         setStatus(
           `The run failed${message.reason || message.code ? ` (${message.reason ?? message.code})` : ''}: ${message.message}`,
           true,
@@ -575,7 +923,7 @@ export function mountFinetune(root: HTMLElement): void {
   }
 
   function start(): void {
-    if (worker) return;
+    if (running) return;
     const settings = readForm();
     const problem = startProblem(settings);
     if (problem !== undefined || typeof settings === 'string' || !model) {
@@ -585,7 +933,11 @@ export function mountFinetune(root: HTMLElement): void {
     // The link reproduces the run (without autostart, so sharing it does not start work in someone's tab).
     history.replaceState(null, '', finetuneHash(settings));
     Object.assign(series, { steps: [], loss: [], nll: [], valid: [] });
-    columns.before = columns.after = undefined;
+    columns.before = columns.after = columns.exported = undefined;
+    resetExport();
+    // The previous run's worker, kept for its export, goes: this run trains in a fresh one.
+    worker?.terminate();
+    worker = undefined;
     redraw();
     downloadRows.clear();
     downloads.replaceChildren();
@@ -593,6 +945,7 @@ export function mountFinetune(root: HTMLElement): void {
     resultBlock.hidden = true;
     startButton.disabled = true;
     stopButton.disabled = false;
+    running = true;
     started = performance.now();
     const request: StartRequest = {
       type: 'start',
@@ -647,7 +1000,7 @@ export function mountFinetune(root: HTMLElement): void {
   }
 
   window.addEventListener('hashchange', () => {
-    if (splitHash(location.hash)[0] === 'finetune' && !worker) void fromHash();
+    if (splitHash(location.hash)[0] === 'finetune' && !running) void fromHash();
   });
   void fromHash();
 }

@@ -12,6 +12,7 @@ import {
   type DirectoryHandleLike,
   DirectoryHandleStore,
   directoryBlobStore,
+  exportModelFolder,
   type Folder,
   fetchHubFolder,
   fineTune,
@@ -21,20 +22,27 @@ import {
   type HubHints,
   initBackend,
   loadModel,
+  type M2M100FamilyTokenizer,
+  type MemoryFolder,
   MemoryStore,
   type MetricsRecord,
   type ModelStore,
   memoryBlobStore,
+  memoryFolder,
   parseParallelText,
   readFolder,
   type StepProgress,
+  saveModel,
   scoreCorpus,
   translateTexts,
 } from '@encouraging-loss/translate';
 import { mayBeModelFile, modelFiles } from './model-files.js';
 import type {
+  ExportedFolders,
+  FolderFiles,
   FromWorker,
   HubSource,
+  LanguagePair,
   ModelRef,
   ProgressReport,
   RunResult,
@@ -42,17 +50,19 @@ import type {
   ToWorker,
   Translations,
 } from './protocol.js';
-import { finetuneHash, trainingOptions } from './settings.js';
+import { finetuneHash, modelOptions, trainingOptions } from './settings.js';
 
 declare const self: DedicatedWorkerGlobalScope;
 
 let controller: AbortController | undefined;
+/** The last run's model, kept for `export` until the page starts another run (a new worker). */
+let trained: Trained | undefined;
 
 /** TSV pairs: the language codes name the fields of JSON Lines only, so any pair of names does here. */
 const TSV = { format: 'tsv', sourceLanguage: 'source', targetLanguage: 'target' } as const;
 
-function post(message: FromWorker): void {
-  self.postMessage(message);
+function post(message: FromWorker, transfer: Transferable[] = []): void {
+  self.postMessage(message, transfer);
 }
 
 /** What a Hub error's message ends with, in the page's terms (it has no token field, its link has `endpoint=`). */
@@ -159,6 +169,43 @@ async function checkpointStore(request: StartRequest, modelName: string): Promis
 
 type Loaded = Awaited<ReturnType<typeof loadModel>>;
 
+/**
+ * An NLLB-200 / M2M100 model's language pair as its tokenizer resolved it, with every code it knows; `undefined` for
+ * a Marian model. M2M100's `__en__` is written `en`, the spelling transformers.js' `src_lang` takes.
+ */
+function languagePair(loaded: Loaded): (LanguagePair & { codes: string[] }) | undefined {
+  if (loaded.family.modelType !== 'm2m_100') return undefined;
+  const tokenizer = loaded.tokenizer as M2M100FamilyTokenizer;
+  const code = (text: string) => text.replace(/^__(.+)__$/, '$1');
+  return {
+    srcLang: code(tokenizer.srcLang),
+    tgtLang: code(tokenizer.tgtLang ?? ''),
+    codes: [...tokenizer.languageCodes],
+  };
+}
+
+/**
+ * A library error in the page's terms: the CLI's `--src-lang` / `--tgt-lang` (which the library's messages name)
+ * are the link's `srcLang` / `tgtLang` here and the fields of that name. The rest, the valid codes included, as is.
+ */
+function pageTerms(message: string): string {
+  return message.replaceAll('--src-lang', 'srcLang').replaceAll('--tgt-lang', 'tgtLang');
+}
+
+interface Trained {
+  loaded: Loaded;
+  /** The folder the run started from: its tokenizer files go beside the fine-tuned weights. */
+  base: Folder;
+  /** What the folders are named after: `opus-mt-en-de-cel`. */
+  name: string;
+}
+
+/** A folder name from the model's (`https://host/models/opus-mt-tiny-hf/` → `opus-mt-tiny-hf`) and the loss. */
+function runName(model: string, hub: HubSource | undefined, loss: string): string {
+  const last = (hub?.repo ?? model).split(/[/\\]/).filter(Boolean).pop() ?? 'model';
+  return `${last.replace(/[^\w.-]+/g, '_')}-${loss}`;
+}
+
 function translate(loaded: Loaded, sources: string[], references: string[]): Translations {
   if (sources.length === 0) return { hypotheses: [] };
   // Greedy: the quickest decoding, and the one the before/after comparison needs (no beam ties to explain).
@@ -186,7 +233,10 @@ async function run(request: StartRequest, signal: AbortSignal): Promise<void> {
   const references = samples.map((p) => p.target);
 
   const { folder, name, hub } = await modelFolder(request.model, signal);
-  const loaded = await loadModel(folder);
+  // NLLB-200 / M2M100: the pair from the link; the library refuses a missing or unknown code (naming the valid
+  // ones), and a pair given for a Marian model, whose pair is fixed.
+  const loaded = await loadModel(folder, modelOptions(settings));
+  const languages = languagePair(loaded);
   post({
     type: 'data',
     trainPairs: train.length,
@@ -195,6 +245,8 @@ async function run(request: StartRequest, signal: AbortSignal): Promise<void> {
     references,
     model: name,
     ...(hub ? { hub } : {}),
+    modelType: loaded.family.modelType,
+    ...(languages ? { languages } : {}),
   });
 
   post({ type: 'status', text: 'Scoring and translating before training…' });
@@ -249,13 +301,77 @@ async function run(request: StartRequest, signal: AbortSignal): Promise<void> {
     validPairs: valid.length,
     ...(hub ? { hub } : {}),
   };
+  trained = { loaded, base: folder, name: runName(name, hub, settings.loss) };
   post({ type: 'result', result: summary });
+}
+
+/**
+ * A folder's files for `postMessage`, each in a buffer of its own that is transferred: a file whose bytes fill
+ * their buffer goes as it is, unless `keep` (the base model's folder, read again by the next export) or an
+ * earlier file holds the same buffer; any other is copied first.
+ */
+function folderFiles(
+  folder: MemoryFolder,
+  keep: Set<ArrayBufferLike>,
+  transfer: Transferable[],
+): FolderFiles {
+  const files = folder.list().map((path) => {
+    const bytes = folder.read(path);
+    const whole =
+      bytes.byteOffset === 0 &&
+      bytes.byteLength === bytes.buffer.byteLength &&
+      bytes.buffer instanceof ArrayBuffer;
+    const data = whole && !keep.has(bytes.buffer) ? (bytes.buffer as ArrayBuffer) : bytes.slice().buffer;
+    keep.add(data);
+    transfer.push(data);
+    return { path, data };
+  });
+  return { name: folder.name, files };
+}
+
+/**
+ * The trained model saved as an HF folder (`saveModel`, and the base's tokenizer files through its family) and
+ * that folder exported to the transformers.js layout, fp32: both in memory, sent to the page.
+ */
+function exportTrained(model: Trained): void {
+  post({ type: 'status', text: 'Saving the fine-tuned model and exporting it for transformers.js…' });
+  const saved = memoryFolder(model.name);
+  saveModel(model.loaded.model, saved);
+  model.loaded.family.copyTokenizer(model.base, saved);
+  const exported = memoryFolder(`${model.name}-onnx`);
+  exportModelFolder({ model: saved, out: exported });
+  const config = JSON.parse(exported.readText('config.json')) as { model_type?: unknown };
+  const keep = new Set(model.base.list().map((path) => model.base.read(path).buffer));
+  const transfer: Transferable[] = [];
+  const pair = languagePair(model.loaded);
+  const folders: ExportedFolders = {
+    model: folderFiles(saved, keep, transfer),
+    exported: folderFiles(exported, keep, transfer),
+    modelType: String(config.model_type),
+    ...(pair ? { languages: { srcLang: pair.srcLang, tgtLang: pair.tgtLang } } : {}),
+  };
+  post({ type: 'exported', ...folders }, transfer);
 }
 
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   if (message.type === 'stop') {
     controller?.abort(new DOMException('Stopped from the page.', 'AbortError'));
+    return;
+  }
+  if (message.type === 'export') {
+    const problem = controller
+      ? 'A run is going: export after it ends.'
+      : !trained
+        ? 'No trained model: run a fine-tuning first.'
+        : undefined;
+    try {
+      if (problem || !trained) throw new Error(problem);
+      exportTrained(trained);
+    } catch (error) {
+      const { message: text, code } = error as { message?: string; code?: string };
+      post({ type: 'error', message: text ?? String(error), code, stage: 'export' });
+    }
     return;
   }
   if (controller) {
@@ -267,7 +383,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
   run(message, current.signal)
     .catch((error: unknown) => {
       const { message: text, code, reason } = error as { message?: string; code?: string; reason?: string };
-      post({ type: 'error', message: text ?? String(error), code, ...(reason ? { reason } : {}) });
+      post({ type: 'error', message: pageTerms(text ?? String(error)), code, ...(reason ? { reason } : {}) });
     })
     .finally(() => {
       if (controller === current) controller = undefined;
