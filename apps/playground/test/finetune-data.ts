@@ -1,5 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fineTune, loadModel, parseParallelText, readFolder, scoreCorpus } from '@encouraging-loss/translate';
+import { initNodeBackend, NodeFileStore } from '@encouraging-loss/translate/node';
+import { modelFiles } from '../src/finetune/model-files.js';
+import { type FinetuneSettings, modelOptions, trainingOptions } from '../src/finetune/settings.js';
 
 /**
  * English→German pairs from the tiny OPUS-MT fixture's own test sentences (Debian's trans-de-en dictionary; the
@@ -29,4 +33,39 @@ export function fixturePairs(fixture: string, count: number): { source: string; 
 /** Pairs as TSV text, one per line. */
 export function toTsv(pairs: readonly { source: string; target: string }[]): string {
   return pairs.map((p) => `${p.source}\t${p.target}\n`).join('');
+}
+
+/** TSV pairs as the worker parses them (the language names matter for JSON Lines only). */
+const TSV = { format: 'tsv', sourceLanguage: 'source', targetLanguage: 'target' } as const;
+
+/**
+ * The run a deep link asks for, in Node with the library calls the page's worker makes (src/finetune/worker.ts):
+ * the model folder read as the worker reads it, fine-tuned on the same pairs with the link's settings; the valid
+ * NLL before and after, as `scoreCorpus` (and `el-translate score`) computes it.
+ */
+export async function nodeRun(
+  modelDir: string,
+  settings: FinetuneSettings,
+  data: { trainTsv: string; validTsv: string; samples: number },
+) {
+  await initNodeBackend('wasm');
+  const store = new NodeFileStore(modelDir);
+  const folder = await readFolder(store, { only: await modelFiles(store) });
+  const { model, tokenizer } = await loadModel(folder, modelOptions(settings));
+  try {
+    const train = parseParallelText(data.trainTsv, 'train.tsv', TSV).pairs;
+    const valid = parseParallelText(data.validTsv, 'valid.tsv', TSV).pairs;
+    const validNllBefore = scoreCorpus(model, tokenizer, valid).corpus.nll;
+    const result = await fineTune({
+      model,
+      tokenizer,
+      train,
+      valid,
+      ...trainingOptions(settings),
+      validSentences: data.samples,
+    });
+    return { ...result, validNllBefore, validNll: scoreCorpus(model, tokenizer, valid).corpus.nll };
+  } finally {
+    model.dispose();
+  }
 }

@@ -2,20 +2,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fineTune, loadModel, parseParallelText, readFolder, scoreCorpus } from '@encouraging-loss/translate';
-import { initNodeBackend, NodeFileStore } from '@encouraging-loss/translate/node';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumLaunchOptions } from '../../../vitest.chromium.js';
 import { CROSS_ORIGIN_ISOLATION, serveStatic } from '../scripts/serve.mjs';
-import { modelFiles } from '../src/finetune/model-files.js';
 import {
-  type FinetuneSettings,
-  modelOptions,
   parseFinetuneHash,
-  trainingOptions,
 } from '../src/finetune/settings.js';
-import { toTsv } from './finetune-data.js';
+import { nodeRun, toTsv } from './finetune-data.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const site = join(here, '..', 'dist');
@@ -24,8 +18,6 @@ const fixtures = join(here, '..', '..', '..', 'packages', 'translate', 'fixtures
 const nllb = join(fixtures, 'nllb-200-tiny');
 const marian = join(fixtures, 'opus-mt-tiny');
 const dataDir = mkdtempSync(join(tmpdir(), 'el-playground-finetune-nllb-'));
-/** As the worker parses the pairs (TSV; the language names matter for JSON Lines only). */
-const TSV = { format: 'tsv', sourceLanguage: 'source', targetLanguage: 'target' } as const;
 /** What the worker translates before and after (src/finetune/view.ts), so the Node run validates alike. */
 const SAMPLES = 8;
 
@@ -69,30 +61,6 @@ async function failure(page: Page): Promise<string> {
   return (await page.textContent('#finetune-status')) ?? '';
 }
 
-/** The run the link asks for, in Node with the same library calls the worker makes (src/finetune/worker.ts). */
-async function nodeRun(settings: FinetuneSettings) {
-  await initNodeBackend('wasm');
-  const store = new NodeFileStore(nllb);
-  const folder = await readFolder(store, { only: await modelFiles(store) });
-  const { model, tokenizer } = await loadModel(folder, modelOptions(settings));
-  try {
-    const train = parseParallelText(trainTsv, 'train.tsv', TSV).pairs;
-    const valid = parseParallelText(validTsv, 'valid.tsv', TSV).pairs;
-    const validNllBefore = scoreCorpus(model, tokenizer, valid).corpus.nll;
-    const result = await fineTune({
-      model,
-      tokenizer,
-      train,
-      valid,
-      ...trainingOptions(settings),
-      validSentences: SAMPLES,
-    });
-    return { ...result, validNllBefore, validNll: scoreCorpus(model, tokenizer, valid).corpus.nll };
-  } finally {
-    model.dispose();
-  }
-}
-
 beforeAll(async () => {
   writeFileSync(join(dataDir, 'train.tsv'), trainTsv);
   writeFileSync(join(dataDir, 'valid.tsv'), validTsv);
@@ -124,7 +92,7 @@ describe('Fine-tune: NLLB-200', () => {
 
     const { settings, problems: linkProblems } = parseFinetuneHash(LINK);
     expect(linkProblems).toEqual([]);
-    const nodeResult = await nodeRun(settings);
+    const nodeResult = await nodeRun(nllb, settings, { trainTsv, validTsv, samples: SAMPLES });
     expect(browserRun).toMatchObject({
       steps: 3,
       interrupted: false,

@@ -3,15 +3,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fineTune, loadModel, parseParallelText, readFolder, scoreCorpus } from '@encouraging-loss/translate';
-import { initNodeBackend, NodeFileStore } from '@encouraging-loss/translate/node';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumLaunchOptions } from '../../../vitest.chromium.js';
 import { CROSS_ORIGIN_ISOLATION, serveStatic } from '../scripts/serve.mjs';
-import { modelFiles } from '../src/finetune/model-files.js';
-import { type FinetuneSettings, parseFinetuneHash, trainingOptions } from '../src/finetune/settings.js';
-import { fixturePairs, toTsv } from './finetune-data.js';
+import { parseFinetuneHash, } from '../src/finetune/settings.js';
+import { fixturePairs, nodeRun, toTsv } from './finetune-data.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const site = join(here, '..', 'dist');
@@ -19,8 +16,6 @@ const runDir = join(here, '..', '..', '..', 'runs', 'playground');
 // The library's tiny OPUS-MT fixture, as Hugging Face lays a model folder out (weights, source.spm, target.spm).
 const fixture = join(here, '..', '..', '..', 'packages', 'translate', 'fixtures', 'opus-mt-tiny');
 const dataDir = mkdtempSync(join(tmpdir(), 'el-playground-finetune-'));
-/** As the worker parses the pairs (TSV; the language names matter for JSON Lines only). */
-const TSV = { format: 'tsv', sourceLanguage: 'source', targetLanguage: 'target' } as const;
 /** What the worker translates before and after (src/finetune/view.ts), so the Node run validates alike. */
 const SAMPLES = 8;
 
@@ -45,30 +40,6 @@ async function openPage(path: string): Promise<Page> {
   });
   await page.goto(new URL(path, server.url).href);
   return page;
-}
-
-/** The run the link asks for, in Node with the same library calls the worker makes (src/finetune/worker.ts). */
-async function nodeRun(settings: FinetuneSettings) {
-  await initNodeBackend('wasm');
-  const store = new NodeFileStore(fixture);
-  const folder = await readFolder(store, { only: await modelFiles(store) });
-  const { model, tokenizer } = await loadModel(folder);
-  try {
-    const train = parseParallelText(trainTsv, 'train.tsv', TSV).pairs;
-    const valid = parseParallelText(validTsv, 'valid.tsv', TSV).pairs;
-    const validNllBefore = scoreCorpus(model, tokenizer, valid).corpus.nll;
-    const result = await fineTune({
-      model,
-      tokenizer,
-      train,
-      valid,
-      ...trainingOptions(settings),
-      validSentences: SAMPLES,
-    });
-    return { ...result, validNllBefore, validNll: scoreCorpus(model, tokenizer, valid).corpus.nll };
-  } finally {
-    model.dispose();
-  }
 }
 
 /**
@@ -162,7 +133,7 @@ describe('Fine-tune', () => {
 
     const { settings, problems: linkProblems } = parseFinetuneHash(LINK);
     expect(linkProblems).toEqual([]);
-    const nodeResult = await nodeRun(settings);
+    const nodeResult = await nodeRun(fixture, settings, { trainTsv, validTsv, samples: SAMPLES });
     expect(browserRun).toMatchObject({
       steps: 4,
       interrupted: false,
