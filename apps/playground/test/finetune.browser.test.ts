@@ -7,7 +7,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumLaunchOptions } from '../../../vitest.chromium.js';
 import { CROSS_ORIGIN_ISOLATION, serveStatic } from '../scripts/serve.mjs';
-import { parseFinetuneHash, } from '../src/finetune/settings.js';
+import { parseFinetuneHash } from '../src/finetune/settings.js';
 import { fixturePairs, nodeRun, toTsv } from './finetune-data.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
