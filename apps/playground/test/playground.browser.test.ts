@@ -367,7 +367,9 @@ describe('Translate out of the box and with a wrong URL', () => {
     // models/index.json (written by the build) names the default folder and says what it is.
     await page.waitForFunction(
       () =>
-        (document.getElementById('translate-model-url') as HTMLInputElement).value === 'models/opus-mt-tiny/',
+        // The view mounts after the page loads: until then the field is not there.
+        (document.getElementById('translate-model-url') as HTMLInputElement | null)?.value ===
+        'models/opus-mt-tiny/',
     );
     expect(await page.textContent('#translate-model-note')).toContain('random weights');
     expect(await loadModel(page)).toMatch(/^Loaded opus-mt-tiny in .* The bundled demo/);

@@ -42,11 +42,13 @@ async function openDemo(): Promise<Page> {
   const page = await openPage('./#translate');
   await page.waitForFunction(
     () =>
-      (document.getElementById('translate-model-url') as HTMLInputElement).value === 'models/opus-mt-tiny/',
+      // The view mounts after the page loads: until then the field is not there.
+      (document.getElementById('translate-model-url') as HTMLInputElement | null)?.value ===
+      'models/opus-mt-tiny/',
   );
   await page.click('#translate-load');
   await page.waitForFunction(() =>
-    ['loaded', 'failed'].includes(document.getElementById('view-translate')!.dataset.state ?? ''),
+    ['loaded', 'failed'].includes(document.getElementById('view-translate')?.dataset.state ?? ''),
   );
   expect(await page.textContent('#translate-model-status')).toMatch(/^Loaded opus-mt-tiny/);
   return page;
