@@ -127,6 +127,8 @@ export { ADAM, HostAdam } from './training/optimizer.js';
 export {
   accumulateGradients,
   batchTensors,
+  checkpointFiles,
+  checkpointName,
   type Example,
   encodePairs,
   forcedBosTokenId,

@@ -3,6 +3,8 @@ import { join, resolve } from 'node:path';
 import { resolveOptions } from '@encouraging-loss/core';
 import {
   attachLora,
+  checkpointFiles,
+  checkpointName,
   encodePairs,
   HostAdam,
   initialState,
@@ -12,7 +14,6 @@ import {
   type LossSettings,
   lossOptions,
   type MetricsRecord,
-  momentTensors,
   Rng,
   readSafetensors,
   resolveLoraSettings,
@@ -25,7 +26,6 @@ import {
   type ValidScores,
   validate,
   withIo,
-  writeSafetensors,
 } from '@encouraging-loss/translate';
 import {
   ADAPTER_WEIGHTS,
@@ -171,17 +171,13 @@ export function saveCheckpoint(
   keepLast: number,
 ): string {
   const root = join(out, STATE_DIR);
-  const name = `step-${String(state.step).padStart(8, '0')}`;
+  const name = checkpointName(state.step);
   const temporary = temporaryName(join(root, `.tmp-${name}`));
   try {
     withIo('create', temporary, () => mkdirSync(temporary, { recursive: true }));
-    const moments = momentTensors(model, optimizer, state);
-    // A LoRA run's checkpoint holds the adapters only (the base is the --init folder, unchanged).
-    if (model.lora)
-      writeFileAtomic(join(temporary, ADAPTER_WEIGHTS), writeSafetensors(model.lora.toPeftTensors()));
-    else writeFileAtomic(join(temporary, 'model.safetensors'), writeSafetensors(model.toNamedTensors()));
-    writeFileAtomic(join(temporary, 'optimizer.safetensors'), writeSafetensors(moments));
-    writeFileAtomic(join(temporary, 'state.json'), JSON.stringify(state));
+    for (const [file, data] of checkpointFiles(model, optimizer, state)) {
+      writeFileAtomic(join(temporary, file), data);
+    }
     publishDirectory(temporary, join(root, name));
   } catch (error) {
     rmSync(temporary, { recursive: true, force: true });

@@ -1,19 +1,20 @@
 import { resolveOptions } from '@encouraging-loss/core';
-import { readSafetensors, writeSafetensors } from '../checkpoint/safetensors.js';
+import { readSafetensors } from '../checkpoint/safetensors.js';
 import type { SentencePair } from '../data/data.js';
 import { invalidData, invalidOption } from '../errors.js';
 import { scoreCorpus } from '../evaluation/score.js';
 import { trainableParams } from '../lora/lora.js';
 import type { Seq2SeqModel } from '../models/registry.js';
-import { type FileData, type ModelStore, readText } from '../store/model-store.js';
+import { type ModelStore, readText } from '../store/model-store.js';
 import type { SubwordTokenizer } from '../tokenizers/tokenizer.js';
 import { type LossSettings, lossOptions } from './loss.js';
 import { HostAdam } from './optimizer.js';
 import {
+  checkpointFiles,
+  checkpointName,
   encodePairs,
   initialState,
   type MetricsRecord,
-  momentTensors,
   restoreMoments,
   type StepProgress,
   scheduleDefaults,
@@ -88,7 +89,6 @@ export interface FineTuneResult {
 }
 
 const STATE = 'training_state';
-const stepName = (step: number) => `step-${String(step).padStart(8, '0')}`;
 
 /**
  * Fine-tunes `model` in place on sentence pairs with CE / LS-CE / EL / CEL: the trainer of `el-translate train`
@@ -160,7 +160,7 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
       },
       evaluate: () =>
         validExamples.length > 0
-          ? validate(model, tokenizer, [...valid], validExamples, options.validSentences ?? 200)
+          ? validate(model, tokenizer, valid, validExamples, options.validSentences ?? 200)
           : undefined,
       checkpoint: store ? (s) => saveCheckpoint(store, identity, model, optimizer, s, keepLast) : undefined,
       // A worker's or page's messages (Stop) are handled between steps.
@@ -204,14 +204,8 @@ async function saveCheckpoint(
   keepLast: number,
 ): Promise<void> {
   // Written even when the signal is aborted: the checkpoint is what Stop keeps.
-  const name = stepName(state.step);
-  const files = new Map<string, FileData>([
-    model.lora
-      ? ['adapter_model.safetensors', writeSafetensors(model.lora.toPeftTensors())]
-      : ['model.safetensors', writeSafetensors(model.toNamedTensors())],
-    ['optimizer.safetensors', writeSafetensors(momentTensors(model, optimizer, state))],
-    ['state.json', JSON.stringify(state)],
-  ]);
+  const name = checkpointName(state.step);
+  const files = checkpointFiles(model, optimizer, state);
   if (!(await store.exists('run.json'))) await store.write('run.json', identity);
   await store.publish(`${STATE}/${name}`, files);
   await store.write(`${STATE}/latest`, name);

@@ -1,6 +1,6 @@
 import type { TfjsEncouragingLossOptions } from '@encouraging-loss/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
-import type { NamedTensor } from '../checkpoint/safetensors.js';
+import { type NamedTensor, writeSafetensors } from '../checkpoint/safetensors.js';
 import type { SentencePair } from '../data/data.js';
 import { invalidData } from '../errors.js';
 import { corpusBleu } from '../evaluation/bleu.js';
@@ -287,8 +287,8 @@ export function scoreExamples(
 export function validate(
   model: Seq2SeqModel,
   tokenizer: SubwordTokenizer,
-  pairs: SentencePair[],
-  examples: Example[],
+  pairs: readonly SentencePair[],
+  examples: readonly Example[],
   count: number,
   beam = 1,
 ): { nll: number; bleu: number; chrf: number } {
@@ -373,6 +373,30 @@ export function momentTensors(
     moments.set(`${param}.step`, { dtype: 'F32', shape: [1], data: new Float32Array([own]) });
   }
   return moments;
+}
+
+/** A checkpoint's folder name: `step-00000040` (sorts by step). */
+export function checkpointName(step: number): string {
+  return `step-${String(step).padStart(8, '0')}`;
+}
+
+/**
+ * The files of one checkpoint, as every host writes them: the weights (`model.safetensors`, or a LoRA run's
+ * adapters only as PEFT names them — the base is the init folder, unchanged), the Adam moments
+ * (`optimizer.safetensors`, see {@link momentTensors}) and the counters (`state.json`).
+ */
+export function checkpointFiles(
+  model: Seq2SeqModel,
+  optimizer: HostAdam,
+  state: TrainingState,
+): Map<string, Uint8Array | string> {
+  return new Map<string, Uint8Array | string>([
+    model.lora
+      ? ['adapter_model.safetensors', writeSafetensors(model.lora.toPeftTensors())]
+      : ['model.safetensors', writeSafetensors(model.toNamedTensors())],
+    ['optimizer.safetensors', writeSafetensors(momentTensors(model, optimizer, state))],
+    ['state.json', JSON.stringify(state)],
+  ]);
 }
 
 /** Puts a checkpoint's moments (see {@link momentTensors}) back into `optimizer`; `source` names the file. */
