@@ -28,11 +28,8 @@ beforeAll(async () => {
   valid = pairs.slice(24, 32);
 });
 
-const load = async () => (await loadModel(nodeFolder(FIXTURE))).model;
-
 async function run(options: Partial<FineTuneOptions> = {}) {
-  const model = await load();
-  const { tokenizer } = await loadModel(nodeFolder(FIXTURE));
+  const { model, tokenizer } = await loadModel(nodeFolder(FIXTURE));
   try {
     const result = await fineTune({
       model,
@@ -79,8 +76,7 @@ test('a run stopped by its AbortSignal and resumed from the store ends with the 
 });
 
 test('validNll is the valid set’s NLL per token after the last step, as scoreCorpus computes it', async () => {
-  const model = await load();
-  const { tokenizer } = await loadModel(nodeFolder(FIXTURE));
+  const { model, tokenizer } = await loadModel(nodeFolder(FIXTURE));
   const before = scoreCorpus(model, tokenizer, valid).corpus.nll;
   const result = await fineTune({
     model,
