@@ -121,13 +121,16 @@ describe('Fine-tune', () => {
     const status = await page.textContent('#finetune-status');
     expect(status).toMatch(/^Done after 4 steps/);
 
-    // Cross-origin isolated, so the worker ran XNNPACK on every core the browser reports.
+    // Cross-origin isolated, so the worker ran XNNPACK and the app kernels' pool on every core the browser reports
+    // (tfjs alone would have started half of them).
     const isolation = await page.evaluate(() => ({
       isolated: crossOriginIsolated,
       cores: navigator.hardwareConcurrency,
     }));
     expect(isolation.isolated).toBe(true);
+    expect(isolation.cores).toBeGreaterThan(1);
     expect(browserRun.threads).toBe(isolation.cores);
+    expect(browserRun.kernelThreads).toBe(isolation.cores);
     expect(browserRun.backend).toBe('wasm');
     expect(await page.textContent('[data-testid=finetune-threads]')).toContain('Cross-origin isolated');
 

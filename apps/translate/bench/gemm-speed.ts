@@ -2,7 +2,7 @@
  * The blocked 2-D product (src/model/kernels/gemm.ts) against tfjs-backend-wasm's matMul (XNNPACK) on the shapes of
  * a training step: XNNPACK with its right operand already packed (a cached weight) and with a fresh one (a weight
  * after an optimizer step: packed again). Interleaved per round, median ms and GFLOP/s per variant.
- * Run through `node bench/run-speed.mjs gemm`, under `flock /tmp/bench.lock`.
+ * Run through `node bench/run-speed.mjs gemm [--threads N]`, under `flock /tmp/bench.lock`.
  */
 
 import { blockedMatMul } from '@encouraging-loss/translate';
@@ -25,7 +25,10 @@ const SHAPES = [
   [200, 58101, 512],
 ];
 
-await initNodeBackend('wasm');
+// `--threads N` (default 1): with N > 1, XNNPACK on N threads against the blocked product on the kernel pool of N.
+const threadsFlag = process.argv.indexOf('--threads');
+const threads = threadsFlag > 0 ? Number(process.argv[threadsFlag + 1]) : 1;
+await initNodeBackend('wasm', { threads });
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 for (const [m, k, n] of SHAPES) {
   const a = tf.randomNormal([m, k]) as tf.Tensor2D;
@@ -36,6 +39,11 @@ for (const [m, k, n] of SHAPES) {
     'XNNPACK, fresh operand': () => tf.tidy(() => void tf.matMul(a, tf.add(b, 0) as tf.Tensor2D).dataSync()),
     blocked: () => tf.tidy(() => void blockedMatMul(a, b).dataSync()),
   };
+  if (threads > 1) {
+    // Without the pool the product goes to XNNPACK on tfjs's threads: the "XNNPACK" rows are that.
+    delete variants.blocked;
+    variants[`blocked, ${threads} threads`] = () => tf.tidy(() => void blockedMatMul(a, b).dataSync());
+  }
   const names = Object.keys(variants);
   const ms: Record<string, number[]> = Object.fromEntries(names.map((x) => [x, []]));
   for (let round = 0; round < 6; round++) {

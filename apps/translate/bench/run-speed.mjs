@@ -43,6 +43,7 @@ await build({
     options.alias = {
       '@encouraging-loss/core': `${root}../../packages/core/src/index.ts`,
       '@encouraging-loss/tfjs': `${root}../../packages/tfjs/src/index.ts`,
+      '@encouraging-loss/onnxruntime-web/graph': `${root}../../packages/onnxruntime-web/src/graph.ts`,
       '@encouraging-loss/onnxruntime-web': `${root}../../packages/onnxruntime-web/src/index.ts`,
     };
   },

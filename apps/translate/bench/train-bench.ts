@@ -1,11 +1,13 @@
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
   type Example,
   experimental_setAppKernels,
+  experimental_setKernelPool,
   HostAdam,
   lossOptions,
   makeConfig,
@@ -27,7 +29,8 @@ import { OPUS_MT_BASE } from './fine-tune-bench.js';
  * `el-translate bench`: one training step (forward, label-smoothed CE 0.1, backward, clipped Adam) of this app and
  * of the same architecture in PyTorch (bench/torch_marian.py, when a python3 with torch is found), each engine in
  * its own process, one step of each in turn so load changes on the shared machine hit all of them alike; the same
- * for greedy and beam-5 decoding. Our step runs with 1 and 2 XNNPACK threads, PyTorch's with 1 and 2 threads.
+ * for greedy and beam-5 decoding. Our step runs on 1 thread and on all cores (the app kernels' pool with tfjs's
+ * XNNPACK threads; and, as before that pool, the 2-D products on XNNPACK's threads), PyTorch's on 1 and 2 threads.
  * Reports per-pair ratios, a per-phase profile of our 1-thread step and peak memory, and writes
  * `bench/results.json`.
  */
@@ -112,6 +115,8 @@ async function serve(threads: number): Promise<void> {
   const backend = await initNodeBackend('wasm', { threads });
   // The step as it was before the app's own kernels: every product on tfjs's kernels.
   if (process.env.EL_TRANSLATE_BENCH_KERNELS === 'off') experimental_setAppKernels(false);
+  // Threads as before the app kernels' pool: the 2-D products on XNNPACK's threads, the rest on one.
+  if (process.env.EL_TRANSLATE_BENCH_POOL === 'off') experimental_setKernelPool(false);
   let state: StepState | undefined;
   const lines = createInterface({ input: process.stdin });
   for await (const line of lines) {
@@ -401,15 +406,19 @@ async function orchestrate(options: BenchOptions): Promise<void> {
   const python = findTorchPython();
   const log = (message: string) => process.stderr.write(`${message}\n`);
   const engines: Engine[] = [];
-  for (const [name, threads, kernels] of [
-    ['el-translate 1T', 1, 'on'],
-    ['el-translate 1T, tfjs kernels only', 1, 'off'],
-    ['el-translate 2T', 2, 'on'],
+  // All cores: what `el-translate train` runs by default; at least 2, so the threaded rows exist on any machine.
+  const cores = Math.max(2, availableParallelism());
+  for (const [name, threads, kernels, pool] of [
+    ['el-translate 1T', 1, 'on', 'on'],
+    ['el-translate 1T, tfjs kernels only', 1, 'off', 'on'],
+    [`el-translate ${cores}T (all cores)`, cores, 'on', 'on'],
+    [`el-translate ${cores}T, XNNPACK products`, cores, 'on', 'off'],
   ] as const) {
     engines.push(
       startEngine(name, process.execPath, [cli, 'bench'], {
         EL_TRANSLATE_BENCH_WORKER: String(threads),
         EL_TRANSLATE_BENCH_KERNELS: kernels,
+        EL_TRANSLATE_BENCH_POOL: pool,
       }),
     );
   }

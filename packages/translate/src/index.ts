@@ -64,6 +64,11 @@ export {
 export { type MarianConfig, makeConfig, parseConfig } from './model/config.js';
 export { padBatch, translateIds } from './model/decode.js';
 export { blockedMatMul } from './model/kernels/gemm.js';
+export {
+  experimental_setKernelPool,
+  type KernelWorker,
+  type SpawnKernelWorker,
+} from './model/kernels/kernel-pool.js';
 export { registerAppKernels } from './model/kernels/register-all.js';
 export { experimental_setAppKernels } from './model/kernels/switch.js';
 export { MarianModel } from './model/marian.js';
@@ -108,8 +113,10 @@ export { loadMarianTokenizer } from './tokenizers/marian.js';
 export type { SubwordTokenizer } from './tokenizers/tokenizer.js';
 export {
   type BackendName,
+  backendThreads,
   type InitBackendOptions,
   initBackend,
+  kernelThreads,
   type WasmPaths,
 } from './training/backend.js';
 export { modelGradients } from './training/backprop.js';

@@ -107,7 +107,10 @@ export interface RunResult {
   trainSeconds: number;
   interrupted: boolean;
   backend: string;
+  /** Threads the backend ran (tfjs's XNNPACK pool), not the request. */
   threads: number;
+  /** Threads of the app kernels' pool (the blocked products): `threads` where it started, else 1. */
+  kernelThreads: number;
   loss: Record<string, unknown>;
   seed: number;
   trainPairs: number;
@@ -119,7 +122,7 @@ export interface RunResult {
 
 export type FromWorker =
   | { type: 'status'; text: string }
-  | { type: 'backend'; backend: string; threads: number }
+  | { type: 'backend'; backend: string; threads: number; kernelThreads: number }
   | {
       type: 'data';
       trainPairs: number;

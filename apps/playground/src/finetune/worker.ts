@@ -5,6 +5,7 @@
  * stops after the current step and reports what it did.
  */
 import {
+  backendThreads,
   cacheApiBlobStore,
   corpusBleu,
   corpusChrf,
@@ -21,6 +22,7 @@ import {
   type HubDownloadProgress,
   type HubHints,
   initBackend,
+  kernelThreads,
   loadModel,
   type M2M100FamilyTokenizer,
   type MemoryFolder,
@@ -224,7 +226,10 @@ async function run(request: StartRequest, signal: AbortSignal): Promise<void> {
   const { settings } = request;
   post({ type: 'status', text: 'Starting the wasm backend…' });
   const backend = await initBackend('wasm', { threads: request.threads, wasmPaths: request.wasmPaths });
-  post({ type: 'backend', backend: String(backend), threads: request.threads });
+  // What the backend runs, not what was asked: tfjs may start fewer threads than requested.
+  const threads = backendThreads();
+  const kernels = kernelThreads();
+  post({ type: 'backend', backend: String(backend), threads, kernelThreads: kernels });
 
   const train = parseParallelText(request.train, 'train.tsv', TSV).pairs;
   const valid = parseParallelText(request.valid, 'valid.tsv', TSV).pairs;
@@ -294,7 +299,8 @@ async function run(request: StartRequest, signal: AbortSignal): Promise<void> {
     validNll,
     validNllBefore,
     backend: String(backend),
-    threads: request.threads,
+    threads,
+    kernelThreads: kernels,
     loss: trainingOptions(settings).loss,
     seed: settings.seed,
     trainPairs: train.length,

@@ -7,9 +7,10 @@ import { formatTsv } from '@encouraging-loss/translate/node';
 import { expect, test } from 'vitest';
 import { GENERAL, generateCorpus } from '../demo/demo-data.js';
 
-// The wasm backend's thread count (--threads, default every core) changes who computes a product's output tiles,
-// not the order of any sum: the same run with 1 and 2 threads must write bit-identical weights and print the same
-// losses. One process per thread count (the backend is process-wide).
+// The wasm backend's thread count (--threads, default every core) changes who computes a product's output rows
+// (XNNPACK's tiles, the app kernels' pool's chunks), not the order of any sum: the same run with 1, 2 and 3 threads
+// (3: chunks of uneven sizes, more threads than this machine's cores) must write bit-identical weights and print
+// the same losses. One process per thread count (the backend is process-wide).
 const CLI = fileURLToPath(new URL('../../node_modules/.cache/el-translate-test/cli.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'el-threads-'));
 const pairs = generateCorpus({ seed: 7, size: 120, lexicon: GENERAL });
@@ -30,12 +31,14 @@ function trainWith(threads: number) {
   return { losses, weights: readFileSync(join(out, 'model.safetensors')) };
 }
 
-test('training with 1 and 2 wasm threads gives bit-identical weights and losses', () => {
+test('training with 1, 2 and 3 wasm threads gives bit-identical weights and losses', () => {
   const one = trainWith(1);
-  const two = trainWith(2);
   expect(one.losses).toHaveLength(4);
-  expect(two.losses).toEqual(one.losses);
-  expect(two.weights.equals(one.weights)).toBe(true);
+  for (const threads of [2, 3]) {
+    const other = trainWith(threads);
+    expect(other.losses).toEqual(one.losses);
+    expect(other.weights.equals(one.weights)).toBe(true);
+  }
 });
 
 test('--threads must be a positive integer', () => {

@@ -2,6 +2,7 @@ import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, expect, test } from 'vitest';
 import { GEMM_KERNEL } from '../model/kernels/gemm.js';
+import { kernelThreads } from '../training/backend.js';
 import { initNodeBackend } from './backend-node.js';
 
 // In its own process: the threaded build, which tfjs 4.22 does not start under Node by itself.
@@ -11,6 +12,7 @@ beforeAll(async () => {
 
 test('two threads start the threaded build on a shared memory, with the app kernels registered', () => {
   expect(getThreadsCount()).toBe(2);
+  expect(kernelThreads()).toBe(2);
   const memory = (tf.backend() as unknown as { wasm: { wasmMemory: WebAssembly.Memory } }).wasm.wasmMemory;
   expect(memory.buffer).toBeInstanceOf(SharedArrayBuffer);
   expect(tf.getKernel(GEMM_KERNEL, 'wasm')).toBeDefined();

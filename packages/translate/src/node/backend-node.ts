@@ -1,11 +1,18 @@
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { KernelWorker } from '../model/kernels/kernel-pool.js';
 import { type BackendName, initBackend } from '../training/backend.js';
 import { prepareWasmThreads, unrefWasmWorkers } from './wasm-threads.js';
 
 /** Options of {@link initNodeBackend}. */
 export interface NodeBackendOptions {
-  /** XNNPACK threads; above 1, tfjs-backend-wasm's threaded SIMD build on worker_threads. Default 1. */
+  /**
+   * Threads; above 1, tfjs-backend-wasm's threaded SIMD build on worker_threads (XNNPACK's pool) and the app
+   * kernels' pool (the blocked products split by rows). Results do not depend on it. Default: every core
+   * (`os.availableParallelism()`).
+   */
   threads?: number;
   /** Told why wasm did not start when cpu is used instead. Default: a line on stderr. */
   onWarning?: (message: string) => void;
@@ -13,8 +20,9 @@ export interface NodeBackendOptions {
 
 /**
  * `initBackend` under Node: the `.wasm` binaries read from the installed tfjs-backend-wasm (never fetched) and,
- * with `threads` above 1, its threaded build started on worker_threads (./wasm-threads.ts), which tfjs 4.22
- * refuses under Node by itself. Falls back to cpu as `initBackend` does. Idempotent.
+ * with `threads` above 1 (the default on a machine with more than one core), its threaded build started on
+ * worker_threads (./wasm-threads.ts), which tfjs 4.22 refuses under Node by itself, and the app kernels' pool on
+ * worker_threads. Falls back to cpu as `initBackend` does. Idempotent.
  *
  * @example
  * await initNodeBackend('wasm', { threads: 2 });
@@ -23,7 +31,7 @@ export async function initNodeBackend(
   preferred: BackendName = 'wasm',
   options: NodeBackendOptions = {},
 ): Promise<BackendName> {
-  const threads = options.threads ?? 1;
+  const threads = options.threads ?? availableParallelism();
   const require = createRequire(import.meta.url);
   const root = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
   const backend = await initBackend(preferred, {
@@ -32,6 +40,7 @@ export async function initNodeBackend(
     threads: threads > 1 ? threads : undefined,
     beforeWasmStart: threads > 1 ? () => prepareWasmThreads(threads) : undefined,
     onWarning: options.onWarning ?? ((message) => process.stderr.write(`el-translate: ${message}\n`)),
+    spawnWorker: (source): KernelWorker => new Worker(source, { eval: true }),
   });
   if (backend === 'wasm' && threads > 1) unrefWasmWorkers();
   return backend;

@@ -54,7 +54,11 @@ export function prepareWasmThreads(threads: number): () => void {
   URL.createObjectURL = (blob: Blob) =>
     blob.type === 'application/javascript' ? workerFile : createObjectURL(blob);
   const cpus = os.cpus;
-  const doubled = () => [...cpus(), ...cpus()];
+  // Twice the threads asked for (at least twice the cores): tfjs starts half of what Emscripten reports.
+  const doubled = () => {
+    const real = cpus();
+    return Array.from({ length: Math.max(2 * threads, 2 * real.length) }, (_, i) => real[i % real.length]);
+  };
   // The CommonJS view of node:os is the object Emscripten's require('os') returns.
   const osModule = require('node:os') as typeof os;
   osModule.cpus = doubled;

@@ -2,7 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core registers no gradients by itself; the umbrella package would, but we depend on core only.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
-import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { heapMemory, type WasmHeapBackend } from '../model/kernels/heap-module.js';
+import {
+  KernelPool,
+  kernelPool,
+  type SpawnKernelWorker,
+  setKernelPool,
+  spawnBrowserWorker,
+} from '../model/kernels/kernel-pool.js';
 import { registerAppKernels } from '../model/kernels/register-all.js';
 
 export type BackendName = 'wasm' | 'cpu';
@@ -12,7 +20,12 @@ export type WasmPaths = Parameters<typeof setWasmPaths>[0];
 
 /** Options of {@link initBackend}. */
 export interface InitBackendOptions {
-  /** XNNPACK threads of the wasm backend (tfjs's `setThreadsCount`). Default: tfjs's choice. */
+  /**
+   * Threads of the wasm backend: tfjs's XNNPACK pool (`setThreadsCount`) and the app kernels' pool (the blocked
+   * products split by rows: the same values on any count). Above 1 only where tfjs runs its threaded build (a
+   * cross-origin isolated page or worker; Node through `initNodeBackend`). Default: every core
+   * (`navigator.hardwareConcurrency`) where that build runs, else 1.
+   */
   threads?: number;
   /**
    * Where the `.wasm` binaries are served: a URL prefix ending in `/`, or tfjs's map from each binary's name to
@@ -26,9 +39,46 @@ export interface InitBackendOptions {
    * `tf.setBackend('wasm')` and may return a function to run once that start is over, whether it worked or not.
    */
   beforeWasmStart?: () => (() => void) | undefined;
+  /**
+   * Starts a worker of the app kernels' pool from its script's source. Default: a `Worker` from a Blob URL where
+   * the global `Worker` exists; `initNodeBackend` passes worker_threads.
+   */
+  spawnWorker?: SpawnKernelWorker;
+}
+
+/** Whether tfjs-backend-wasm will pick its threaded build here (its own test: shared memory and isolation). */
+function threadedBuildPossible(): boolean {
+  return (
+    typeof SharedArrayBuffer !== 'undefined' &&
+    (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true
+  );
+}
+
+/**
+ * tfjs-backend-wasm 4.22 caps its pool at half of `navigator.hardwareConcurrency` when its module starts (so one
+ * thread on two cores). Reporting twice the threads asked for while it starts lifts the cap; the getter is removed
+ * afterwards (the Node shim does the same with `os.cpus`).
+ */
+function liftBrowserThreadCap(threads: number): (() => void) | undefined {
+  const nav = (globalThis as { navigator?: Navigator }).navigator;
+  if (!nav || !(threads > 1) || (nav.hardwareConcurrency ?? 0) >= 2 * threads) return undefined;
+  if (Object.getOwnPropertyDescriptor(nav, 'hardwareConcurrency')) return undefined;
+  Object.defineProperty(nav, 'hardwareConcurrency', { configurable: true, get: () => 2 * threads });
+  return () => {
+    delete (nav as { hardwareConcurrency?: number }).hardwareConcurrency;
+  };
 }
 
 let active: BackendName | undefined;
+
+/** With tfjs's threaded build running on more than one thread, a pool of as many threads for the app's kernels. */
+function startKernelPool(spawn: SpawnKernelWorker | undefined): void {
+  const threads = getThreadsCount();
+  const spawnWorker = spawn ?? (typeof Worker === 'function' ? spawnBrowserWorker : undefined);
+  if (threads < 2 || !spawnWorker) return;
+  const memory = heapMemory(tf.backend() as unknown as WasmHeapBackend);
+  setKernelPool(KernelPool.create(memory, threads, spawnWorker));
+}
 
 /**
  * Selects the tfjs backend: wasm (SIMD) with cpu as the fallback when wasm cannot start, and registers the app's
@@ -48,12 +98,20 @@ export async function initBackend(
   if (preferred === 'wasm') {
     try {
       if (options.wasmPaths !== undefined) setWasmPaths(options.wasmPaths);
-      if (options.threads !== undefined) setThreadsCount(options.threads);
-      const restore = options.beforeWasmStart?.();
+      const threads =
+        options.threads ??
+        (threadedBuildPossible() ? Math.max(1, globalThis.navigator?.hardwareConcurrency ?? 1) : undefined);
+      if (threads !== undefined) setThreadsCount(threads);
+      const restore = options.beforeWasmStart
+        ? options.beforeWasmStart()
+        : threads !== undefined
+          ? liftBrowserThreadCap(threads)
+          : undefined;
       try {
         if (await tf.setBackend('wasm')) {
           await tf.ready();
           active = 'wasm';
+          startKernelPool(options.spawnWorker);
           return active;
         }
       } finally {
@@ -69,4 +127,20 @@ export async function initBackend(
   await tf.ready();
   active = 'cpu';
   return active;
+}
+
+/**
+ * Threads the active backend computes with: tfjs-backend-wasm's pool (which the app kernels' pool matches), 1 on
+ * cpu or before {@link initBackend}. What a page should report, rather than what it asked for.
+ */
+export function backendThreads(): number {
+  return active === 'wasm' ? getThreadsCount() : 1;
+}
+
+/**
+ * Threads of the app kernels' pool (the blocked products split by rows): {@link backendThreads} where the pool
+ * could start (a shared heap, a thread that may block, a way to start workers), else 1.
+ */
+export function kernelThreads(): number {
+  return kernelPool()?.threads ?? 1;
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BATCH_MATMUL_SHARED, BATCH_MATMUL_UNSHARED } from './batch-matmul-bytes.js';
 import { heapMemory, heapModule, heapOffset, type WasmHeapBackend } from './heap-module.js';
+import { kernelPool } from './kernel-pool.js';
 import { appKernelReady } from './registration.js';
 
 /** Name of the kernel registered with tfjs for the wasm backend. */
@@ -27,10 +28,8 @@ type Bmm = (
 
 const MODULE = { unshared: BATCH_MATMUL_UNSHARED, shared: BATCH_MATMUL_SHARED };
 
-/** The kernel module instantiated on the backend's own memory (tensors are read and written in place). */
-function bmmFor(backend: WasmHeapBackend): Bmm {
-  return heapModule<{ bmm: Bmm }>(MODULE, heapMemory(backend)).bmm;
-}
+/** Products below this many multiply-adds run on the calling thread alone (see gemm.ts). */
+const POOL_MIN_WORK = 2 ** 20;
 
 const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) => {
   const backend = kernelBackend as unknown as WasmHeapBackend;
@@ -44,19 +43,22 @@ const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) =>
   const n = transposeB ? bRows : bCols;
   const batch = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
   const out = backend.makeOutput([...a.shape.slice(0, rank - 2), m, n], 'float32');
-  bmmFor(backend)(
-    heapOffset(backend, a),
-    heapOffset(backend, b),
-    heapOffset(backend, out),
-    batch,
-    m,
-    k,
-    n,
+  const memory = heapMemory(backend);
+  // The kernel module instantiated on the backend's own memory (tensors are read and written in place).
+  const bmm = heapModule<{ bmm: Bmm }>(MODULE, memory).bmm;
+  const [ao, bo, co] = [heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out)];
+  const strides = [
     transposeA ? 1 : aCols,
     transposeA ? aCols : 1,
     transposeB ? 1 : bCols,
     transposeB ? bCols : 1,
-  );
+  ] as const;
+  const pool = kernelPool();
+  if (pool?.runsOn(memory) && batch * m * k * n >= POOL_MIN_WORK) {
+    pool.bmm(bmm, ao, bo, co, batch, m, k, n, strides);
+  } else {
+    bmm(ao, bo, co, batch, m, k, n, ...strides);
+  }
   return out;
 };
 

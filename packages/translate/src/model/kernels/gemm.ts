@@ -2,10 +2,17 @@ import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { GEMM_SHARED, GEMM_UNSHARED } from './gemm-bytes.js';
 import { heapMemory, heapModule, heapOffset, type WasmHeapBackend } from './heap-module.js';
+import { kernelPool } from './kernel-pool.js';
 import { appKernelReady } from './registration.js';
 
 /** Name of the kernel registered with tfjs for the wasm backend. */
 export const GEMM_KERNEL = 'ElTranslateBlockedMatMul';
+
+/**
+ * Products below this many multiply-adds run on the calling thread alone: waking a worker costs tens of µs, about
+ * what 2^20 multiply-adds take on one core.
+ */
+const POOL_MIN_WORK = 2 ** 20;
 
 /** Shared-dimension block: kb × n floats of B (256 KiB at n = 512) stay in L2 while C is updated from them. */
 const BLOCK = 128;
@@ -14,18 +21,20 @@ type Gemm = (a: number, b: number, c: number, m: number, k: number, n: number, k
 
 const MODULE = { unshared: GEMM_UNSHARED, shared: GEMM_SHARED };
 
-/** The module instantiated on the backend's own memory (operands read and the product written in place). */
-function gemmFor(backend: WasmHeapBackend): Gemm {
-  return heapModule<{ gemm: Gemm }>(MODULE, heapMemory(backend)).gemm;
-}
-
 const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend }) => {
   const backend = kernelBackend as unknown as WasmHeapBackend;
   const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   const [m, k] = a.shape;
   const n = b.shape[1];
   const out = backend.makeOutput([m, n], 'float32');
-  gemmFor(backend)(heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out), m, k, n, BLOCK);
+  const memory = heapMemory(backend);
+  // The module instantiated on the backend's own memory: operands read and the product written in place.
+  const gemm = heapModule<{ gemm: Gemm }>(MODULE, memory).gemm;
+  const [ao, bo, co] = [heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out)];
+  const pool = kernelPool();
+  if (pool?.runsOn(memory) && m >= 8 && m * k * n >= POOL_MIN_WORK)
+    pool.gemm(gemm, ao, bo, co, m, k, n, BLOCK);
+  else gemm(ao, bo, co, m, k, n, BLOCK);
   return out;
 };
 
@@ -33,8 +42,9 @@ const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend }) => {
 export const gemmConfig: tf.KernelConfig = { kernelName: GEMM_KERNEL, backendName: 'wasm', kernelFunc };
 
 /**
- * `a @ b` for 2-D float32 `a` `[m, k]` and `b` `[k, n]`: on the wasm backend with one thread and n a multiple of 8,
- * a WebAssembly SIMD kernel blocked along k (`gemm.wat`); anywhere else `tf.matMul` (XNNPACK on wasm). On the
+ * `a @ b` for 2-D float32 `a` `[m, k]` and `b` `[k, n]`: on the wasm backend with n a multiple of 8, a WebAssembly
+ * SIMD kernel blocked along k (`gemm.wat`), its rows split over the kernel pool's threads when `initBackend` started
+ * one (`kernel-pool.ts`: the same values on any number of threads); anywhere else `tf.matMul` (XNNPACK on wasm). On the
  * training step's shapes (`node bench/run-speed.mjs gemm`) it runs at 24–30 GFLOP/s, XNNPACK at 13–27 with its right
  * operand already packed and 9–24 when it packs a new one — every weight after each optimizer step — and it is
  * 2–3× faster with a long shared dimension (the output projection's dh = G·W, k = 58101 at OPUS-MT), where XNNPACK
@@ -52,8 +62,8 @@ export function blockedMatMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
     a.dtype === 'float32' &&
     b.dtype === 'float32' &&
     appKernelReady(GEMM_KERNEL) &&
-    // With more threads XNNPACK splits a product between them; this kernel runs on one.
-    getThreadsCount() === 1
+    // With tfjs's threads and no pool of our own, XNNPACK splits a product between them; this kernel would use one.
+    (getThreadsCount() === 1 || kernelPool() !== undefined)
   ) {
     return tf.engine().runKernel(GEMM_KERNEL, { a, b }) as tf.Tensor2D;
   }
