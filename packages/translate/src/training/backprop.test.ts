@@ -121,3 +121,23 @@ test('with dropout the recomputed layers reuse the forward masks: equal to autod
   expectClose(viaModelGradients(model, new Rng(9), true), autodiff(model, new Rng(9)));
   model.dispose();
 });
+
+test.each([true, false])('a step leaves no tensor behind (checkpointed: %s)', (checkpoint) => {
+  const config = { ...makeConfig(14, 'tiny'), encoder_layers: 2, decoder_layers: 2, dropout: 0.1 };
+  const model = new MarianModel(config, new Rng(6));
+  const t = batchTensors(examples, [0, 1, 2], {
+    padId: config.pad_token_id,
+    startId: config.decoder_start_token_id,
+  });
+  const before = tf.memory().numTensors;
+  // Before the fix the checkpointed path kept each layer's loss scalar and the masks' intermediates (31 tensors a
+  // step at 12 + 12 layers).
+  modelGradients(model, t, lossOptions({ kind: 'ce' }), () => {}, {
+    rng: new Rng(7),
+    checkpoint,
+    chunkTokens: 2,
+  });
+  expect(tf.memory().numTensors).toBe(before);
+  tf.dispose([t.source, t.decoderInput]);
+  model.dispose();
+});
