@@ -23,6 +23,9 @@ const SHAPES = [
   [58101, 512, 200],
   [58101, 200, 512],
   [200, 58101, 512],
+  // Decoding's logits at OPUS-MT base, (W·hᵀ)ᵀ for 8 greedy rows and 40 beam rows.
+  [58101, 512, 8],
+  [58101, 512, 40],
 ];
 
 // `--threads N` (default 1): with N > 1, XNNPACK on N threads against the blocked product on the kernel pool of N.

@@ -112,7 +112,11 @@ interface StepState {
 }
 
 async function serve(threads: number): Promise<void> {
-  const backend = await initNodeBackend('wasm', { threads });
+  const xnnpack = process.env.EL_TRANSLATE_BENCH_XNNPACK;
+  const backend = await initNodeBackend('wasm', {
+    threads,
+    xnnpackThreads: xnnpack ? Number(xnnpack) : undefined,
+  });
   // The step as it was before the app's own kernels: every product on tfjs's kernels.
   if (process.env.EL_TRANSLATE_BENCH_KERNELS === 'off') experimental_setAppKernels(false);
   // Threads as before the app kernels' pool: the 2-D products on XNNPACK's threads, the rest on one.
@@ -408,17 +412,19 @@ async function orchestrate(options: BenchOptions): Promise<void> {
   const engines: Engine[] = [];
   // All cores: what `el-translate train` runs by default; at least 2, so the threaded rows exist on any machine.
   const cores = Math.max(2, availableParallelism());
-  for (const [name, threads, kernels, pool] of [
-    ['el-translate 1T', 1, 'on', 'on'],
-    ['el-translate 1T, tfjs kernels only', 1, 'off', 'on'],
-    [`el-translate ${cores}T (all cores)`, cores, 'on', 'on'],
-    [`el-translate ${cores}T, XNNPACK products`, cores, 'on', 'off'],
+  for (const [name, threads, kernels, pool, xnnpack] of [
+    ['el-translate 1T', 1, 'on', 'on', ''],
+    ['el-translate 1T, tfjs kernels only', 1, 'off', 'on', ''],
+    [`el-translate ${cores}T (all cores)`, cores, 'on', 'on', ''],
+    [`el-translate ${cores}T, XNNPACK on 1`, cores, 'on', 'on', '1'],
+    [`el-translate ${cores}T, XNNPACK products`, cores, 'on', 'off', ''],
   ] as const) {
     engines.push(
       startEngine(name, process.execPath, [cli, 'bench'], {
         EL_TRANSLATE_BENCH_WORKER: String(threads),
         EL_TRANSLATE_BENCH_KERNELS: kernels,
         EL_TRANSLATE_BENCH_POOL: pool,
+        EL_TRANSLATE_BENCH_XNNPACK: xnnpack,
       }),
     );
   }

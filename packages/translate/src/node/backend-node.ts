@@ -1,9 +1,8 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import type { KernelWorker } from '../model/kernels/kernel-pool.js';
 import { type BackendName, initBackend } from '../training/backend.js';
+import { spawnNodeKernelWorker } from './kernel-worker.js';
 import { prepareWasmThreads, unrefWasmWorkers } from './wasm-threads.js';
 
 /** Options of {@link initNodeBackend}. */
@@ -14,6 +13,8 @@ export interface NodeBackendOptions {
    * (`os.availableParallelism()`).
    */
   threads?: number;
+  /** Threads of tfjs's own XNNPACK pool, when they should differ from `threads`. Default: `threads`. */
+  xnnpackThreads?: number;
   /** Told why wasm did not start when cpu is used instead. Default: a line on stderr. */
   onWarning?: (message: string) => void;
 }
@@ -38,9 +39,10 @@ export async function initNodeBackend(
     wasmPaths: `${join(root, 'dist')}/`,
     // One thread is tfjs's unthreaded SIMD build, its count left at tfjs's default as before.
     threads: threads > 1 ? threads : undefined,
+    xnnpackThreads: threads > 1 ? options.xnnpackThreads : undefined,
     beforeWasmStart: threads > 1 ? () => prepareWasmThreads(threads) : undefined,
     onWarning: options.onWarning ?? ((message) => process.stderr.write(`el-translate: ${message}\n`)),
-    spawnWorker: (source): KernelWorker => new Worker(source, { eval: true }),
+    spawnWorker: spawnNodeKernelWorker,
   });
   if (backend === 'wasm' && threads > 1) unrefWasmWorkers();
   return backend;

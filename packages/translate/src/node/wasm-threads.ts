@@ -3,7 +3,6 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import { dirname, join } from 'node:path';
-import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -49,7 +48,6 @@ export function prepareWasmThreads(threads: number): () => void {
   const workerFile = join(os.tmpdir(), `el-translate-tfjs-pthread-${hash}.cjs`);
   if (!existsSync(workerFile)) writeFileSync(workerFile, source);
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
-  setThreadsCount(threads);
   const createObjectURL = URL.createObjectURL;
   URL.createObjectURL = (blob: Blob) =>
     blob.type === 'application/javascript' ? workerFile : createObjectURL(blob);

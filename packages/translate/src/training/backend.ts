@@ -28,6 +28,11 @@ export interface InitBackendOptions {
    */
   threads?: number;
   /**
+   * Threads of tfjs's own XNNPACK pool when they should differ from `threads` (the app kernels' pool keeps
+   * `threads`). Default: `threads`.
+   */
+  xnnpackThreads?: number;
+  /**
    * Where the `.wasm` binaries are served: a URL prefix ending in `/`, or tfjs's map from each binary's name to
    * its URL. Default: tfjs's (beside tfjs-backend-wasm's script; the installed package under Node).
    */
@@ -72,8 +77,7 @@ function liftBrowserThreadCap(threads: number): (() => void) | undefined {
 let active: BackendName | undefined;
 
 /** With tfjs's threaded build running on more than one thread, a pool of as many threads for the app's kernels. */
-function startKernelPool(spawn: SpawnKernelWorker | undefined): void {
-  const threads = getThreadsCount();
+function startKernelPool(threads: number, spawn: SpawnKernelWorker | undefined): void {
   const spawnWorker = spawn ?? (typeof Worker === 'function' ? spawnBrowserWorker : undefined);
   if (threads < 2 || !spawnWorker) return;
   const memory = heapMemory(tf.backend() as unknown as WasmHeapBackend);
@@ -101,17 +105,18 @@ export async function initBackend(
       const threads =
         options.threads ??
         (threadedBuildPossible() ? Math.max(1, globalThis.navigator?.hardwareConcurrency ?? 1) : undefined);
-      if (threads !== undefined) setThreadsCount(threads);
+      if (threads !== undefined) setThreadsCount(options.xnnpackThreads ?? threads);
       const restore = options.beforeWasmStart
         ? options.beforeWasmStart()
         : threads !== undefined
-          ? liftBrowserThreadCap(threads)
+          ? liftBrowserThreadCap(options.xnnpackThreads ?? threads)
           : undefined;
       try {
         if (await tf.setBackend('wasm')) {
           await tf.ready();
           active = 'wasm';
-          startKernelPool(options.spawnWorker);
+          // The pool needs tfjs's threaded build (a shared heap), which the XNNPACK count alone does not show.
+          startKernelPool(threads ?? getThreadsCount(), options.spawnWorker);
           return active;
         }
       } finally {

@@ -42,7 +42,8 @@ function expectProduct(
 const shape = fc.record({
   m: fc.integer({ min: 1, max: 11 }), // 4-row tiles and the rows left over
   k: fc.integer({ min: 1, max: 300 }), // below, at and across the 128-long blocks
-  n: fc.integer({ min: 1, max: 4 }).map((x) => 8 * x),
+  n: fc.integer({ min: 8, max: 12 }).map((x) => 8 * x), // the kernel takes n ≥ 64
+
   seed: fc.integer({ min: 0, max: 10_000 }),
 });
 
@@ -65,7 +66,7 @@ test('blockedMatMul on the wasm heap equals the float64 product for any m, k and
 
 test('a long shared dimension (the output projection: k = 58101 classes, several blocks) stays exact', () => {
   tf.tidy(() => {
-    const [m, k, n] = [6, 58_101, 16];
+    const [m, k, n] = [6, 58_101, 64];
     const a = tf.randomNormal([m, k], 0, 1, 'float32', 7);
     const b = tf.randomNormal([k, n], 0, 0.05, 'float32', 8);
     expectProduct(
@@ -79,11 +80,15 @@ test('a long shared dimension (the output projection: k = 58101 classes, several
   });
 });
 
-test('shapes the kernel does not take (n not a multiple of 8, app kernels off) fall back to tf.matMul', () => {
+test('shapes the kernel does not take (n not a multiple of 8, n < 64, app kernels off) fall back to tf.matMul', () => {
   tf.tidy(() => {
     const a = tf.randomNormal([5, 9], 0, 1, 'float32', 1);
     const b = tf.randomNormal([9, 12], 0, 1, 'float32', 2);
     expect(Array.from(blockedMatMul(a, b).dataSync())).toEqual(Array.from(tf.matMul(a, b).dataSync()));
+    const skinny = tf.randomNormal([9, 56], 0, 1, 'float32', 4);
+    expect(Array.from(blockedMatMul(a, skinny).dataSync())).toEqual(
+      Array.from(tf.matMul(a, skinny).dataSync()),
+    );
     const b8 = tf.randomNormal([9, 16], 0, 1, 'float32', 3);
     experimental_setAppKernels(false);
     try {
@@ -93,6 +98,20 @@ test('shapes the kernel does not take (n not a multiple of 8, app kernels off) f
       experimental_setAppKernels(true);
     }
   });
+});
+
+test('the kernel runs from 64 columns on; a skinny product (decoding logits) goes to XNNPACK', async () => {
+  const a = tf.randomNormal([16, 32], 0, 1, 'float32', 5);
+  for (const [n, kernel] of [
+    [56, 'BatchMatMul'],
+    [64, GEMM_KERNEL],
+  ] as const) {
+    const b = tf.randomNormal([32, n], 0, 1, 'float32', 6);
+    const info = await tf.profile(() => blockedMatMul(a, b));
+    expect(info.kernelNames).toEqual([kernel]);
+    b.dispose();
+  }
+  a.dispose();
 });
 
 // The module as tfjs-backend-wasm's threaded build would run it: on a shared memory.

@@ -14,6 +14,9 @@ export const GEMM_KERNEL = 'ElTranslateBlockedMatMul';
  */
 const POOL_MIN_WORK = 2 ** 20;
 
+/** Fewer output columns than this go to XNNPACK (see {@link blockedMatMul}). */
+const MIN_COLUMNS = 64;
+
 /** Shared-dimension block: kb × n floats of B (256 KiB at n = 512) stay in L2 while C is updated from them. */
 const BLOCK = 128;
 
@@ -42,7 +45,7 @@ const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend }) => {
 export const gemmConfig: tf.KernelConfig = { kernelName: GEMM_KERNEL, backendName: 'wasm', kernelFunc };
 
 /**
- * `a @ b` for 2-D float32 `a` `[m, k]` and `b` `[k, n]`: on the wasm backend with n a multiple of 8, a WebAssembly
+ * `a @ b` for 2-D float32 `a` `[m, k]` and `b` `[k, n]`: on the wasm backend with n ≥ 64 a multiple of 8, a WebAssembly
  * SIMD kernel blocked along k (`gemm.wat`), its rows split over the kernel pool's threads when `initBackend` started
  * one (`kernel-pool.ts`: the same values on any number of threads); anywhere else `tf.matMul` (XNNPACK on wasm). On the
  * training step's shapes (`node bench/run-speed.mjs gemm`) it runs at 24–30 GFLOP/s, XNNPACK at 13–27 with its right
@@ -57,6 +60,9 @@ export function blockedMatMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
     b.rank === 2 &&
     a.shape[1] === b.shape[0] &&
     (b.shape[1] ?? 0) % 8 === 0 &&
+    // A skinny product (decoding's logits (W·hᵀ)ᵀ: 8–40 columns against 58,101 rows at OPUS-MT base) runs faster
+    // on XNNPACK: 29 against 54 ms at 8 columns, 111 against 118 at 40 (`node bench/run-speed.mjs gemm`).
+    (b.shape[1] ?? 0) >= MIN_COLUMNS &&
     a.size > 0 &&
     b.size > 0 &&
     a.dtype === 'float32' &&

@@ -1,8 +1,8 @@
-import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { afterEach, beforeAll, expect, onTestFinished, test } from 'vitest';
 import { initNodeBackend } from '../../node/backend-node.js';
+import { spawnNodeKernelWorker } from '../../node/kernel-worker.js';
 import { Rng } from '../../rng.js';
 import { batchMatMul } from './batch-matmul.js';
 import { blockedMatMul } from './gemm.js';
@@ -53,7 +53,7 @@ test('a product split over the pool has the bits of the one-thread product, at a
     fc.property(
       fc.integer({ min: 1, max: 300 }),
       fc.integer({ min: 1, max: 700 }),
-      fc.integer({ min: 1, max: 40 }).map((x) => 8 * x),
+      fc.integer({ min: 8, max: 40 }).map((x) => 8 * x), // n ≥ 64: the blocked kernel
       fc.integer(),
       (m, k, n, seed) => {
         const a = randomTensor([m, k], seed);
@@ -117,10 +117,10 @@ test('a batched product split by batch items has the bits of the one-thread prod
 test('a chunk a worker fails to compute is computed again by the caller: same bits', async () => {
   // Workers whose kernel call traps on every chunk they claim.
   const broken = KernelPool.create(memory(), 3, (source) => {
-    const worker = new Worker(source.replace('run(kernels, c[', 'throw new Error("trap"); run(kernels, c['), {
-      eval: true,
-    });
-    worker.unref();
+    const worker = spawnNodeKernelWorker(
+      source.replace('run(kernels, c[', 'throw new Error("trap"); run(kernels, c['),
+    );
+    worker.unref?.();
     return worker;
   });
   expect(broken?.threads).toBe(3);

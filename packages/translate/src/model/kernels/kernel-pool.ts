@@ -12,7 +12,10 @@ export interface KernelWorker {
   unref?(): void;
 }
 
-/** Starts a worker running `source` (classic script, or CommonJS under Node). */
+/**
+ * Starts a worker running `source`, a classic worker script that uses only `self.onmessage` (set once, then
+ * cleared) and `self.close()`.
+ */
 export type SpawnKernelWorker = (source: string) => KernelWorker;
 
 /** The jobs a pool runs, each the app kernel of the same name split by output rows (or batch items). */
@@ -42,11 +45,10 @@ const TAG_MASK = 0x7fff;
 
 /**
  * The worker's script: instantiates the kernel modules on the shared heap, then waits on the control block and
- * claims chunks of each job until none is left. It never returns to its event loop until told to exit. Plain
- * JavaScript for both Node's worker_threads (eval, CommonJS) and a browser Worker (Blob URL).
+ * claims chunks of each job until none is left. It never returns to its event loop until told to exit. A classic
+ * browser worker script (`self.onmessage`, `self.close`); under Node the spawner defines `self` over worker_threads.
  */
 const WORKER_SOURCE = `'use strict';
-const port = typeof require === 'function' ? require('node:worker_threads').parentPort : self;
 const onMessage = (data) => {
   const { memory, control, gemm, bmm } = data;
   const c = new Int32Array(control);
@@ -83,7 +85,7 @@ const onMessage = (data) => {
       Atomics.notify(c, ${DONE});
     }
   }
-  if (typeof require === 'function') port.close(); else self.close();
+  self.close();
 };
 function run(kernels, op, c, start, end) {
   const u = (i) => c[${ARGS} + i] >>> 0;
@@ -96,8 +98,10 @@ function run(kernels, op, c, start, end) {
       u(6), u(7), u(8), u(9));
   }
 }
-if (typeof require === 'function') port.once('message', onMessage);
-else self.onmessage = (event) => { self.onmessage = null; onMessage(event.data); };
+self.onmessage = (event) => {
+  self.onmessage = null;
+  onMessage(event.data);
+};
 `;
 
 function base64Bytes(text: string): Uint8Array {
