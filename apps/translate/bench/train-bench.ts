@@ -416,8 +416,10 @@ async function orchestrate(options: BenchOptions): Promise<void> {
     ['el-translate 1T', 1, 'on', 'on', ''],
     ['el-translate 1T, tfjs kernels only', 1, 'off', 'on', ''],
     [`el-translate ${cores}T (all cores)`, cores, 'on', 'on', ''],
-    [`el-translate ${cores}T, XNNPACK on 1`, cores, 'on', 'on', '1'],
-    [`el-translate ${cores}T, XNNPACK products`, cores, 'on', 'off', ''],
+    // The design choice: tfjs's XNNPACK pool on every core too (the default gives it one thread).
+    [`el-translate ${cores}T, XNNPACK also ${cores}T`, cores, 'on', 'on', String(cores)],
+    // All cores as before the app kernels' pool: the 2-D products on XNNPACK's threads, the rest on one.
+    [`el-translate ${cores}T, XNNPACK products`, cores, 'on', 'off', String(cores)],
   ] as const) {
     engines.push(
       startEngine(name, process.execPath, [cli, 'bench'], {
@@ -513,8 +515,12 @@ async function benchShape(
   quick: boolean,
   log: (message: string) => void,
 ): Promise<Report> {
-  // The ablation (tfjs kernels only) at the small shape, where attention's batched products weigh most.
-  const engines = allEngines.filter((e) => shape.preset === 'small' || !e.name.includes('tfjs kernels only'));
+  // The ablations (tfjs kernels only; XNNPACK's pool on every core beside the app kernels' pool) at the small shape
+  // only, where attention's batched products and small ops weigh most.
+  const engines = allEngines.filter(
+    (e) =>
+      shape.preset === 'small' || !(e.name.includes('tfjs kernels only') || e.name.includes('XNNPACK also')),
+  );
   const steps = quick ? 3 : shape.preset === 'base' ? 3 : 10;
   const decodes = quick ? 2 : 3;
   const warmup = shape.preset === 'base' ? 1 : 2;

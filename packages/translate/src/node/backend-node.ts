@@ -13,7 +13,7 @@ export interface NodeBackendOptions {
    * (`os.availableParallelism()`).
    */
   threads?: number;
-  /** Threads of tfjs's own XNNPACK pool, when they should differ from `threads`. Default: `threads`. */
+  /** Threads of tfjs's own XNNPACK pool. Default: 1 beside the app kernels' pool of `threads` (see `initBackend`). */
   xnnpackThreads?: number;
   /** Told why wasm did not start when cpu is used instead. Default: a line on stderr. */
   onWarning?: (message: string) => void;

@@ -7,6 +7,7 @@ import { heapMemory, type WasmHeapBackend } from '../model/kernels/heap-module.j
 import {
   KernelPool,
   kernelPool,
+  mayBlock,
   type SpawnKernelWorker,
   setKernelPool,
   spawnBrowserWorker,
@@ -28,8 +29,8 @@ export interface InitBackendOptions {
    */
   threads?: number;
   /**
-   * Threads of tfjs's own XNNPACK pool when they should differ from `threads` (the app kernels' pool keeps
-   * `threads`). Default: `threads`.
+   * Threads of tfjs's own XNNPACK pool (the app kernels' pool keeps `threads`). Default: 1 where the app kernels'
+   * pool starts (they would compete for the same cores), else `threads`.
    */
   xnnpackThreads?: number;
   /**
@@ -76,12 +77,10 @@ function liftBrowserThreadCap(threads: number): (() => void) | undefined {
 
 let active: BackendName | undefined;
 
-/** With tfjs's threaded build running on more than one thread, a pool of as many threads for the app's kernels. */
-function startKernelPool(threads: number, spawn: SpawnKernelWorker | undefined): void {
-  const spawnWorker = spawn ?? (typeof Worker === 'function' ? spawnBrowserWorker : undefined);
-  if (threads < 2 || !spawnWorker) return;
-  const memory = heapMemory(tf.backend() as unknown as WasmHeapBackend);
-  setKernelPool(KernelPool.create(memory, threads, spawnWorker));
+/** How the app kernels' pool would start its workers here, if it can run here at all. */
+function poolSpawner(spawn: SpawnKernelWorker | undefined): SpawnKernelWorker | undefined {
+  if (!mayBlock()) return undefined;
+  return spawn ?? (typeof Worker === 'function' ? spawnBrowserWorker : undefined);
 }
 
 /**
@@ -105,18 +104,26 @@ export async function initBackend(
       const threads =
         options.threads ??
         (threadedBuildPossible() ? Math.max(1, globalThis.navigator?.hardwareConcurrency ?? 1) : undefined);
-      if (threads !== undefined) setThreadsCount(options.xnnpackThreads ?? threads);
+      const spawn = threads !== undefined && threads > 1 ? poolSpawner(options.spawnWorker) : undefined;
+      // With the app kernels' pool, tfjs's own XNNPACK pool gets one thread: its threads wake for every small op
+      // (an add, a transpose) and spin between them, taking the core the pool's worker needs (small preset step:
+      // 515 ms against 629 with both pools on two threads; 880 on one thread; `el-translate bench`).
+      const xnnpack = options.xnnpackThreads ?? (spawn ? 1 : threads);
+      if (xnnpack !== undefined) setThreadsCount(xnnpack);
       const restore = options.beforeWasmStart
         ? options.beforeWasmStart()
-        : threads !== undefined
-          ? liftBrowserThreadCap(options.xnnpackThreads ?? threads)
+        : xnnpack !== undefined
+          ? liftBrowserThreadCap(xnnpack)
           : undefined;
       try {
         if (await tf.setBackend('wasm')) {
           await tf.ready();
           active = 'wasm';
-          // The pool needs tfjs's threaded build (a shared heap), which the XNNPACK count alone does not show.
-          startKernelPool(threads ?? getThreadsCount(), options.spawnWorker);
+          // On tfjs's shared heap only: KernelPool.create declines an unshared one (tfjs's unthreaded build).
+          if (spawn && threads !== undefined) {
+            const memory = heapMemory(tf.backend() as unknown as WasmHeapBackend);
+            setKernelPool(KernelPool.create(memory, threads, spawn));
+          }
           return active;
         }
       } finally {
@@ -135,11 +142,12 @@ export async function initBackend(
 }
 
 /**
- * Threads the active backend computes with: tfjs-backend-wasm's pool (which the app kernels' pool matches), 1 on
- * cpu or before {@link initBackend}. What a page should report, rather than what it asked for.
+ * Threads the active backend computes with: the app kernels' pool or tfjs-backend-wasm's XNNPACK pool, whichever
+ * is larger (with the first, the second runs one thread); 1 on cpu or before {@link initBackend}. What a page should
+ * report, rather than what it asked for.
  */
 export function backendThreads(): number {
-  return active === 'wasm' ? getThreadsCount() : 1;
+  return active === 'wasm' ? Math.max(getThreadsCount(), kernelThreads()) : 1;
 }
 
 /**

@@ -109,7 +109,7 @@ function base64Bytes(text: string): Uint8Array {
 }
 
 /** Whether this thread may block in `Atomics.wait` (a browser page's main thread may not). */
-function canBlock(): boolean {
+export function mayBlock(): boolean {
   try {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
     return true;
@@ -160,7 +160,7 @@ export class KernelPool {
     spawn: SpawnKernelWorker,
   ): KernelPool | undefined {
     if (!(threads > 1) || typeof SharedArrayBuffer === 'undefined') return undefined;
-    if (!(memory.buffer instanceof SharedArrayBuffer) || !canBlock()) return undefined;
+    if (!(memory.buffer instanceof SharedArrayBuffer) || !mayBlock()) return undefined;
     return new KernelPool(memory, Math.min(Math.floor(threads), MAX_THREADS), spawn);
   }
 
