@@ -9,26 +9,31 @@ const all = [];
 for (const folder of ['packages', 'apps', 'examples']) {
   if (!existsSync(join(root, folder))) continue;
   for (const name of readdirSync(join(root, folder)).sort()) {
-    const file = join(root, folder, name, 'bench', 'results.json');
-    if (!existsSync(file)) continue;
-    const pkg = JSON.parse(readFileSync(join(root, folder, name, 'package.json'), 'utf8')).name;
-    const report = JSON.parse(readFileSync(file, 'utf8'));
-    for (const r of report.results ?? []) {
-      all.push({
-        package: pkg,
-        backend: r.backend ?? name,
-        shape: r.shape,
-        dtype: r.dtype ?? 'float32',
-        variant: r.variant,
-        median: r.median,
-        min: r.min,
-        max: r.max,
-        baseline: r.baseline ?? 'summing pass',
-        baselineMedian: r.baselineMedian,
-        ratio: r.ratio ?? r.median / r.baselineMedian,
-        extraBytes: r.extraBytes,
-        date: report.date,
-      });
+    // results.json from each package's `bench`; lora-results.json from el-translate's `bench:lora` (the 600M-shape
+    // LoRA step, ~20 minutes: refreshed by its own command, not by every `pnpm bench`).
+    for (const file of ['results.json', 'lora-results.json'].map((f) =>
+      join(root, folder, name, 'bench', f),
+    )) {
+      if (!existsSync(file)) continue;
+      const pkg = JSON.parse(readFileSync(join(root, folder, name, 'package.json'), 'utf8')).name;
+      const report = JSON.parse(readFileSync(file, 'utf8'));
+      for (const r of report.results ?? []) {
+        all.push({
+          package: pkg,
+          backend: r.backend ?? name,
+          shape: r.shape,
+          dtype: r.dtype ?? 'float32',
+          variant: r.variant,
+          median: r.median,
+          min: r.min,
+          max: r.max,
+          baseline: r.baseline ?? 'summing pass',
+          baselineMedian: r.baselineMedian,
+          ratio: r.ratio ?? r.median / r.baselineMedian,
+          extraBytes: r.extraBytes,
+          date: report.date,
+        });
+      }
     }
   }
 }
