@@ -418,7 +418,8 @@ async function orchestrate(options: BenchOptions): Promise<void> {
     [`el-translate ${cores}T (all cores)`, cores, 'on', 'on', ''],
     // The design choice: tfjs's XNNPACK pool on every core too (the default gives it one thread).
     [`el-translate ${cores}T, XNNPACK also ${cores}T`, cores, 'on', 'on', String(cores)],
-    // All cores as before the app kernels' pool: the 2-D products on XNNPACK's threads, the rest on one.
+    // All cores as before the app kernels' pool: the 2-D products on XNNPACK's threads, the rest on one. What
+    // `el-translate translate` / `eval` run (`workload: 'decoding'`): the decoding rows' reference.
     [`el-translate ${cores}T, XNNPACK products`, cores, 'on', 'off', String(cores)],
   ] as const) {
     engines.push(
@@ -515,12 +516,8 @@ async function benchShape(
   quick: boolean,
   log: (message: string) => void,
 ): Promise<Report> {
-  // The ablations (tfjs kernels only; XNNPACK's pool on every core beside the app kernels' pool) at the small shape
-  // only, where attention's batched products and small ops weigh most.
-  const engines = allEngines.filter(
-    (e) =>
-      shape.preset === 'small' || !(e.name.includes('tfjs kernels only') || e.name.includes('XNNPACK also')),
-  );
+  // The ablation (tfjs kernels only) at the small shape, where attention's batched products weigh most.
+  const engines = allEngines.filter((e) => shape.preset === 'small' || !e.name.includes('tfjs kernels only'));
   const steps = quick ? 3 : shape.preset === 'base' ? 3 : 10;
   const decodes = quick ? 2 : 3;
   const warmup = shape.preset === 'base' ? 1 : 2;

@@ -49,7 +49,11 @@ export const evalCommand: Command = {
     const modelDir = required(values.model, 'model', usage);
     const dataFile = required(values.data, 'data', usage);
     const beam = number(values.beam, 'beam', 5);
-    await initNodeBackend(backend(values.backend), { threads: threads(values.threads) });
+    await initNodeBackend(backend(values.backend), {
+      threads: threads(values.threads),
+      // Decoding only: XNNPACK's packed weights on every thread beat the app kernels' pool here.
+      workload: 'decoding',
+    });
     const read = readParallelData(dataFile, {
       sourceLanguage: values.src!,
       targetLanguage: values.tgt!,

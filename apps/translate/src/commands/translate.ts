@@ -52,7 +52,11 @@ export const translateCommand: Command = {
     if (!values) return;
     const modelDir = required(values.model, 'model', usage);
     const beam = number(values.beam, 'beam', 5);
-    await initNodeBackend(backend(values.backend), { threads: threads(values.threads) });
+    await initNodeBackend(backend(values.backend), {
+      threads: threads(values.threads),
+      // Decoding only: XNNPACK's packed weights on every thread beat the app kernels' pool here.
+      workload: 'decoding',
+    });
     const lines = readInput(values.input);
     const { model, tokenizer } = await loadModelFlag(modelDir, values);
     const nonEmpty = lines.map((l) => l.trim());

@@ -41,6 +41,37 @@ test('training with 1, 2 and 3 wasm threads gives bit-identical weights and loss
   }
 });
 
+test('translating with 1 and 2 threads (XNNPACK on both for decoding) prints the same translations', () => {
+  const input = join(dir, 'input.txt');
+  writeFileSync(
+    input,
+    `${pairs
+      .slice(0, 6)
+      .map((p) => p.source)
+      .join('\n')}\n`,
+  );
+  const translate = (threads: number) =>
+    execFileSync(
+      'node',
+      [
+        CLI,
+        'translate',
+        '--model',
+        join(dir, 't1'),
+        '--input',
+        input,
+        '--beam',
+        '3',
+        '--threads',
+        String(threads),
+      ],
+      { encoding: 'utf8' },
+    );
+  const one = translate(1);
+  expect(one.trim().split('\n')).toHaveLength(6);
+  expect(translate(2)).toBe(one);
+});
+
 test('--threads must be a positive integer', () => {
   expect(() =>
     execFileSync('node', [CLI, 'translate', '--model', dir, '--threads', '0'], {

@@ -13,6 +13,8 @@ export interface NodeBackendOptions {
    * (`os.availableParallelism()`).
    */
   threads?: number;
+  /** What the threads are for: `'training'` (default) or `'decoding'` (see `initBackend`). */
+  workload?: 'training' | 'decoding';
   /** Threads of tfjs's own XNNPACK pool. Default: 1 beside the app kernels' pool of `threads` (see `initBackend`). */
   xnnpackThreads?: number;
   /** Told why wasm did not start when cpu is used instead. Default: a line on stderr. */
@@ -40,6 +42,7 @@ export async function initNodeBackend(
     // One thread is tfjs's unthreaded SIMD build, its count left at tfjs's default as before.
     threads: threads > 1 ? threads : undefined,
     xnnpackThreads: threads > 1 ? options.xnnpackThreads : undefined,
+    workload: options.workload,
     beforeWasmStart: threads > 1 ? () => prepareWasmThreads(threads) : undefined,
     onWarning: options.onWarning ?? ((message) => process.stderr.write(`el-translate: ${message}\n`)),
     spawnWorker: spawnNodeKernelWorker,
