@@ -587,6 +587,8 @@ async function main() {
             const run = await child([
               ...['--child', 'train', '--model', modelDir, '--data', dataDir],
               ...['--threads', String(threads), '--max-tokens', String(nodeTokens)],
+              // The page's step count: without it the child took the default (3) while the page ran --steps.
+              ...['--steps', String(steps)],
             ]);
             runs.push({ maxTokens: nodeTokens, loadAverage: { before, after: loadavg()[0] }, ...run });
             console.error(`  ${run.ok ? `${round(run.tokensPerSecond)} tokens/s` : `failed: ${run.error}`}`);

@@ -5,6 +5,7 @@ multiply and an add per lane, no fused multiply-add in Node 20) is from the BLAS
 AVX2, 8 lanes, two fused multiply-adds per cycle). Run under `flock /tmp/bench.lock`.
 """
 import argparse
+import re
 import time
 
 import torch
@@ -19,8 +20,10 @@ parser = argparse.ArgumentParser()
 parser.add_argument('--threads', type=int, default=1)
 args = parser.parse_args()
 torch.set_num_threads(args.threads)
-blas = [line.strip() for line in torch.__config__.show().splitlines() if 'BLAS_INFO' in line]
-print(f'torch {torch.__version__}, {args.threads} thread(s), {blas[0] if blas else "BLAS unknown"}')
+blas = re.search(r'BLAS_INFO=(\w+)', torch.__config__.show())
+# Debian's torch says "generic": it calls libblas.so.3, which update-alternatives points at OpenBLAS when
+# libopenblas0-pthread is installed (the reference BLAS otherwise, several times slower).
+print(f'torch {torch.__version__}, {args.threads} thread(s), BLAS_INFO={blas.group(1) if blas else "?"}')
 for m, k, n in SHAPES:
     a = torch.randn(m, k)
     b = torch.randn(k, n)
