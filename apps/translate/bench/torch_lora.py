@@ -40,6 +40,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+from torch_marian import load_safetensors  # this folder is on sys.path (the script's own)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "packages", "translate", "scripts"))
 import m2m100_reference as ref  # noqa: E402
@@ -202,21 +204,6 @@ def random_batch(config, batch, length, seed=2):
     labels[:, -1] = config["eos_token_id"]
     decoder = torch.cat([torch.full((batch, 1), config["decoder_start_token_id"]), labels[:, :-1]], 1)
     return source, decoder, labels
-
-
-def load_safetensors(path):
-    """{name: tensor} of a safetensors file of F32 tensors (no dependency on the safetensors package)."""
-    with open(path, "rb") as f:
-        (size,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(size))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = info["data_offsets"]
-        out[name] = torch.frombuffer(bytearray(data[start:end]), dtype=torch.float32).view(info["shape"])
-    return out
 
 
 def load_weights(model, weights_path, adapters_path):
