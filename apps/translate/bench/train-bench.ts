@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
+  backendThreads,
   type Example,
   experimental_setAppKernels,
   experimental_setKernelPool,
@@ -206,7 +207,7 @@ async function handle(
         );
         return s.model.decode(target, s.model.encode(source)).dataSync();
       });
-      return { logits: Array.from(values), threads: getThreadsCount() };
+      return { logits: Array.from(values), threads: backendThreads(), xnnpackThreads: getThreadsCount() };
     }
     case 'memory': {
       const wasm = (
