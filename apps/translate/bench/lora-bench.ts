@@ -18,6 +18,9 @@ import {
 import { initNodeBackend } from '@encouraging-loss/translate/node';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
+import { findTorchPython, summary } from './train-bench.js';
+
+export { findTorchPython };
 
 /**
  * The LoRA bench: LoRA r 16 fine-tuning steps of the NLLB-200-distilled-600M shape (random weights built in memory
@@ -184,14 +187,6 @@ export function stepOurs(session: LoraSession): { ms: number; cpuMs: number; los
 // ---------------------------------------------------------------------------------------------------------------
 // PyTorch's side: bench/torch_lora.py in a child process (JSON lines).
 
-/** A python3 that imports torch: PATH's first, then Debian's (python3-torch installs into /usr/bin/python3). */
-export function findTorchPython(): string | undefined {
-  for (const candidate of ['python3', '/usr/bin/python3']) {
-    if (spawnSync(candidate, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return candidate;
-  }
-  return undefined;
-}
-
 /** A line-protocol child process. */
 export interface TorchEngine {
   ask(request: Record<string, unknown>): Promise<Record<string, unknown>>;
@@ -255,19 +250,7 @@ export interface LoraBenchOptions {
 }
 
 /** Median, min, max and the samples. */
-export interface Summary {
-  median: number;
-  min: number;
-  max: number;
-  samples: number[];
-}
-
-function summary(values: number[]): Summary {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { median, min: sorted[0], max: sorted[sorted.length - 1], samples: values };
-}
+export type Summary = ReturnType<typeof summary>;
 
 /** One side's figures. */
 export interface SideReport {

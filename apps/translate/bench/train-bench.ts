@@ -384,7 +384,8 @@ function startEngine(name: string, command: string, args: string[], env: NodeJS.
 }
 
 /** A python3 that imports torch: PATH's first, then Debian's (python3-torch installs into /usr/bin/python3). */
-function findTorchPython(): string | undefined {
+/** A python3 that imports torch (PATH's first, then Debian's), or undefined. */
+export function findTorchPython(): string | undefined {
   for (const candidate of ['python3', '/usr/bin/python3']) {
     const probe = spawnSync(candidate, ['-c', 'import torch'], { stdio: 'ignore' });
     if (probe.status === 0) return candidate;
@@ -398,7 +399,8 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-function summary(values: number[]) {
+/** Median, min, max and the samples of a list of timings. */
+export function summary(values: number[]) {
   return { median: median(values), min: Math.min(...values), max: Math.max(...values), samples: values };
 }
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BATCH_MATMUL_SHARED, BATCH_MATMUL_UNSHARED } from './batch-matmul-bytes.js';
 import { heapMemory, heapModule, heapOffset, type WasmHeapBackend } from './heap-module.js';
-import { kernelPool } from './kernel-pool.js';
+import { pooledBmm } from './kernel-pool.js';
 import { appKernelReady } from './registration.js';
 
 /** Name of the kernel registered with tfjs for the wasm backend. */
@@ -28,9 +28,6 @@ type Bmm = (
 
 const MODULE = { unshared: BATCH_MATMUL_UNSHARED, shared: BATCH_MATMUL_SHARED };
 
-/** Products below this many multiply-adds run on the calling thread alone (see gemm.ts). */
-const POOL_MIN_WORK = 2 ** 20;
-
 const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) => {
   const backend = kernelBackend as unknown as WasmHeapBackend;
   const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
@@ -53,12 +50,7 @@ const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) =>
     transposeB ? 1 : bCols,
     transposeB ? bCols : 1,
   ] as const;
-  const pool = kernelPool();
-  if (pool?.runsOn(memory) && batch * m * k * n >= POOL_MIN_WORK) {
-    pool.bmm(bmm, ao, bo, co, batch, m, k, n, strides);
-  } else {
-    bmm(ao, bo, co, batch, m, k, n, ...strides);
-  }
+  pooledBmm(memory, bmm, ao, bo, co, batch, m, k, n, strides);
   return out;
 };
 

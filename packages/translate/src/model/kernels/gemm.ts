@@ -2,17 +2,11 @@ import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { GEMM_SHARED, GEMM_UNSHARED } from './gemm-bytes.js';
 import { heapMemory, heapModule, heapOffset, type WasmHeapBackend } from './heap-module.js';
-import { kernelPool } from './kernel-pool.js';
+import { kernelPool, pooledGemm } from './kernel-pool.js';
 import { appKernelReady } from './registration.js';
 
 /** Name of the kernel registered with tfjs for the wasm backend. */
 export const GEMM_KERNEL = 'ElTranslateBlockedMatMul';
-
-/**
- * Products below this many multiply-adds run on the calling thread alone: waking a worker costs tens of µs, about
- * what 2^20 multiply-adds take on one core.
- */
-const POOL_MIN_WORK = 2 ** 20;
 
 /** Fewer output columns than this go to XNNPACK (see {@link blockedMatMul}). */
 const MIN_COLUMNS = 64;
@@ -34,10 +28,7 @@ const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend }) => {
   // The module instantiated on the backend's own memory: operands read and the product written in place.
   const gemm = heapModule<{ gemm: Gemm }>(MODULE, memory).gemm;
   const [ao, bo, co] = [heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out)];
-  const pool = kernelPool();
-  if (pool?.runsOn(memory) && m >= 8 && m * k * n >= POOL_MIN_WORK)
-    pool.gemm(gemm, ao, bo, co, m, k, n, BLOCK);
-  else gemm(ao, bo, co, m, k, n, BLOCK);
+  pooledGemm(memory, gemm, ao, bo, co, m, k, n, BLOCK);
   return out;
 };
 

@@ -19,6 +19,11 @@ export function heapOffset(backend: WasmHeapBackend, info: tf.TensorInfo): numbe
   return backend.dataIdMap.get(info.dataId).memoryOffset;
 }
 
+/** The bytes of a generated module (`*-bytes.ts` holds them as base64). */
+export function moduleBytes(base64: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+}
+
 const instances = new Map<ModuleVariants, WeakMap<WebAssembly.Memory, unknown>>();
 
 /** The backend's `WebAssembly.Memory`, where tfjs-backend-wasm keeps every tensor. */
@@ -41,7 +46,7 @@ export function heapModule<T>(variants: ModuleVariants, memory: WebAssembly.Memo
   let exports = byMemory.get(memory) as T | undefined;
   if (!exports) {
     const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const bytes = Uint8Array.from(atob(shared ? variants.shared : variants.unshared), (c) => c.charCodeAt(0));
+    const bytes = moduleBytes(shared ? variants.shared : variants.unshared);
     exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as T;
     byMemory.set(memory, exports);
   }

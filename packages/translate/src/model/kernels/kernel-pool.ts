@@ -1,5 +1,6 @@
 import { BATCH_MATMUL_SHARED } from './batch-matmul-bytes.js';
 import { GEMM_SHARED } from './gemm-bytes.js';
+import { moduleBytes } from './heap-module.js';
 
 /**
  * A worker the pool can start: what both Node's `worker_threads.Worker` and the browser's `Worker` offer. The pool
@@ -12,14 +13,10 @@ export interface KernelWorker {
   unref?(): void;
 }
 
-/**
- * Starts a worker running `source`, a classic worker script that uses only `self.onmessage` (set once, then
- * cleared) and `self.close()`.
- */
+/** Starts a worker running `source`, a classic worker script that uses only `self.onmessage` (set once, then cleared). */
 export type SpawnKernelWorker = (source: string) => KernelWorker;
 
 /** The jobs a pool runs, each the app kernel of the same name split by output rows (or batch items). */
-const OP_EXIT = 0;
 const OP_GEMM = 1;
 const OP_BMM = 2;
 
@@ -45,8 +42,8 @@ const TAG_MASK = 0x7fff;
 
 /**
  * The worker's script: instantiates the kernel modules on the shared heap, then waits on the control block and
- * claims chunks of each job until none is left. It never returns to its event loop until told to exit. A classic
- * browser worker script (`self.onmessage`, `self.close`); under Node the spawner defines `self` over worker_threads.
+ * claims chunks of each job until none is left. It never returns to its event loop: the pool terminates it. A
+ * classic browser worker script (`self.onmessage`); under Node the spawner defines `self` over worker_threads.
  */
 const WORKER_SOURCE = `'use strict';
 const onMessage = (data) => {
@@ -59,12 +56,12 @@ const onMessage = (data) => {
   } catch {
     // This worker claims nothing: the caller and the other workers compute every chunk.
   }
-  // 0, not the current value: a job posted before this worker started is still run.
+  // 0, not the current value: a job posted before this worker started is still run. The loop ends when the pool
+  // terminates the worker.
   let generation = 0;
   for (;;) {
     Atomics.wait(c, ${GENERATION}, generation);
     generation = Atomics.load(c, ${GENERATION});
-    if (c[${OP}] === ${OP_EXIT}) break;
     if (!kernels) continue;
     const tag = generation & ${TAG_MASK};
     for (;;) {
@@ -85,7 +82,6 @@ const onMessage = (data) => {
       Atomics.notify(c, ${DONE});
     }
   }
-  self.close();
 };
 function run(kernels, op, c, start, end) {
   const u = (i) => c[${ARGS} + i] >>> 0;
@@ -103,10 +99,6 @@ self.onmessage = (event) => {
   onMessage(event.data);
 };
 `;
-
-function base64Bytes(text: string): Uint8Array {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-}
 
 /** Whether this thread may block in `Atomics.wait` (a browser page's main thread may not). */
 export function mayBlock(): boolean {
@@ -139,8 +131,8 @@ export class KernelPool {
     this.memory = memory;
     this.threads = threads;
     this.control = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
-    const gemm = base64Bytes(GEMM_SHARED);
-    const bmm = base64Bytes(BATCH_MATMUL_SHARED);
+    const gemm = moduleBytes(GEMM_SHARED);
+    const bmm = moduleBytes(BATCH_MATMUL_SHARED);
     this.workers = [];
     for (let worker = 1; worker < threads; worker++) {
       const started = spawn(WORKER_SOURCE);
@@ -220,16 +212,7 @@ export class KernelPool {
   }
 
   /** `gemm(a, b, c, m, k, n, kb)` of gemm.wat split by rows in blocks of 4 (its tiles). */
-  gemm(
-    gemm: (a: number, b: number, c: number, m: number, k: number, n: number, kb: number) => void,
-    a: number,
-    b: number,
-    out: number,
-    m: number,
-    k: number,
-    n: number,
-    kb: number,
-  ): void {
+  gemm(gemm: Gemm, a: number, b: number, out: number, m: number, k: number, n: number, kb: number): void {
     this.run(OP_GEMM, [a, b, out, k, n, kb], m, 4, (start, end) =>
       gemm(a + start * k * 4, b, out + start * n * 4, end - start, k, n, kb),
     );
@@ -265,12 +248,45 @@ export class KernelPool {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    const c = this.control;
-    c[OP] = OP_EXIT;
-    Atomics.add(c, GENERATION, 1);
-    Atomics.notify(c, GENERATION);
     for (const worker of this.workers) worker.terminate();
   }
+}
+
+/**
+ * Products below this many multiply-adds run on the calling thread alone: waking a worker costs tens of µs, about
+ * what 2^20 multiply-adds take on one core.
+ */
+const MIN_WORK = 2 ** 20;
+
+type Gemm = (a: number, b: number, c: number, m: number, k: number, n: number, kb: number) => void;
+
+/** gemm.wat's `gemm` on `memory`, over the pool when one runs there and the product is large enough. */
+export function pooledGemm(
+  memory: WebAssembly.Memory,
+  gemm: Gemm,
+  ...[a, b, c, m, k, n, kb]: Parameters<Gemm>
+): void {
+  const pool = kernelPool();
+  if (pool?.runsOn(memory) && m * k * n >= MIN_WORK) pool.gemm(gemm, a, b, c, m, k, n, kb);
+  else gemm(a, b, c, m, k, n, kb);
+}
+
+/** batch-matmul.wat's `bmm` on `memory` (contiguous operands), over the pool as {@link pooledGemm} decides. */
+export function pooledBmm(
+  memory: WebAssembly.Memory,
+  bmm: (...args: number[]) => void,
+  a: number,
+  b: number,
+  c: number,
+  batch: number,
+  m: number,
+  k: number,
+  n: number,
+  strides: readonly [number, number, number, number],
+): void {
+  const pool = kernelPool();
+  if (pool?.runsOn(memory) && batch * m * k * n >= MIN_WORK) pool.bmm(bmm, a, b, c, batch, m, k, n, strides);
+  else bmm(a, b, c, batch, m, k, n, ...strides);
 }
 
 let pool: KernelPool | undefined;
