@@ -41,6 +41,7 @@ export {
   type ExampleLanguages,
   type ExportOptions,
   type ExportResult,
+  type ExternalDataOption,
   exampleLanguages,
   exportModelFolder,
   portableTokenizerJson,

@@ -125,10 +125,27 @@ describe('el-translate export', () => {
     120_000,
   );
 
+  test('--external-data always writes the weights of every graph to <graph>.onnx_data and lists them in config.json', () => {
+    const out = join(root, 'external');
+    const result = run('--model', join(root, 'model'), '--out', out, '--external-data', 'always', '--quiet');
+    expect(result.status, result.stderr).toBe(0);
+    const { files } = JSON.parse(result.stdout) as { files: { path: string; bytes: number }[] };
+    const paths = files.map((f) => f.path);
+    expect(paths).toContain('onnx/encoder_model.onnx_data');
+    expect(paths).toContain('onnx/decoder_model_merged.onnx_data');
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect(config['transformers.js_config']).toEqual({
+      use_external_data_format: { 'encoder_model.onnx': 1, 'decoder_model_merged.onnx': 1 },
+    });
+  }, 120_000);
+
   test('bad flags and folders are INVALID_OPTION / INVALID_DATA', () => {
     const bad = run('--model', join(root, 'model'), '--out', join(root, 'x'), '--quantize', 'int4');
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/\[INVALID_OPTION\] --quantize must be none, int8 or both, got int4/);
+    const data = run('--model', join(root, 'model'), '--out', join(root, 'x'), '--external-data', 'yes');
+    expect(data.status).toBe(1);
+    expect(data.stderr).toMatch(/\[INVALID_OPTION\] --external-data must be auto, always or never, got yes/);
     const missing = run('--model', join(root, 'nowhere'), '--out', join(root, 'y'));
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/\[INVALID_DATA\].*nowhere/);

@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import {
+  type ExportOptions,
   exportModelFolder,
   invalidData,
   invalidOption,
@@ -17,7 +18,8 @@ import { resolveModelFlag } from './model-source.js';
 
 const usage = `el-translate export — write a model folder in the layout transformers.js loads (ONNX)
 
-  el-translate export --model DIR --out DIR [--quantize none|int8|both] [--base DIR|ORG/NAME] [--quiet]
+  el-translate export --model DIR --out DIR [--quantize none|int8|both] [--external-data auto|always|never]
+                      [--base DIR|ORG/NAME] [--quiet]
 
 DIR may be a Hugging Face Hub id, ORG/NAME[@revision] (fetched once into the Hub cache): a Marian / OPUS-MT folder
 or an NLLB-200 / M2M100 one (model_type m2m_100; an M2M100 folder gets a tokenizer.json converted from its
@@ -29,7 +31,8 @@ merged into its base first (W + alpha/r·B·A): the base is --base, or the adapt
 Writes config.json, generation_config.json, tokenizer.json + tokenizer_config.json (NLLB-200 / M2M100: also the
 folder's sentencepiece.bpe.model, vocab.json, special_tokens_map.json), onnx/encoder_model.onnx and
 onnx/decoder_model_merged.onnx (with past key/values); --quantize int8 (or both) adds *_quantized.onnx with int8
-MatMul weights. Load it with @huggingface/transformers (pipeline('translation', DIR, { dtype: 'fp32' }); NLLB-200 /
+MatMul weights. A graph over 1 GiB (--external-data auto; always / never force it) keeps its weights in
+onnx/<graph>.onnx_data beside it (ONNX external data; listed in config.json for transformers.js). Load it with @huggingface/transformers (pipeline('translation', DIR, { dtype: 'fp32' }); NLLB-200 /
 M2M100: translate(text, { src_lang: 'eng_Latn', tgt_lang: 'deu_Latn' })) or, for Marian, @xenova/transformers 2.x,
 or run beam search on onnxruntime-web with createOnnxTranslator (Marian).
 `;
@@ -44,6 +47,7 @@ export const exportCommand: Command = {
       model: { type: 'string' },
       out: { type: 'string' },
       quantize: { type: 'string', default: 'none' },
+      'external-data': { type: 'string', default: 'auto' },
       base: { type: 'string' },
       quiet: { type: 'boolean', default: false },
     });
@@ -51,6 +55,10 @@ export const exportCommand: Command = {
     const quantize = values.quantize as QuantizeOption;
     if (!['none', 'int8', 'both'].includes(quantize)) {
       invalidOption(`--quantize must be none, int8 or both, got ${values.quantize}.`);
+    }
+    const externalData = values['external-data'] as ExportOptions['externalData'];
+    if (!['auto', 'always', 'never'].includes(externalData as string)) {
+      invalidOption(`--external-data must be auto, always or never, got ${values['external-data']}.`);
     }
     const out = outputFolder(required(values.out, 'out', usage), 'out');
     const { dir: model } = await resolveModelFlag(required(values.model, 'model', usage), '--model', values);
@@ -77,7 +85,12 @@ export const exportCommand: Command = {
     }
     let result: ReturnType<typeof exportModelFolder>;
     try {
-      result = exportModelFolder({ model: existingFolder(source), out: nodeFolder(out), quantize });
+      result = exportModelFolder({
+        model: existingFolder(source),
+        out: nodeFolder(out),
+        quantize,
+        externalData,
+      });
     } finally {
       if (merged) rmSync(merged, { recursive: true, force: true });
     }

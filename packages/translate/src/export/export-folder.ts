@@ -1,3 +1,4 @@
+import type { OnnxModel } from '@encouraging-loss/onnxruntime-web/graph';
 import { resolveMarianTensors } from '../checkpoint/hf-keys.js';
 import { generationConfig, readConfig, readModelConfig, readWeights } from '../checkpoint/model-folder.js';
 import { invalidData, invalidOption } from '../errors.js';
@@ -8,6 +9,7 @@ import type { ModelFamily } from '../models/registry.js';
 import type { Folder, WritableFolder } from '../store/folder.js';
 import { convertMarianTokenizer } from '../tokenizers/convert-marian.js';
 import { tokenizerKind } from '../tokenizers/load.js';
+import { type ExternalDataOption, encodeOnnxFile } from './graph-writer.js';
 import { M2M100Weights, m2m100DecoderModel, m2m100EncoderModel } from './m2m100-onnx.js';
 import { convertM2M100Tokenizer } from './m2m100-tokenizer.js';
 import { decoderModel, encoderModel, MarianWeights } from './marian-onnx.js';
@@ -15,6 +17,8 @@ import type { WeightFormat } from './seq2seq-onnx.js';
 
 /** Which weight formats to write: `none` fp32 only, `int8` fp32 and `*_quantized.onnx`, `both` the same. */
 export type QuantizeOption = 'none' | 'int8' | 'both';
+
+export type { ExternalDataOption } from './graph-writer.js';
 
 /** Options of {@link exportModelFolder}. */
 export interface ExportOptions {
@@ -24,6 +28,27 @@ export interface ExportOptions {
   out: WritableFolder;
   /** Default `'none'`. `'int8'` and `'both'` add the `_quantized` graphs beside the fp32 ones. */
   quantize?: QuantizeOption;
+  /**
+   * Where each graph keeps its weights. Default `'auto'`: inside the `.onnx` file, unless that file would pass
+   * `externalDataThreshold` (1 GiB), then in `<file>.onnx_data` beside it — the fp32 graphs of NLLB-200-600M
+   * (1.5 and 1.7 GiB) and larger: protobuf, and so onnxruntime, reads no file of 2 GiB or more, and
+   * onnxruntime-web already fails on a single file of 1.5 GiB (its 4 GiB wasm heap holds the file, its parse and
+   * the weights at once). `'always'` writes every graph so, `'never'` none (an error for a graph beyond 2 GiB).
+   */
+  externalData?: ExternalDataOption;
+  /** The `.onnx` size in bytes above which `externalData: 'auto'` writes external data (default 1 GiB). */
+  externalDataThreshold?: number;
+  /**
+   * The largest external data file in bytes (default 2 GiB − 1): more data continues in `<file>.onnx_data_1`, … as
+   * transformers.js reads it (`use_external_data_format` gives the count).
+   */
+  maxDataFileBytes?: number;
+}
+
+/** Whether `path` is a data file of the graph `onnxPath`: `<onnxPath>_data` or a chunk `<onnxPath>_data_<n>`. */
+function isDataFileOf(path: string, onnxPath: string): boolean {
+  const prefix = `${onnxPath}_data`;
+  return path === prefix || (path.startsWith(`${prefix}_`) && /^\d+$/.test(path.slice(prefix.length + 1)));
 }
 
 /** What {@link exportModelFolder} wrote: paths relative to `out` and their sizes in bytes. */
@@ -124,8 +149,8 @@ function writeM2M100TokenizerFiles(from: Folder, to: WritableFolder): string[] {
 interface FamilyGraphs {
   config: object;
   generationConfig: object;
-  encoder(format: WeightFormat): Uint8Array;
-  decoder(format: WeightFormat): Uint8Array;
+  encoder(format: WeightFormat): OnnxModel;
+  decoder(format: WeightFormat): OnnxModel;
 }
 
 /**
@@ -176,6 +201,11 @@ function exportGraphs(folder: Folder, family: ModelFamily, familyConfig: unknown
  * `onnx/encoder_model.onnx` and `onnx/decoder_model_merged.onnx` (plus `*_quantized.onnx` with int8 weights).
  * The graphs are written with the ORT adapter's ONNX writer from the folder's weights; no tfjs is involved.
  *
+ * A graph too large for one protobuf file (see {@link ExportOptions.externalData}) keeps its weights in
+ * `onnx/<file>.onnx_data` beside it, and `config.json` lists it under `transformers.js_config`
+ * `use_external_data_format` (`{ "decoder_model_merged.onnx": 1 }`: one data file), which is how transformers.js
+ * 3+ knows to fetch it; onnxruntime finds it by the `location` the tensors name.
+ *
  * @example
  * exportModelFolder({ model: nodeFolder('runs/demo/cel'), out: nodeFolder('runs/demo/cel-onnx'), quantize: 'both' });
  * // then: await pipeline('translation', 'cel-onnx', { dtype: 'fp32' })
@@ -185,6 +215,10 @@ export function exportModelFolder(options: ExportOptions): ExportResult {
   if (!['none', 'int8', 'both'].includes(quantize)) {
     invalidOption(`--quantize must be none, int8 or both, got ${quantize}.`);
   }
+  const externalData = options.externalData ?? 'auto';
+  if (!['auto', 'always', 'never'].includes(externalData)) {
+    invalidOption(`--external-data must be auto, always or never, got ${externalData}.`);
+  }
   const { family, config: familyConfig } = readModelConfig(options.model);
   const graphs = exportGraphs(options.model, family, familyConfig);
   const out = options.out;
@@ -193,10 +227,6 @@ export function exportModelFolder(options: ExportOptions): ExportResult {
     out.write(path, data);
     written.push(path);
   };
-  write(
-    'config.json',
-    `${JSON.stringify({ ...graphs.config, use_cache: true, is_encoder_decoder: true }, null, 2)}\n`,
-  );
   write('generation_config.json', `${JSON.stringify(graphs.generationConfig, null, 2)}\n`);
   written.push(
     ...(family.modelType === 'marian'
@@ -205,10 +235,38 @@ export function exportModelFolder(options: ExportOptions): ExportResult {
   );
   const formats: [WeightFormat, string][] = [['fp32', '']];
   if (quantize !== 'none') formats.push(['int8', '_quantized']);
+  // transformers.js' `use_external_data_format` by file name: how many data files (`_data`, `_data_1`, …).
+  const dataFiles: Record<string, number> = {};
   for (const [format, suffix] of formats) {
-    write(`onnx/encoder_model${suffix}.onnx`, graphs.encoder(format));
-    write(`onnx/decoder_model_merged${suffix}.onnx`, graphs.decoder(format));
+    for (const [name, build] of [
+      ['encoder_model', graphs.encoder],
+      ['decoder_model_merged', graphs.decoder],
+    ] as const) {
+      const file = `${name}${suffix}.onnx`;
+      // One graph at a time: its weights, its encoded file and its data are garbage once written.
+      const encoded = encodeOnnxFile(build(format), `${file}_data`, {
+        externalData,
+        externalDataThreshold: options.externalDataThreshold,
+        maxDataFileBytes: options.maxDataFileBytes,
+      });
+      // Data files left by an earlier export of this folder would be stale beside the new graph.
+      const fresh = new Set(encoded.data.map((d) => `onnx/${d.location}`));
+      for (const old of out.list()) {
+        if (isDataFileOf(old, `onnx/${file}`) && !fresh.has(old)) out.remove(old);
+      }
+      write(`onnx/${file}`, encoded.model);
+      for (const { location, bytes } of encoded.data) write(`onnx/${location}`, bytes);
+      if (encoded.data.length > 0) dataFiles[file] = encoded.data.length;
+    }
   }
+  const config: JsonObject = { ...graphs.config, use_cache: true, is_encoder_decoder: true };
+  const { use_external_data_format: _, ...jsConfig } = (config['transformers.js_config'] ?? {}) as JsonObject;
+  if (Object.keys(dataFiles).length > 0) jsConfig.use_external_data_format = dataFiles;
+  if (Object.keys(jsConfig).length > 0) config['transformers.js_config'] = jsConfig;
+  else delete config['transformers.js_config'];
+  // config.json last, once the graphs say which have external data; listed first, as before.
+  out.write('config.json', `${JSON.stringify(config, null, 2)}\n`);
+  written.unshift('config.json');
   const size = (path: string) => (out.size ? out.size(path) : out.read(path).length);
   return { files: written.map((path) => ({ path, bytes: size(path) })) };
 }

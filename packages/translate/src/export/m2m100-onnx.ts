@@ -1,3 +1,4 @@
+import type { OnnxModel } from '@encouraging-loss/onnxruntime-web/graph';
 import type { NamedTensor } from '../checkpoint/safetensors.js';
 import { invalidData } from '../errors.js';
 import type { M2M100Config } from '../models/m2m100/configuration.js';
@@ -66,7 +67,7 @@ function embed(e: GraphEmitter<M2M100Config>, weights: M2M100Weights, ids: strin
  * The NLLB-200 / M2M100 encoder (`encoder_model.onnx`): pre-norm layers (x ← x + SelfAttn(LN x);
  * x ← x + FFN(LN x)) and the encoder's final `layer_norm`.
  */
-export function m2m100EncoderModel(weights: M2M100Weights, format: WeightFormat): Uint8Array {
+export function m2m100EncoderModel(weights: M2M100Weights, format: WeightFormat): OnnxModel {
   const { config } = weights;
   return encoderGraph('m2m100_encoder', weights, format, (e, inputs) => {
     const w = e.writer;
@@ -88,7 +89,7 @@ export function m2m100EncoderModel(weights: M2M100Weights, format: WeightFormat)
  * from the non-pad count after the past length, pre-norm layers, the decoder's final `layer_norm`, logits through
  * the tied embedding with no bias.
  */
-export function m2m100DecoderModel(weights: M2M100Weights, format: WeightFormat): Uint8Array {
+export function m2m100DecoderModel(weights: M2M100Weights, format: WeightFormat): OnnxModel {
   const { config } = weights;
   return decoderGraph('m2m100_decoder_merged', weights, format, (e, context) => {
     const w = e.writer;

@@ -1,3 +1,4 @@
+import type { OnnxModel } from '@encouraging-loss/onnxruntime-web/graph';
 import type { NamedTensor } from '../checkpoint/safetensors.js';
 import { invalidData } from '../errors.js';
 import type { MarianConfig } from '../model/config.js';
@@ -60,7 +61,7 @@ function positionTable(weights: MarianWeights) {
  * The Marian encoder (`encoder_model.onnx`, inputs and outputs as {@link encoderGraph} names them): post-norm
  * layers over token embeddings (× √d with `scale_embedding`) plus sinusoidal positions 0 … L − 1.
  */
-export function encoderModel(weights: MarianWeights, format: WeightFormat): Uint8Array {
+export function encoderModel(weights: MarianWeights, format: WeightFormat): OnnxModel {
   const { config } = weights;
   return encoderGraph('marian_encoder', weights, format, (e, inputs) => {
     const w = e.writer;
@@ -88,7 +89,7 @@ export function encoderModel(weights: MarianWeights, format: WeightFormat): Uint
  * The Marian merged decoder (`decoder_model_merged.onnx`, see {@link decoderGraph}): positions start at the past
  * length, post-norm layers, logits through the tied embedding plus `final_logits_bias`.
  */
-export function decoderModel(weights: MarianWeights, format: WeightFormat): Uint8Array {
+export function decoderModel(weights: MarianWeights, format: WeightFormat): OnnxModel {
   const { config } = weights;
   return decoderGraph('marian_decoder_merged', weights, format, (e, context) => {
     const w = e.writer;

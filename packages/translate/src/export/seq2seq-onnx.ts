@@ -1,7 +1,4 @@
-import {
-  experimental_encodeOnnxModel as encodeOnnxModel,
-  type OnnxValueInfo,
-} from '@encouraging-loss/onnxruntime-web/graph';
+import type { OnnxModel, OnnxValueInfo } from '@encouraging-loss/onnxruntime-web/graph';
 import { GraphWriter } from './graph-writer.js';
 import { quantizeColumns } from './quantize.js';
 
@@ -319,12 +316,12 @@ export function encoderGraph<C extends GraphConfig>(
   weights: GraphWeights<C>,
   format: WeightFormat,
   body: (e: GraphEmitter<C>, inputs: EncoderInputs) => string,
-): Uint8Array {
+): OnnxModel {
   const e = new GraphEmitter(weights, format, new GraphWriter());
   const hidden = body(e, { inputIds: 'input_ids', attentionMask: 'attention_mask' });
   e.writer.op('Identity', [hidden], {}, 'last_hidden_state');
   const ids = ['batch_size', 'encoder_sequence_length'];
-  return encodeOnnxModel({
+  return {
     ...producer,
     graph: e.writer.toGraph(
       name,
@@ -334,7 +331,7 @@ export function encoderGraph<C extends GraphConfig>(
       ],
       [{ name: 'last_hidden_state', type: 'float32', shape: [...ids, weights.config.d_model] }],
     ),
-  });
+  };
 }
 
 /** Names of the decoder's cache inputs (`past_key_values.*`) or outputs (`present.*`), per layer. */
@@ -377,7 +374,7 @@ export function decoderGraph<C extends GraphConfig>(
   weights: GraphWeights<C>,
   format: WeightFormat,
   body: (e: GraphEmitter<C>, context: DecoderContext) => string,
-): Uint8Array {
+): OnnxModel {
   const { config } = weights;
   const e = new GraphEmitter(weights, format, new GraphWriter());
   const w = e.writer;
@@ -490,5 +487,5 @@ export function decoderGraph<C extends GraphConfig>(
     );
   }
   inputs.push({ name: 'use_cache_branch', type: 'bool', shape: [1] });
-  return encodeOnnxModel({ ...producer, graph: w.toGraph(name, inputs, outputs) });
+  return { ...producer, graph: w.toGraph(name, inputs, outputs) };
 }
