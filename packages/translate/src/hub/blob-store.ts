@@ -1,3 +1,5 @@
+import { readBody } from '../store/read-body.js';
+
 /**
  * Where a page keeps Hub downloads, keyed by paths of the Python cache layout: `models--ORG--NAME/blobs/{etag}`,
  * `…/refs/{revision}` (the commit) and `…/snapshots/{commit}.json` (file → etag; a browser store has no symlinks).
@@ -34,7 +36,7 @@ export function cacheApiBlobStore(
   return {
     async read(key) {
       const response = await cache.match(url(key));
-      return response ? new Uint8Array(await response.arrayBuffer()) : undefined;
+      return response ? readBody(response) : undefined;
     },
     async write(key, bytes) {
       await cache.put(url(key), new Response(bytes as Uint8Array<ArrayBuffer>));
@@ -58,7 +60,7 @@ export function directoryBlobStore(root: FileSystemDirectoryHandle): HubBlobStor
       const parts = key.split('/');
       try {
         const file = await (await folder(parts.slice(0, -1), false)).getFileHandle(parts[parts.length - 1]);
-        return new Uint8Array(await (await file.getFile()).arrayBuffer());
+        return await readBody(await file.getFile());
       } catch (error) {
         if ((error as DOMException).name === 'NotFoundError') return undefined;
         throw error;

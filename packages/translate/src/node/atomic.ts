@@ -20,6 +20,11 @@ export const fileWriter = {
   write(fd: number, bytes: Uint8Array, offset: number, length: number): number {
     return writeSync(fd, bytes, offset, length);
   },
+  /**
+   * The most bytes asked of one write: `fs.writeSync` refuses a length above 2³¹ − 1 (`ERR_OUT_OF_RANGE`), and a
+   * 600M-parameter model's float32 weights are 2.46 GB.
+   */
+  maxChunk: 2 ** 30,
 };
 
 /** A temporary name beside `path`, unique per process and call (two writers never share one). */
@@ -39,7 +44,9 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
     try {
       const bytes = typeof data === 'string' ? Buffer.from(data) : data;
       let offset = 0;
-      while (offset < bytes.length) offset += fileWriter.write(fd, bytes, offset, bytes.length - offset);
+      while (offset < bytes.length) {
+        offset += fileWriter.write(fd, bytes, offset, Math.min(bytes.length - offset, fileWriter.maxChunk));
+      }
       fsyncSync(fd);
     } finally {
       closeSync(fd);

@@ -10,6 +10,7 @@ import {
   throwIfAborted,
   toBytes,
 } from './model-store.js';
+import { readBody } from './read-body.js';
 
 /** The part of the File System API's `FileSystemWritableFileStream` the store uses. */
 export interface WritableLike {
@@ -105,7 +106,7 @@ export class DirectoryHandleStore implements ModelStore {
     let handle: FileHandleLike | undefined;
     try {
       handle = await this.#file(path);
-      if (handle) return new Uint8Array(await (await handle.getFile()).arrayBuffer());
+      if (handle) return readBody(await handle.getFile());
     } catch (error) {
       storeIoError(this.location, 'read', path, error);
     }

@@ -8,6 +8,7 @@ import {
   type StoreCallOptions,
   storeIoError,
 } from './model-store.js';
+import { readBody } from './read-body.js';
 
 /** Options of {@link HttpStore}. */
 export interface HttpStoreOptions {
@@ -72,7 +73,7 @@ export class HttpStore implements ModelStore {
     if (!response.ok) {
       storeIoError(this.location, 'fetch', path, new Error(`HTTP ${response.status} ${response.statusText}`));
     }
-    return new Uint8Array(await response.arrayBuffer());
+    return readBody(response);
   }
 
   async exists(path: string, options?: StoreCallOptions): Promise<boolean> {
