@@ -4,23 +4,30 @@
 // (Debian's /usr/bin/chromium, the built site served cross-origin isolated, so the worker gets wasm threads), then
 // with the library in Node on 1 and on 2 threads. Writes apps/playground/finetune-results.json and prints a table.
 // Timing: run it alone, `flock /tmp/bench.lock node scripts/measure-finetune.mjs` (from apps/playground).
-// Usage: node scripts/measure-finetune.mjs [--shapes small,base,big] [--repeats 2] [--steps 3]
+// Usage: node scripts/measure-finetune.mjs [--shapes small,base,big,nllb-600m] [--repeats 2] [--steps 3]
 //   [--node-skip big] [--once big] [--page-timeout 600] [--merge] [--out finetune-results.json] [--keep-models DIR]
+//   [--lora R] [--max-tokens 1000,500]
 // (--node-skip: shapes not run in Node; --once: shapes measured once instead of --repeats times, for time;
+// --lora R: LoRA fine-tuning (the link's lora=R, the library's default alpha / dropout / targets; the Node run attaches
+// the adapters as the worker does), recorded as `<shape>+loraR`; --max-tokens: the batch sizes to try, in order, for
+// every shape measured now, instead of the per-shape defaults;
 // --page-timeout: seconds a page run may take before it counts as failed; --merge: keep the other shapes already in
 // --out, replacing only those measured now; --table: print the table of --out and stop.) Every run records the
 // 1-minute load average before and after it: the lock keeps other measurements out, not test suites, and a figure
 // taken at load 6 on 2 cores says little.
 import { spawn } from 'node:child_process';
 import {
+  closeSync,
   copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +38,8 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const app = join(here, '..');
 const site = join(app, 'dist');
 const fixture = join(app, '..', '..', 'packages', 'translate', 'fixtures', 'opus-mt-tiny');
+/** The tiny NLLB-200 fixture: the tokenizer (and config fields) of the m2m_100 shape. */
+const nllbFixture = join(app, '..', '..', 'packages', 'translate', 'fixtures', 'nllb-200-tiny');
 const self = fileURLToPath(import.meta.url);
 
 /**
@@ -43,9 +52,20 @@ const SHAPES = {
   small: { d_model: 256, layers: 3, heads: 4, ffn: 1024, vocab_size: 8000 },
   base: { d_model: 512, layers: 6, heads: 8, ffn: 2048, vocab_size: 58101 },
   big: { d_model: 1024, layers: 6, heads: 16, ffn: 4096, vocab_size: 58101 },
+  // NLLB-200-distilled-600M's config.json (m2m_100, 12 + 12 layers, V 256,206, max_position_embeddings 1024) over the
+  // tiny NLLB fixture's tokenizer (its ids are all below V): 615M parameters, 2.46 GB of float32 weights.
+  'nllb-600m': {
+    family: 'm2m_100',
+    d_model: 1024,
+    layers: 12,
+    heads: 16,
+    ffn: 4096,
+    vocab_size: 256206,
+    max_position_embeddings: 1024,
+  },
 };
 /** Tried in this order until a run finishes; the shapes below big get the first only. */
-const MAX_TOKENS = { small: [2000], base: [2000], big: [2000, 1000, 500] };
+const MAX_TOKENS = { small: [2000], base: [2000], big: [2000, 1000, 500], 'nllb-600m': [500] };
 /** What the worker parses the pairs as (the language names matter for JSON Lines only). */
 const TSV = { format: 'tsv', sourceLanguage: 'source', targetLanguage: 'target' };
 /** Valid sentences the view translates before and after (src/finetune/view.ts SAMPLES). */
@@ -64,6 +84,14 @@ const MODEL_FILES = [
   'model.safetensors',
 ];
 const TOKENIZER_FILES = ['source.spm', 'target.spm', 'vocab.json', 'tokenizer_config.json'];
+const NLLB_TOKENIZER_FILES = [
+  'sentencepiece.bpe.model',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+];
+/** An m2m_100 shape's language pair (the link's srcLang / tgtLang, loadModel's options in Node). */
+const NLLB_PAIR = { srcLang: 'eng_Latn', tgtLang: 'deu_Latn' };
 
 const { values: options } = parseArgs({
   options: {
@@ -83,9 +111,17 @@ const { values: options } = parseArgs({
     table: { type: 'boolean', default: false },
     out: { type: 'string', default: join(app, 'finetune-results.json') },
     'keep-models': { type: 'string' },
+    lora: { type: 'string' },
   },
 });
 const steps = Number(options.steps);
+/** LoRA rank of the runs (the link's lora=R), `undefined` for full fine-tuning. */
+const lora = options.lora === undefined ? undefined : Number(options.lora);
+if (lora !== undefined && !(Number.isInteger(lora) && lora > 0))
+  throw new Error(`--lora must be a positive integer rank, got ${options.lora}.`);
+/** Where a shape's runs are recorded: `base`, or `base+lora16` for LoRA runs. */
+const entryKey = (name) => (lora === undefined ? name : `${name}+lora${lora}`);
+const isM2M100 = (name) => SHAPES[name]?.family === 'm2m_100';
 /** Validated once, after the last step: in-run evaluations are not what is measured (tokens/s excludes them). */
 const linkSettings = (maxTokens) => ({
   loss: { kind: 'cel', logEnd: 0.5, labelSmoothing: 0.1 },
@@ -100,12 +136,13 @@ const linkSettings = (maxTokens) => ({
 
 /** `--child make-model --shape NAME --model DIR`: writes the folder, prints `{ params }`. */
 async function makeModel() {
-  const { createModel, initNodeBackend, nodeFolder, Rng, saveModel, trainableParams } = await import(
+  const { createModel, initNodeBackend, memoryFolder, Rng, saveModel, trainableParams } = await import(
     '@encouraging-loss/translate/node'
   );
   await initNodeBackend('wasm', { threads: 1 });
   const shape = SHAPES[options.shape];
-  const base = JSON.parse(readFileSync(join(fixture, 'config.json'), 'utf8'));
+  const m2m100 = shape.family === 'm2m_100';
+  const base = JSON.parse(readFileSync(join(m2m100 ? nllbFixture : fixture, 'config.json'), 'utf8'));
   const config = {
     ...base,
     _name_or_path: `opus-mt-${options.shape}-random`,
@@ -120,14 +157,31 @@ async function makeModel() {
     vocab_size: shape.vocab_size,
     decoder_vocab_size: shape.vocab_size,
     // OPUS-MT's positions; the pairs used are under 42 tokens, so this changes no batch.
-    max_position_embeddings: 512,
+    max_position_embeddings: shape.max_position_embeddings ?? 512,
+    ...(m2m100 ? { _name_or_path: `nllb-${options.shape}-random` } : {}),
   };
+  if (m2m100) delete config.decoder_vocab_size;
   const model = createModel(config, new Rng(1));
   let params = 0;
   for (const variable of trainableParams(model).values()) params += variable.size;
-  saveModel(model, nodeFolder(options.model));
+  // Saved in memory, then written in 1 GiB pieces: the library's writeFileAtomic hands fs.writeSync the whole rest of
+  // a file at once, which Node refuses past 2 GiB (ERR_OUT_OF_RANGE; nllb-600m's model.safetensors is 2.46 GB).
+  const saved = memoryFolder(options.shape);
+  saveModel(model, saved);
   model.dispose();
-  for (const file of TOKENIZER_FILES) copyFileSync(join(fixture, file), join(options.model, file));
+  mkdirSync(options.model, { recursive: true });
+  for (const path of saved.list()) {
+    const bytes = saved.read(path);
+    const fd = openSync(join(options.model, path), 'w');
+    try {
+      for (let offset = 0; offset < bytes.length; )
+        offset += writeSync(fd, bytes, offset, Math.min(bytes.length - offset, 2 ** 30));
+    } finally {
+      closeSync(fd);
+    }
+  }
+  for (const file of m2m100 ? NLLB_TOKENIZER_FILES : TOKENIZER_FILES)
+    copyFileSync(join(m2m100 ? nllbFixture : fixture, file), join(options.model, file));
   process.stdout.write(`${JSON.stringify({ params })}\n`);
 }
 
@@ -155,7 +209,13 @@ async function nodeTrain() {
     const store = new lib.NodeFileStore(options.model);
     const only = [];
     for (const file of MODEL_FILES) if (await store.exists(file)) only.push(file);
-    const { model, tokenizer } = await lib.loadModel(await lib.readFolder(store, { only }));
+    const pair = options.shape && isM2M100(options.shape) ? NLLB_PAIR : {};
+    const { model, tokenizer, family } = await lib.loadModel(await lib.readFolder(store, { only }), pair);
+    if (lora !== undefined) {
+      // As the page's worker (and `el-translate train --lora`): the library's defaults, seeded by the run's seed.
+      phase = 'attaching LoRA';
+      lib.attachLora(model, lib.resolveLoraSettings({ r: lora }, family.modelType), new lib.Rng(3));
+    }
     const text = (name) => readFileSync(join(options.data, name), 'utf8');
     const train = lib.parseParallelText(text('train.tsv'), 'train.tsv', TSV).pairs;
     const valid = lib.parseParallelText(text('valid.tsv'), 'valid.tsv', TSV).pairs;
@@ -299,12 +359,15 @@ const isRenderer = (pid) => {
  * One page run: a fresh browser (so its renderer's peak RSS is this run's), the deep link, then the result or the
  * failure. The worker runs in the page's renderer process, so that process's VmHWM is the page's peak memory.
  */
-async function pageRun(chromium, launchOptions, url, maxTokens, timeoutMs) {
+async function pageRun(chromium, launchOptions, url, maxTokens, timeoutMs, name) {
   const browser = await chromium.launch(launchOptions);
   const version = browser.version();
   const link =
     `#finetune?model=model/&train=data/train.tsv&valid=data/valid.tsv&loss=cel&logEnd=0.5&labelSmoothing=0.1` +
-    `&steps=${steps}&seed=3&maxTokens=${maxTokens}&evalEvery=${steps}&autostart=1`;
+    `&steps=${steps}&seed=3&maxTokens=${maxTokens}&evalEvery=${steps}` +
+    (isM2M100(name) ? `&srcLang=${NLLB_PAIR.srcLang}&tgtLang=${NLLB_PAIR.tgtLang}` : '') +
+    (lora === undefined ? '' : `&lora=${lora}`) +
+    '&autostart=1';
   const renderers = new Set();
   let peakRendererKb = 0;
   let peakBrowserTreeKb = 0;
@@ -420,6 +483,7 @@ async function pageRun(chromium, launchOptions, url, maxTokens, timeoutMs) {
           trainNll: r.trainNll,
           validNllBefore: r.validNllBefore,
           validNll: r.validNll,
+          ...(r.lora ? { lora: r.lora } : {}),
         },
       };
     }
@@ -429,6 +493,8 @@ async function pageRun(chromium, launchOptions, url, maxTokens, timeoutMs) {
         ok: false,
         ...common,
         error: outcome.error.slice(0, 500),
+        // The phase the page was in (what the status line said last): where a failure or a timeout happened.
+        lastStatus: status.slice(0, 200),
         ...(outcome.timedOut ? { timedOut: true, stepsDone: step } : {}),
         // Progress is posted after a step: a failure while training is in the step after the last one shown.
         failedAt:
@@ -451,6 +517,17 @@ function best(runs) {
 
 const round = (value, digits = 0) =>
   typeof value === 'number' && Number.isFinite(value) ? Number(value.toFixed(digits)) : value;
+
+/** The batch sizes a shape tries, in order: --max-tokens for every shape when given, else the shape's own. */
+function tokensToTry(name) {
+  if (options['max-tokens'] === undefined) return MAX_TOKENS[name];
+  const list = options['max-tokens'].split(',').map(Number);
+  if (list.length === 0 || !list.every((n) => Number.isInteger(n) && n > 0))
+    throw new Error(
+      `--max-tokens must be a comma-separated list of positive integers, got ${options['max-tokens']}.`,
+    );
+  return list;
+}
 
 async function main() {
   if (!existsSync(join(site, 'index.html'))) {
@@ -494,34 +571,48 @@ async function main() {
     },
     method:
       `Each shape: OPUS-MT-shaped Marian config (fixture opus-mt-tiny's fields and tokenizer, pad 388, eos 0), random ` +
-      `weights (createModel(config, new Rng(1))), fine-tuned ${steps} steps with CEL (logEnd 0.5, ε 0.1), seed 3, ` +
-      `evalEvery ${steps}, on ${train.length} train pairs (the fixture's ${train.length / 2} usable pairs twice) and ` +
+      `weights (createModel(config, new Rng(1))), fine-tuned with CEL (logEnd 0.5, ε 0.1) for the entry's "steps" ` +
+      `steps, seed 3, evalEvery = steps, on ${train.length} train pairs (the fixture's ${train.length / 2} usable pairs twice) and ` +
       `${valid.length} valid pairs. Page: the #finetune deep link in headless Chromium, cross-origin isolated ` +
       `(wasm threads = navigator.hardwareConcurrency), a fresh browser per run; memory = peak RSS (VmHWM) of the ` +
       `renderer process, which runs the worker. Node: the same fineTune call in a child process, ` +
       `initNodeBackend('wasm', { threads }); memory = process.resourceUsage().maxRSS. tokensPerSecond is the ` +
       `library's (non-padding target tokens / training seconds, evaluation excluded). Every measurement ran ` +
       `${repeats} times and the faster is kept (the machine is shared and noisy); a run that failed is not repeated ` +
-      `and the next smaller maxTokens is tried where listed. Shapes in "once" ran once (time).`,
+      `and the next smaller maxTokens is tried where listed. Shapes in "once" ran once (time). Entries named ` +
+      `"<shape>+loraR" are LoRA runs: the link's lora=R with the library's defaults (alpha 8, dropout 0, q_proj and ` +
+      `v_proj; resolveLoraSettings), the base frozen; the Node runs attach the same adapters (attachLora, seed 3). ` +
+      `The nllb-600m shape is NLLB-200-distilled-600M's config (m2m_100) over the tiny NLLB fixture's tokenizer, ` +
+      `eng_Latn → deu_Latn.`,
     repeats,
     once: [...once],
     shapes: {},
     skipped: [],
   };
-  /** Writes --out, the shapes in {@link SHAPES} order (a merge appends the new ones). */
+  /** Writes --out, the shapes in {@link SHAPES} order, each one's full fine-tuning before its LoRA runs. */
   const save = () => {
-    const names = Object.keys(SHAPES).filter((name) => name in results.shapes);
+    const order = Object.keys(SHAPES);
+    const rank = (key) => {
+      const [shape, variant = ''] = key.split('+');
+      return [order.indexOf(shape), variant];
+    };
+    const names = Object.keys(results.shapes).sort((a, b) => {
+      const [ra, va] = rank(a);
+      const [rb, vb] = rank(b);
+      return ra - rb || va.localeCompare(vb, 'en', { numeric: true });
+    });
     results.shapes = Object.fromEntries(names.map((name) => [name, results.shapes[name]]));
     writeFileSync(options.out, `${JSON.stringify(results, null, 2)}\n`);
   };
   if (options.merge && existsSync(options.out)) {
     // The shapes not measured now, as an earlier run left them (each with its own measuredAt).
     const earlier = JSON.parse(readFileSync(options.out, 'utf8'));
+    const measured = shapes.map(entryKey);
     for (const [name, entry] of Object.entries(earlier.shapes ?? {})) {
-      if (!shapes.includes(name)) results.shapes[name] = entry;
+      if (!measured.includes(name)) results.shapes[name] = entry;
     }
     results.skipped.push(
-      ...(earlier.skipped ?? []).filter((note) => !shapes.some((name) => note.startsWith(name))),
+      ...(earlier.skipped ?? []).filter((note) => !measured.some((name) => note.startsWith(`${name} `))),
     );
     results.notes = earlier.notes;
   }
@@ -534,24 +625,40 @@ async function main() {
       const shape = SHAPES[name];
       if (!shape) throw new Error(`Unknown shape ${name}; known: ${Object.keys(SHAPES).join(', ')}.`);
       const modelDir = join(work, 'model');
-      rmSync(modelDir, { recursive: true, force: true });
-      console.error(`${name}: writing the model…`);
-      const made = await child(['--child', 'make-model', '--shape', name, '--model', modelDir]);
+      // With --keep-models, a model of this shape written by an earlier run is reused (nllb-600m takes minutes).
+      const madeFile = join(work, `made-${name}.json`);
+      let made =
+        existsSync(madeFile) && existsSync(join(modelDir, 'config.json'))
+          ? JSON.parse(readFileSync(madeFile, 'utf8'))
+          : undefined;
+      if (made) console.error(`${name}: reusing the model in ${modelDir}`);
+      else {
+        for (const file of existsSync(work) ? readdirSync(work) : [])
+          if (file.startsWith('made-')) rmSync(join(work, file));
+        rmSync(modelDir, { recursive: true, force: true });
+        console.error(`${name}: writing the model…`);
+        made = await child(['--child', 'make-model', '--shape', name, '--model', modelDir]);
+        if (made.params !== undefined) writeFileSync(madeFile, JSON.stringify(made));
+      }
       if (made.params === undefined) throw new Error(`${name}: the model was not written: ${made.error}`);
       const entry = {
         measuredAt: new Date().toISOString(),
         config: shape,
         params: made.params,
+        ...(lora === undefined ? {} : { lora }),
+        steps,
         repeats: repeatsOf(name),
         page: undefined,
         node1: undefined,
         node2: undefined,
       };
-      results.shapes[name] = entry;
+      const key = entryKey(name);
+      results.shapes[key] = entry;
+      const tokenList = tokensToTry(name);
 
       const attempts = [];
       let maxTokens;
-      for (const tokens of MAX_TOKENS[name]) {
+      for (const tokens of tokenList) {
         const runs = [];
         for (let r = 0; r < repeatsOf(name); r++) {
           console.error(`${name}: page, maxTokens ${tokens}, run ${r + 1}…`);
@@ -561,6 +668,7 @@ async function main() {
             url,
             tokens,
             Number(options['page-timeout']) * 1000,
+            name,
           );
           results.machine.chromium = version;
           runs.push(run);
@@ -575,9 +683,9 @@ async function main() {
       }
       entry.page = { ...best(attempts), attempts: attempts.length > 1 ? attempts : undefined };
       // Node at the size the page ran (or the first tried, to show whether Node fits where the page did not).
-      const nodeTokens = maxTokens ?? MAX_TOKENS[name][0];
+      const nodeTokens = maxTokens ?? tokenList[0];
       if (nodeSkip.has(name)) {
-        results.skipped.push(`${name} in Node (--node-skip)`);
+        results.skipped.push(`${key} in Node (--node-skip)`);
       } else {
         for (const threads of [1, 2]) {
           const runs = [];
@@ -587,6 +695,8 @@ async function main() {
             const run = await child([
               ...['--child', 'train', '--model', modelDir, '--data', dataDir],
               ...['--threads', String(threads), '--max-tokens', String(nodeTokens)],
+              ...['--shape', name],
+              ...(lora === undefined ? [] : ['--lora', String(lora)]),
               // The page's step count: without it the child took the default (3) while the page ran --steps.
               ...['--steps', String(steps)],
             ]);
@@ -626,14 +736,15 @@ function printTable(results) {
   const load = (run) =>
     run?.loadAverage ? round(Math.max(run.loadAverage.before, run.loadAverage.after), 1) : '–';
   const lines = [
-    '| shape | params | maxTokens | page tokens/s (threads) | page peak RSS | Node 1 thread | Node 2 threads | ' +
+    '| shape | params (trained) | maxTokens | page tokens/s (threads) | page peak RSS | Node 1 thread | Node 2 threads | ' +
       'Node 2 peak RSS | page / Node 2 | load page / Node 2 |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const [name, entry] of Object.entries(results.shapes)) {
     const { page, node1, node2 } = entry;
+    const trained = page.lora ? ` (${(page.lora.trainable / 1e6).toFixed(2)} M)` : '';
     lines.push(
-      `| ${name} | ${(entry.params / 1e6).toFixed(1)} M | ${page.maxTokens} | ${cell(page)}${page.ok ? ` (${page.threads})` : ''} | ` +
+      `| ${name} | ${(entry.params / 1e6).toFixed(1)} M${trained} | ${page.maxTokens} | ${cell(page)}${page.ok ? ` (${page.threads})` : ''} | ` +
         `${memory(page)} | ${cell(node1)} | ${cell(node2)} | ${memory(node2)} | ${entry.pageOverNode2 ?? '–'} | ` +
         `${load(page)} / ${load(node2)} |`,
     );

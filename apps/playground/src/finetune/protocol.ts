@@ -42,8 +42,9 @@ export interface StartRequest {
 }
 
 /**
- * After a run: the trained model as an HF folder (`saveModel` and the base's tokenizer files) and that folder exported
- * to the transformers.js layout (`exportModelFolder`), both sent back as {@link ExportedFolders}.
+ * After a run: the trained model as an HF folder (`saveModel` and the base's tokenizer files; a LoRA run's with its
+ * adapters merged, `saveMergedModel`) and that folder exported to the transformers.js layout (`exportModelFolder`),
+ * with a LoRA run's adapter folder too, all sent back as {@link ExportedFolders}.
  */
 export interface ExportRequest {
   type: 'export';
@@ -69,14 +70,39 @@ export interface LanguagePair {
 
 /** What an {@link ExportRequest} answers. */
 export interface ExportedFolders {
-  /** The fine-tuned model as Hugging Face lays a folder out (`config.json`, `model.safetensors`, tokenizer files). */
+  /**
+   * The fine-tuned model as Hugging Face lays a folder out (`config.json`, `model.safetensors`, tokenizer files); a
+   * LoRA run's adapters merged into it (W + alpha/r · B·A), so it is a plain model of the base's architecture.
+   */
   model: FolderFiles;
+  /**
+   * A LoRA run's adapter as PEFT saves it (`adapter_config.json`, `adapter_model.safetensors`) with the base's
+   * tokenizer files: the folder `el-translate train --lora` writes; absent for full fine-tuning.
+   */
+  adapter?: FolderFiles;
   /** The transformers.js layout (`config.json`, `tokenizer.json`, `onnx/encoder_model.onnx`, …), fp32. */
   exported: FolderFiles;
   /** `config.json`'s `model_type` (`marian`, `m2m_100`). */
   modelType: string;
   /** An NLLB-200 / M2M100 model's pair: transformers.js tokenizes with `src_lang` and forces `tgt_lang` first. */
   languages?: LanguagePair;
+}
+
+/**
+ * A LoRA run's adapters as attached (the library's settings, its defaults applied) and what trains: `trainable`
+ * values (A and B of every target module, r · (in + out) each) of `total` (the base's parameters and the adapters',
+ * as PEFT's `print_trainable_parameters` counts them); the base's are frozen.
+ */
+export interface LoraReport {
+  r: number;
+  alpha: number;
+  dropout: number;
+  /** The target module names (`q_proj`, `v_proj`), as `target_modules` lists them. */
+  targets: string[];
+  /** How many linear layers carry an adapter. */
+  modules: number;
+  trainable: number;
+  total: number;
 }
 
 /** The `fineTune` progress callback's argument, as the worker forwards it. */
@@ -117,6 +143,8 @@ export interface RunResult {
   validPairs: number;
   /** The Hub model fine-tuned, with its commit; absent for a folder. */
   hub?: HubSource;
+  /** A LoRA run's adapters; absent for full fine-tuning. */
+  lora?: LoraReport;
   [key: string]: unknown;
 }
 
@@ -139,6 +167,8 @@ export type FromWorker =
     }
   /** A Hub model's file arriving (or found in the page's cache, `cached`). */
   | { type: 'download'; progress: HubDownloadProgress }
+  /** A LoRA run's adapters, attached after the model loaded (before anything is scored). */
+  | { type: 'lora'; lora: LoraReport }
   | { type: 'before'; validNll: number; translations: Translations }
   | { type: 'progress'; progress: ProgressReport; time: number }
   | { type: 'metrics'; record: Record<string, unknown> & { type: string; step: number } }

@@ -3,6 +3,8 @@ import {
   DEFAULT_SETTINGS,
   finetuneHash,
   hubModelId,
+  loraOptions,
+  loraSettingsProblem,
   lossSettings,
   modelOptions,
   parseFinetuneHash,
@@ -92,6 +94,66 @@ describe('the #finetune deep link', () => {
     ]);
   });
 
+  it('reads lora (the rank) and its alpha, dropout and targets, and writes them back', () => {
+    const hash =
+      '#finetune?model=fx/&steps=3&lora=16&loraAlpha=32&loraDropout=0.05&loraTargets=q_proj,v_proj,fc1';
+    const { settings, problems } = parseFinetuneHash(hash);
+    expect(problems).toEqual([]);
+    expect(settings).toEqual({
+      ...DEFAULT_SETTINGS,
+      model: 'fx/',
+      steps: 3,
+      lora: 16,
+      loraAlpha: 32,
+      loraDropout: 0.05,
+      loraTargets: ['q_proj', 'v_proj', 'fc1'],
+    });
+    expect(finetuneHash(settings)).toBe(
+      '#finetune?model=fx%2F&steps=3&lora=16&loraAlpha=32&loraDropout=0.05&loraTargets=q_proj%2Cv_proj%2Cfc1',
+    );
+    expect(parseFinetuneHash(finetuneHash(settings))).toEqual({ settings, problems: [] });
+    // The rank alone: alpha, dropout and targets are left to the library.
+    expect(parseFinetuneHash('#finetune?lora=4')).toEqual({
+      settings: { ...DEFAULT_SETTINGS, lora: 4 },
+      problems: [],
+    });
+    // Spaces and empty items around the commas are the list's, not names.
+    expect(parseFinetuneHash('#finetune?lora=4&loraTargets= q_proj, ,k_proj ').settings.loraTargets).toEqual([
+      'q_proj',
+      'k_proj',
+    ]);
+  });
+
+  it('names each bad LoRA value as it names the other settings, and keeps the good ones', () => {
+    const { settings, problems } = parseFinetuneHash(
+      '#finetune?lora=0&loraAlpha=0&loraDropout=1&loraTargets=q_proj;v_proj&steps=2',
+    );
+    expect(problems).toEqual([
+      'lora must be a number from 1 to 1000000, got "0".',
+      'loraAlpha must be a number above 0 to 1000000, got "0".',
+      'loraDropout must be a number from 0 to below 1, got "1".',
+      'loraTargets must be a comma-separated list of module names such as q_proj,v_proj, got "q_proj;v_proj".',
+    ]);
+    expect(settings).toEqual({ ...DEFAULT_SETTINGS, steps: 2 });
+    expect(parseFinetuneHash('#finetune?lora=2.5&loraDropout=-0.1&loraTargets=').problems).toEqual([
+      'lora must be an integer, got "2.5".',
+      'loraDropout must be a number from 0 to below 1, got "-0.1".',
+      'loraTargets must be a comma-separated list of module names such as q_proj,v_proj, got "".',
+    ]);
+    expect(parseFinetuneHash('#finetune?lora=8&loraDropout=0.999').problems).toEqual([]);
+  });
+
+  it('refuses loraAlpha, loraDropout or loraTargets without lora=R', () => {
+    expect(parseFinetuneHash('#finetune?loraAlpha=16&loraTargets=q_proj').problems).toEqual([
+      'loraAlpha, loraTargets apply to LoRA only: give its rank with lora=R.',
+    ]);
+    expect(loraSettingsProblem({ ...DEFAULT_SETTINGS, loraDropout: 0.1 })).toBe(
+      'loraDropout apply to LoRA only: give its rank with lora=R.',
+    );
+    expect(loraSettingsProblem({ ...DEFAULT_SETTINGS, lora: 2, loraDropout: 0.1 })).toBeUndefined();
+    expect(loraSettingsProblem({ ...DEFAULT_SETTINGS })).toBeUndefined();
+  });
+
   it('splits the view name from its query', () => {
     expect(splitHash('#finetune?steps=4')).toEqual(['finetune', 'steps=4']);
     expect(splitHash('#train')).toEqual(['train', '']);
@@ -117,6 +179,24 @@ describe('the library settings of a run', () => {
       maxTokens: 500,
     });
     expect('lr' in options).toBe(false);
+  });
+});
+
+describe('the LoRA options of a run', () => {
+  it('passes what the link names to resolveLoraSettings, leaving the defaults to the library; none without lora', () => {
+    expect(loraOptions({ ...DEFAULT_SETTINGS })).toBeUndefined();
+    const rankOnly = loraOptions({ ...DEFAULT_SETTINGS, lora: 4 });
+    expect(rankOnly).toEqual({ r: 4 });
+    expect(rankOnly && 'alpha' in rankOnly).toBe(false);
+    expect(
+      loraOptions({
+        ...DEFAULT_SETTINGS,
+        lora: 16,
+        loraAlpha: 32,
+        loraDropout: 0.05,
+        loraTargets: ['q_proj', 'fc2'],
+      }),
+    ).toEqual({ r: 16, alpha: 32, dropout: 0.05, targets: ['q_proj', 'fc2'] });
   });
 });
 

@@ -2,7 +2,8 @@
  * The Fine-tune view's settings and their deep link: `#finetune?model=fx/&train=train.tsv&valid=valid.tsv&loss=cel
  * &logEnd=0.5&labelSmoothing=0.1&steps=8&seed=3&autostart=1`, or a Hub model: `model=Helsinki-NLP/opus-mt-en-de
  * &endpoint=https://hf-mirror.example`; an NLLB-200 / M2M100 model adds its language pair: `srcLang=eng_Latn
- * &tgtLang=deu_Latn` (M2M100: `en`, `de`). Pure (no DOM), so the worker, the view and the browser test's Node side all
+ * &tgtLang=deu_Latn` (M2M100: `en`, `de`); LoRA adds `lora=16` (the rank) and optionally `loraAlpha=32&loraDropout=0.05
+ * &loraTargets=q_proj,v_proj` (`el-translate train`'s `--lora` flags). Pure (no DOM), so the worker, the view and the browser test's Node side all
  * map a link to the same library settings.
  */
 import { DEFAULT_HUB_ENDPOINT, type HubModelId, parseHubId } from '@encouraging-loss/translate';
@@ -53,6 +54,17 @@ export interface FinetuneSettings {
   maxTokens?: number;
   /** Validate every N steps; `undefined`: the library's default. */
   evalEvery?: number;
+  /**
+   * LoRA rank `r` (`el-translate train --lora R`): the base is frozen and only adapters on the target modules train;
+   * `undefined`: full fine-tuning.
+   */
+  lora?: number;
+  /** LoRA `lora_alpha` (the update is scaled by alpha / r); `undefined`: the library's default (PEFT's). */
+  loraAlpha?: number;
+  /** LoRA dropout on the adapters' input, in [0, 1); `undefined`: the library's default (PEFT's). */
+  loraDropout?: number;
+  /** LoRA `target_modules` (module names: `q_proj`, `v_proj`, `fc1`, …); `undefined`: the model type's default. */
+  loraTargets?: string[];
   /** Keep checkpoints in the browser's private storage (OPFS), so a reload with the same link resumes. */
   resume: boolean;
   /** Start as soon as the view opens. */
@@ -70,10 +82,24 @@ export const DEFAULT_SETTINGS: Readonly<FinetuneSettings> = Object.freeze({
   autostart: false,
 });
 
-type NumberKey = 'logEnd' | 'labelSmoothing' | 'steps' | 'seed' | 'lr' | 'warmup' | 'maxTokens' | 'evalEvery';
+type NumberKey =
+  | 'logEnd'
+  | 'labelSmoothing'
+  | 'steps'
+  | 'seed'
+  | 'lr'
+  | 'warmup'
+  | 'maxTokens'
+  | 'evalEvery'
+  | 'lora'
+  | 'loraAlpha'
+  | 'loraDropout';
 
 /** The numeric parameters: range and whether they are integers. */
-const NUMBERS: Record<NumberKey, { min: number; max: number; integer: boolean; minExclusive?: boolean }> = {
+const NUMBERS: Record<
+  NumberKey,
+  { min: number; max: number; integer: boolean; minExclusive?: boolean; maxExclusive?: boolean }
+> = {
   logEnd: { min: 0, max: 1, integer: false, minExclusive: true },
   labelSmoothing: { min: 0, max: 1, integer: false },
   steps: { min: 1, max: 1_000_000, integer: true },
@@ -82,7 +108,14 @@ const NUMBERS: Record<NumberKey, { min: number; max: number; integer: boolean; m
   warmup: { min: 0, max: 1_000_000, integer: true },
   maxTokens: { min: 1, max: 10_000_000, integer: true },
   evalEvery: { min: 1, max: 1_000_000, integer: true },
+  // The library's ranges (resolveLoraSettings): a positive integer rank, a positive alpha, a dropout in [0, 1).
+  lora: { min: 1, max: 1_000_000, integer: true },
+  loraAlpha: { min: 0, max: 1_000_000, integer: false, minExclusive: true },
+  loraDropout: { min: 0, max: 1, integer: false, maxExclusive: true },
 };
+
+/** The LoRA settings that mean something only with `lora=R`. */
+const LORA_KEYS = ['loraAlpha', 'loraDropout', 'loraTargets'] as const;
 
 const URL_KEYS = ['model', 'train', 'valid'] as const;
 const LANGUAGE_KEYS = ['srcLang', 'tgtLang'] as const;
@@ -94,6 +127,7 @@ const KNOWN = new Set<string>([
   ...LANGUAGE_KEYS,
   ...FLAG_KEYS,
   ...Object.keys(NUMBERS),
+  'loraTargets',
 ]);
 
 /**
@@ -139,12 +173,30 @@ export function checkNumber(key: NumberKey, text: string): number | string {
   const range = NUMBERS[key];
   const value = Number(text);
   const low = range.minExclusive ? value <= range.min : value < range.min;
-  if (text.trim() === '' || !Number.isFinite(value) || low || value > range.max) {
+  const high = range.maxExclusive ? value >= range.max : value > range.max;
+  if (text.trim() === '' || !Number.isFinite(value) || low || high) {
     const from = range.minExclusive ? `above ${range.min}` : `from ${range.min}`;
-    return `${key} must be a number ${from} to ${range.max}, got "${text}".`;
+    const to = range.maxExclusive ? `below ${range.max}` : `${range.max}`;
+    return `${key} must be a number ${from} to ${to}, got "${text}".`;
   }
   if (range.integer && !Number.isInteger(value)) return `${key} must be an integer, got "${text}".`;
   return value;
+}
+
+/**
+ * A `loraTargets=` value as its list of module names, or the reason it is not one: comma-separated names of letters,
+ * digits, `_` and `.` (`q_proj,v_proj`, `self_attn.k_proj`), as `--lora-targets` takes them. Whether they match a
+ * layer of the model is the library's check, which names the layers there are.
+ */
+export function checkLoraTargets(text: string): { targets: string[] } | { problem: string } {
+  const targets = text
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  if (targets.length > 0 && targets.every((name) => /^[A-Za-z0-9_.]+$/.test(name))) return { targets };
+  return {
+    problem: `loraTargets must be a comma-separated list of module names such as q_proj,v_proj, got "${text}".`,
+  };
 }
 
 /** The view's name and its query of a location hash: `#finetune?steps=4` → `['finetune', 'steps=4']`. */
@@ -177,6 +229,10 @@ export function parseFinetuneHash(hash: string): { settings: FinetuneSettings; p
       const checked = checkLanguage(key as (typeof LANGUAGE_KEYS)[number], value);
       if ('code' in checked) settings[key as (typeof LANGUAGE_KEYS)[number]] = checked.code;
       else problems.push(checked.problem);
+    } else if (key === 'loraTargets') {
+      const checked = checkLoraTargets(value);
+      if ('targets' in checked) settings.loraTargets = checked.targets;
+      else problems.push(checked.problem);
     } else if ((URL_KEYS as readonly string[]).includes(key)) {
       if (value.trim() === '') problems.push(`${key} must be a URL, got an empty value.`);
       else settings[key as (typeof URL_KEYS)[number]] = value.trim();
@@ -191,7 +247,19 @@ export function parseFinetuneHash(hash: string): { settings: FinetuneSettings; p
       else settings[key as NumberKey] = checked;
     }
   }
+  const loraProblem = loraSettingsProblem(settings);
+  if (loraProblem) problems.push(loraProblem);
   return { settings, problems };
+}
+
+/**
+ * Why the LoRA settings do not go together, if they do not: `loraAlpha`, `loraDropout` and `loraTargets` shape the
+ * adapters of `lora=R` and mean nothing without it (as `el-translate train` refuses `--merge` without `--lora`).
+ */
+export function loraSettingsProblem(settings: Partial<FinetuneSettings>): string | undefined {
+  if (settings.lora !== undefined) return undefined;
+  const given = LORA_KEYS.filter((key) => settings[key] !== undefined);
+  return given.length > 0 ? `${given.join(', ')} apply to LoRA only: give its rank with lora=R.` : undefined;
 }
 
 /** The `#finetune?…` hash of `settings`: only what differs from the defaults, so links stay short. */
@@ -205,6 +273,7 @@ export function finetuneHash(settings: FinetuneSettings): string {
     const value = settings[key];
     if (value !== undefined && value !== DEFAULT_SETTINGS[key]) params.set(key, String(value));
   }
+  if (settings.loraTargets !== undefined) params.set('loraTargets', settings.loraTargets.join(','));
   for (const key of FLAG_KEYS) if (settings[key]) params.set(key, '1');
   const query = params.toString();
   return query ? `#finetune?${query}` : '#finetune';
@@ -264,4 +333,21 @@ export function modelOptions(settings: Pick<FinetuneSettings, 'srcLang' | 'tgtLa
   const options: ReturnType<typeof modelOptions> = {};
   for (const key of LANGUAGE_KEYS) if (settings[key] !== undefined) options[key] = settings[key];
   return options;
+}
+
+/**
+ * The options `resolveLoraSettings` takes for a run's LoRA settings (what `el-translate train --lora R
+ * [--lora-alpha A] [--lora-dropout P] [--lora-targets a,b]` passes it): only what the link names, so the library
+ * applies its defaults (PEFT's) to the rest; `undefined` without `lora`.
+ */
+export function loraOptions(
+  settings: Pick<FinetuneSettings, 'lora' | 'loraAlpha' | 'loraDropout' | 'loraTargets'>,
+): { r: number; alpha?: number; dropout?: number; targets?: string[] } | undefined {
+  if (settings.lora === undefined) return undefined;
+  return {
+    r: settings.lora,
+    ...(settings.loraAlpha === undefined ? {} : { alpha: settings.loraAlpha }),
+    ...(settings.loraDropout === undefined ? {} : { dropout: settings.loraDropout }),
+    ...(settings.loraTargets === undefined ? {} : { targets: [...settings.loraTargets] }),
+  };
 }

@@ -17,6 +17,7 @@ import type {
   ExportedFolders,
   FolderFiles,
   FromWorker,
+  LoraReport,
   ModelRef,
   ProgressReport,
   StartRequest,
@@ -25,6 +26,7 @@ import type {
 import {
   checkEndpoint,
   checkLanguage,
+  checkLoraTargets,
   checkNumber,
   DEFAULT_SETTINGS,
   type FinetuneSettings,
@@ -33,6 +35,7 @@ import {
   LOSS_LABELS,
   LOSS_NAMES,
   type LossName,
+  loraSettingsProblem,
   parseFinetuneHash,
   splitHash,
 } from './settings.js';
@@ -68,6 +71,22 @@ async function defaultModel(): Promise<string> {
   const index = await readModelsIndex();
   if (index && (await hasWeights(index.default))) return index.default;
   return FIXTURE_MODEL;
+}
+
+/** `1234567` → `1,234,567`. */
+const count = (n: number) => n.toLocaleString('en-US');
+
+/**
+ * The line the page shows of a LoRA run's adapters: `LoRA r=4 (alpha 8, dropout 0) on 12 modules (q_proj, v_proj):
+ * 1,536 trainable of 1,203,744 parameters (0.13 %), the base frozen`.
+ */
+export function loraLine(lora: LoraReport): string {
+  const share = (100 * lora.trainable) / lora.total;
+  return (
+    `LoRA r=${lora.r} (alpha ${lora.alpha}, dropout ${lora.dropout}) on ${lora.modules} modules ` +
+    `(${lora.targets.join(', ')}): ${count(lora.trainable)} trainable of ${count(lora.total)} parameters ` +
+    `(${share < 0.01 ? share.toPrecision(2) : fixed(share, 2)} %), the base frozen`
+  );
 }
 
 /** `1234567` → `1.2 MB`. */
@@ -230,6 +249,31 @@ export function mountFinetune(root: HTMLElement): void {
   const lr = numberField({ id: 'finetune-lr', label: 'learning rate', value: 0, min: 0 });
   lr.input.value = '';
   lr.input.placeholder = '5e-5';
+  // LoRA (`el-translate train --lora R …`): an empty rank is full fine-tuning; the others empty take the library's
+  // defaults (PEFT's), which the placeholders do not repeat (the run's line shows what was applied).
+  const loraRank = numberField({ id: 'finetune-lora', label: 'LoRA rank r', value: 0, min: 1, step: 1 });
+  loraRank.input.value = '';
+  loraRank.input.placeholder = 'off';
+  const loraAlpha = numberField({ id: 'finetune-lora-alpha', label: 'LoRA alpha', value: 0, min: 0 });
+  loraAlpha.input.value = '';
+  loraAlpha.input.placeholder = 'default';
+  const loraDropout = numberField({
+    id: 'finetune-lora-dropout',
+    label: 'LoRA dropout',
+    value: 0,
+    min: 0,
+    max: 1,
+    step: 0.05,
+  });
+  loraDropout.input.value = '';
+  loraDropout.input.placeholder = 'default';
+  const loraTargets = h('input', {
+    type: 'text',
+    id: 'finetune-lora-targets',
+    spellcheck: 'false',
+    placeholder: 'the model’s (q_proj,v_proj)',
+    size: 18,
+  });
   const resume = h('input', { type: 'checkbox', id: 'finetune-resume' });
   const startButton = h('button', { type: 'button', id: 'finetune-start' }, 'Start');
   const stopButton = h(
@@ -240,6 +284,13 @@ export function mountFinetune(root: HTMLElement): void {
   // Output.
   const status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite', id: 'finetune-status' });
   const figures = h('p', { class: 'figures', 'data-testid': 'finetune-figures' });
+  // A LoRA run's adapters: rank, scale, modules, trainable of all parameters.
+  const loraNote = h('p', {
+    class: 'note',
+    id: 'finetune-lora-note',
+    'data-testid': 'finetune-lora',
+    hidden: true,
+  });
   const chartBox = h('div', { class: 'chart' });
   const samplesTable = h('table', {
     class: 'numbers samples',
@@ -266,6 +317,11 @@ export function mountFinetune(root: HTMLElement): void {
     { id: 'finetune-download-export', href: '#', download: 'export.zip' },
     'Download export (.zip)',
   );
+  const adapterZip = h(
+    'a',
+    { id: 'finetune-download-adapter', href: '#', download: 'adapter.zip', hidden: true },
+    'Download LoRA adapter (.zip)',
+  );
   const saveButton = h(
     'button',
     { type: 'button', id: 'finetune-save-folder', class: 'secondary' },
@@ -275,6 +331,7 @@ export function mountFinetune(root: HTMLElement): void {
     'div',
     { class: 'row', hidden: true, 'data-testid': 'finetune-downloads-links' },
     modelZip,
+    adapterZip,
     exportZip,
     ...('showDirectoryPicker' in window ? [saveButton] : []),
   );
@@ -290,7 +347,11 @@ export function mountFinetune(root: HTMLElement): void {
       h('code', {}, 'el-translate export'),
       ' writes it. Translating with the export runs it in transformers.js in this page, from memory: its greedy ' +
         'translations should equal the “after” column. An NLLB-200 / M2M100 export is called with the run’s ' +
-        'src_lang / tgt_lang, as transformers.js’ translation pipeline takes them (the pair is not in the folder).',
+        'src_lang / tgt_lang, as transformers.js’ translation pipeline takes them (the pair is not in the folder). ' +
+        'After a LoRA run the folder holds the adapters merged into the base (W + alpha/r · B·A, as ',
+      h('code', {}, 'el-translate export'),
+      ' merges an adapter folder), so transformers.js loads a plain model; the adapter alone ' +
+        '(adapter_config.json, adapter_model.safetensors, as PEFT saves it) is a download of its own.',
     ),
     h('div', { class: 'row' }, exportButton, exportTranslateButton),
     exportStatus,
@@ -298,6 +359,15 @@ export function mountFinetune(root: HTMLElement): void {
     takeAway,
   );
   let extraKeys: Pick<FinetuneSettings, 'warmup' | 'maxTokens' | 'evalEvery' | 'train' | 'valid'> = {};
+  const loraFieldset = h(
+    'fieldset',
+    { class: 'controls' },
+    h('legend', {}, 'LoRA'),
+    loraRank.element,
+    loraAlpha.element,
+    loraDropout.element,
+    h('div', { class: 'control' }, h('label', { for: 'finetune-lora-targets' }, 'LoRA targets'), loraTargets),
+  );
 
   root.append(
     h('h2', {}, 'Fine-tune a translation model in this page'),
@@ -389,9 +459,18 @@ export function mountFinetune(root: HTMLElement): void {
         h('label', { for: 'finetune-resume' }, 'keep checkpoints (resume after reload)'),
       ),
     ),
+    loraFieldset,
+    h(
+      'p',
+      { class: 'note', id: 'finetune-lora-help' },
+      'LoRA (empty rank: full fine-tuning): the base is frozen and only low-rank adapters on the target modules ' +
+        'train, as el-translate train --lora R does; alpha, dropout and targets left empty take its defaults ' +
+        '(PEFT’s). In a link: lora=, loraAlpha=, loraDropout=, loraTargets=q_proj,v_proj.',
+    ),
     h('div', { class: 'row' }, startButton, stopButton),
     status,
     figures,
+    loraNote,
     chartBox,
     samplesTable,
     resultBlock,
@@ -533,7 +612,23 @@ export function mountFinetune(root: HTMLElement): void {
       if (typeof value === 'string') return value;
       settings[key] = value;
     }
-    return settings;
+    // LoRA: an empty field is "not given" (full fine-tuning for the rank, the library's default for the others).
+    for (const [key, input] of [
+      ['lora', loraRank.input],
+      ['loraAlpha', loraAlpha.input],
+      ['loraDropout', loraDropout.input],
+    ] as const) {
+      if (input.value.trim() === '') continue;
+      const value = checkNumber(key, input.value);
+      if (typeof value === 'string') return value;
+      settings[key] = value;
+    }
+    if (loraTargets.value.trim() !== '') {
+      const checked = checkLoraTargets(loraTargets.value);
+      if ('problem' in checked) return checked.problem;
+      settings.loraTargets = checked.targets;
+    }
+    return loraSettingsProblem(settings) ?? settings;
   }
 
   function applySettings(settings: FinetuneSettings): void {
@@ -546,6 +641,10 @@ export function mountFinetune(root: HTMLElement): void {
     resume.checked = settings.resume;
     srcLangInput.value = settings.srcLang ?? '';
     tgtLangInput.value = settings.tgtLang ?? '';
+    loraRank.input.value = settings.lora === undefined ? '' : String(settings.lora);
+    loraAlpha.input.value = settings.loraAlpha === undefined ? '' : String(settings.loraAlpha);
+    loraDropout.input.value = settings.loraDropout === undefined ? '' : String(settings.loraDropout);
+    loraTargets.value = settings.loraTargets?.join(',') ?? '';
     extraKeys = {
       warmup: settings.warmup,
       maxTokens: settings.maxTokens,
@@ -653,10 +752,11 @@ export function mountFinetune(root: HTMLElement): void {
     void exportedTranslator?.dispose();
     exportedTranslator = undefined;
     for (const url of zipUrls.splice(0)) URL.revokeObjectURL(url);
-    for (const link of [modelZip, exportZip]) {
+    for (const link of [modelZip, adapterZip, exportZip]) {
       link.href = '#';
       delete link.dataset.ready;
     }
+    adapterZip.hidden = true;
     exportSection.hidden = true;
     exportButton.disabled = false;
     exportTranslateButton.disabled = true;
@@ -681,7 +781,7 @@ export function mountFinetune(root: HTMLElement): void {
     exportFiles.replaceChildren(
       h('caption', {}, 'The two folders, in this page’s memory'),
       h('tr', {}, h('th', {}, 'folder'), h('th', {}, 'file'), h('th', {}, 'size')),
-      ...[message.model, message.exported].flatMap((folder) =>
+      ...[message.model, ...(message.adapter ? [message.adapter] : []), message.exported].flatMap((folder) =>
         folder.files.map((file) =>
           h(
             'tr',
@@ -696,12 +796,17 @@ export function mountFinetune(root: HTMLElement): void {
     exportFiles.hidden = false;
     modelZip.download = `${message.model.name}.zip`;
     exportZip.download = `${message.exported.name}.zip`;
+    if (message.adapter) adapterZip.download = `${message.adapter.name}.zip`;
+    adapterZip.hidden = !message.adapter;
     takeAway.hidden = false;
     exportTranslateButton.disabled = false;
     setExportStatus(
       `Exported (${message.modelType}): the fine-tuned folder ${message.model.name} ` +
-        `(${formatBytes(bytes(message.model))}) and ${message.exported.name} for transformers.js ` +
-        `(${formatBytes(bytes(message.exported))}).`,
+        `(${formatBytes(bytes(message.model))}${message.adapter ? ', the LoRA adapters merged' : ''})` +
+        (message.adapter
+          ? `, the adapter ${message.adapter.name} (${formatBytes(bytes(message.adapter))}),`
+          : '') +
+        ` and ${message.exported.name} for transformers.js (${formatBytes(bytes(message.exported))}).`,
     );
     root.dataset.exported = '';
   }
@@ -748,14 +853,15 @@ export function mountFinetune(root: HTMLElement): void {
   }
 
   /** A download link whose zip is made on its first click (one folder in memory, not two, until then). */
-  function zipOnClick(link: HTMLAnchorElement, which: 'model' | 'exported'): void {
+  function zipOnClick(link: HTMLAnchorElement, which: 'model' | 'adapter' | 'exported'): void {
     let making: Promise<void> | undefined;
     link.addEventListener('click', (event) => {
       if (link.dataset.ready !== undefined) return;
       event.preventDefault();
       const current = folders;
-      if (!current || making) return;
-      making = zipFolder(current[which])
+      const folder = current?.[which];
+      if (!current || !folder || making) return;
+      making = zipFolder(folder)
         .then((blob) => {
           if (folders !== current) return;
           const url = URL.createObjectURL(blob);
@@ -771,6 +877,7 @@ export function mountFinetune(root: HTMLElement): void {
     });
   }
   zipOnClick(modelZip, 'model');
+  zipOnClick(adapterZip, 'adapter');
   zipOnClick(exportZip, 'exported');
 
   async function saveIntoFolder(): Promise<void> {
@@ -785,14 +892,15 @@ export function mountFinetune(root: HTMLElement): void {
       const handle = await picker({ mode: 'readwrite' });
       // TypeScript's DOM types leave out the handle's async iteration (`entries`), which browsers have.
       const store = new DirectoryHandleStore(handle as unknown as DirectoryHandleLike);
-      for (const folder of [current.model, current.exported]) {
+      const written = [current.model, ...(current.adapter ? [current.adapter] : []), current.exported];
+      for (const folder of written) {
         setExportStatus(`Writing ${handle.name}/${folder.name}/…`);
         const files = new Map(folder.files.map((file) => [file.path, new Uint8Array(file.data)]));
         // A folder at a time, into place whole (a `.tmp-` sibling first): an old folder of that name is replaced.
         await writeFolder({ files }, store, { folder: folder.name });
       }
       setExportStatus(
-        `Saved ${current.model.name}/ and ${current.exported.name}/ into the folder ${handle.name}.`,
+        `Saved ${written.map((folder) => `${folder.name}/`).join(', ')} into the folder ${handle.name}.`,
       );
     } catch (error) {
       if ((error as Error).name !== 'AbortError')
@@ -857,6 +965,10 @@ export function mountFinetune(root: HTMLElement): void {
           );
         }
         renderSamples();
+        break;
+      case 'lora':
+        loraNote.textContent = loraLine(message.lora);
+        loraNote.hidden = false;
         break;
       case 'before':
         columns.before = message.translations;
@@ -943,6 +1055,8 @@ export function mountFinetune(root: HTMLElement): void {
     downloads.replaceChildren();
     downloads.hidden = true;
     resultBlock.hidden = true;
+    loraNote.hidden = true;
+    loraNote.textContent = '';
     startButton.disabled = true;
     stopButton.disabled = false;
     running = true;

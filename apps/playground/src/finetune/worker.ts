@@ -1,10 +1,11 @@
 /// <reference lib="webworker" />
 /**
- * The Fine-tune view's worker: loads the model, trains it with `@encouraging-loss/translate`'s `fineTune` and
- * scores it, off the page's thread. One run at a time; `{ type: 'stop' }` aborts the run's signal, and the library
+ * The Fine-tune view's worker: loads the model, trains it with `@encouraging-loss/translate`'s `fineTune` (with LoRA:
+ * adapters attached as `el-translate train --lora` attaches them, the base frozen) and scores it, off the page's thread. One run at a time; `{ type: 'stop' }` aborts the run's signal, and the library
  * stops after the current step and reports what it did.
  */
 import {
+  attachLora,
   backendThreads,
   cacheApiBlobStore,
   corpusBleu,
@@ -32,8 +33,12 @@ import {
   memoryBlobStore,
   memoryFolder,
   parseParallelText,
+  Rng,
   readFolder,
+  resolveLoraSettings,
   type StepProgress,
+  saveAdapter,
+  saveMergedModel,
   saveModel,
   scoreCorpus,
   translateTexts,
@@ -45,6 +50,7 @@ import type {
   FromWorker,
   HubSource,
   LanguagePair,
+  LoraReport,
   ModelRef,
   ProgressReport,
   RunResult,
@@ -52,7 +58,7 @@ import type {
   ToWorker,
   Translations,
 } from './protocol.js';
-import { finetuneHash, modelOptions, trainingOptions } from './settings.js';
+import { finetuneHash, loraOptions, modelOptions, trainingOptions } from './settings.js';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -136,6 +142,7 @@ async function modelStore(
 ): Promise<{ store: ModelStore; name: string }> {
   switch (ref.kind) {
     case 'url':
+      // HttpStore reads bodies as streams (Chromium's arrayBuffer() fails over 2 GiB: a 600M model's weights).
       return { store: new HttpStore(ref.url), name: ref.url };
     case 'handle':
       // TypeScript's DOM types leave out the handle's async iteration (`entries`), which browsers have.
@@ -171,6 +178,13 @@ async function checkpointStore(request: StartRequest, modelName: string): Promis
 
 type Loaded = Awaited<ReturnType<typeof loadModel>>;
 
+/** A folder's size in MB, for the loading status. */
+function folderMegabytes(folder: Folder): number {
+  let bytes = 0;
+  for (const path of folder.list()) bytes += folder.read(path).byteLength;
+  return Math.round(bytes / 1e6);
+}
+
 /**
  * An NLLB-200 / M2M100 model's language pair as its tokenizer resolved it, with every code it knows; `undefined` for
  * a Marian model. M2M100's `__en__` is written `en`, the spelling transformers.js' `src_lang` takes.
@@ -187,25 +201,63 @@ function languagePair(loaded: Loaded): (LanguagePair & { codes: string[] }) | un
 }
 
 /**
- * A library error in the page's terms: the CLI's `--src-lang` / `--tgt-lang` (which the library's messages name)
- * are the link's `srcLang` / `tgtLang` here and the fields of that name. The rest, the valid codes included, as is.
+ * A library error in the page's terms: the CLI's `--src-lang` / `--tgt-lang` and `--lora` / `--lora-alpha` /
+ * `--lora-dropout` / `--lora-targets` (which the library's messages name) are the link's `srcLang` / `tgtLang`,
+ * `lora`, `loraAlpha`, `loraDropout`, `loraTargets` here and the fields of those names. The rest, the valid codes
+ * included, as is.
  */
 function pageTerms(message: string): string {
-  return message.replaceAll('--src-lang', 'srcLang').replaceAll('--tgt-lang', 'tgtLang');
+  return message
+    .replaceAll('--src-lang', 'srcLang')
+    .replaceAll('--tgt-lang', 'tgtLang')
+    .replaceAll('--lora-alpha', 'loraAlpha')
+    .replaceAll('--lora-dropout', 'loraDropout')
+    .replaceAll('--lora-targets', 'loraTargets')
+    .replace(/--lora\b/g, 'lora');
+}
+
+/**
+ * Attaches LoRA adapters to the loaded model as `el-translate train --lora` does (`resolveLoraSettings` with the
+ * model type's defaults, `attachLora` seeded by the run's seed), so `fineTune` trains the adapters only; what the
+ * page shows of them.
+ */
+function attachAdapters(loaded: Loaded, options: NonNullable<ReturnType<typeof loraOptions>>, seed: number) {
+  const settings = resolveLoraSettings(options, loaded.family.modelType);
+  const lora = attachLora(loaded.model, settings, new Rng(seed));
+  let base = 0;
+  for (const variable of loaded.model.params.values()) base += variable.size;
+  const report: LoraReport = {
+    r: settings.r,
+    alpha: settings.alpha,
+    dropout: settings.dropout,
+    targets: [settings.targets].flat(),
+    modules: lora.modules.length,
+    trainable: lora.size,
+    total: base + lora.size,
+  };
+  return report;
 }
 
 interface Trained {
   loaded: Loaded;
   /** The folder the run started from: its tokenizer files go beside the fine-tuned weights. */
   base: Folder;
-  /** What the folders are named after: `opus-mt-en-de-cel`. */
+  /** What the folders are named after: `opus-mt-en-de-cel`, `opus-mt-en-de-cel-lora16`. */
   name: string;
+  /**
+   * What a LoRA run's adapter names as its base (`base_model_name_or_path`): the Hub repository, else the folder's
+   * URL or name; `undefined` for full fine-tuning.
+   */
+  adapterBase?: string;
 }
 
-/** A folder name from the model's (`https://host/models/opus-mt-tiny-hf/` → `opus-mt-tiny-hf`) and the loss. */
-function runName(model: string, hub: HubSource | undefined, loss: string): string {
+/**
+ * A folder name from the model's (`https://host/models/opus-mt-tiny-hf/` → `opus-mt-tiny-hf`), the loss and a
+ * LoRA run's rank (`-lora16`).
+ */
+function runName(model: string, hub: HubSource | undefined, loss: string, lora?: number): string {
   const last = (hub?.repo ?? model).split(/[/\\]/).filter(Boolean).pop() ?? 'model';
-  return `${last.replace(/[^\w.-]+/g, '_')}-${loss}`;
+  return `${last.replace(/[^\w.-]+/g, '_')}-${loss}${lora === undefined ? '' : `-lora${lora}`}`;
 }
 
 function translate(loaded: Loaded, sources: string[], references: string[]): Translations {
@@ -238,10 +290,15 @@ async function run(request: StartRequest, signal: AbortSignal): Promise<void> {
   const references = samples.map((p) => p.target);
 
   const { folder, name, hub } = await modelFolder(request.model, signal);
+  // A large folder takes a while here (NLLB-200-600M: 2.46 GB of weights copied into the wasm heap).
+  post({ type: 'status', text: `Loading the model into tfjs (${folderMegabytes(folder)} MB)…` });
   // NLLB-200 / M2M100: the pair from the link; the library refuses a missing or unknown code (naming the valid
   // ones), and a pair given for a Marian model, whose pair is fixed.
   const loaded = await loadModel(folder, modelOptions(settings));
   const languages = languagePair(loaded);
+  const adapters = loraOptions(settings);
+  // Before anything is scored, as the CLI does: B starts at zero, so the model's outputs are the base's until it trains.
+  const lora = adapters ? attachAdapters(loaded, adapters, settings.seed) : undefined;
   post({
     type: 'data',
     trainPairs: train.length,
@@ -253,6 +310,7 @@ async function run(request: StartRequest, signal: AbortSignal): Promise<void> {
     modelType: loaded.family.modelType,
     ...(languages ? { languages } : {}),
   });
+  if (lora) post({ type: 'lora', lora });
 
   post({ type: 'status', text: 'Scoring and translating before training…' });
   const validNllBefore = scoreCorpus(loaded.model, loaded.tokenizer, valid).corpus.nll;
@@ -306,8 +364,14 @@ async function run(request: StartRequest, signal: AbortSignal): Promise<void> {
     trainPairs: train.length,
     validPairs: valid.length,
     ...(hub ? { hub } : {}),
+    ...(lora ? { lora } : {}),
   };
-  trained = { loaded, base: folder, name: runName(name, hub, settings.loss) };
+  trained = {
+    loaded,
+    base: folder,
+    name: runName(name, hub, settings.loss, lora?.r),
+    ...(lora ? { adapterBase: hub?.repo ?? name } : {}),
+  };
   post({ type: 'result', result: summary });
 }
 
@@ -337,13 +401,24 @@ function folderFiles(
 
 /**
  * The trained model saved as an HF folder (`saveModel`, and the base's tokenizer files through its family) and
- * that folder exported to the transformers.js layout, fp32: both in memory, sent to the page.
+ * that folder exported to the transformers.js layout, fp32: both in memory, sent to the page. A LoRA run's folder is
+ * the merged model (`saveMergedModel`, as `el-translate train --lora --merge` and `el-translate export` of an adapter
+ * merge it), so transformers.js gets a plain model; its adapter folder (`saveAdapter`) goes too.
  */
 function exportTrained(model: Trained): void {
   post({ type: 'status', text: 'Saving the fine-tuned model and exporting it for transformers.js…' });
+  const { family } = model.loaded;
   const saved = memoryFolder(model.name);
-  saveModel(model.loaded.model, saved);
-  model.loaded.family.copyTokenizer(model.base, saved);
+  if (model.loaded.model.lora) saveMergedModel(model.loaded.model, saved);
+  else saveModel(model.loaded.model, saved);
+  family.copyTokenizer(model.base, saved);
+  let adapter: MemoryFolder | undefined;
+  if (model.loaded.model.lora) {
+    // What `el-translate train --lora` writes into its out folder: the adapter and the base's tokenizer files.
+    adapter = memoryFolder(`${model.name}-adapter`);
+    saveAdapter(model.loaded.model, adapter, model.adapterBase ?? model.name);
+    family.copyTokenizer(model.base, adapter);
+  }
   const exported = memoryFolder(`${model.name}-onnx`);
   exportModelFolder({ model: saved, out: exported });
   const config = JSON.parse(exported.readText('config.json')) as { model_type?: unknown };
@@ -352,6 +427,7 @@ function exportTrained(model: Trained): void {
   const pair = languagePair(model.loaded);
   const folders: ExportedFolders = {
     model: folderFiles(saved, keep, transfer),
+    ...(adapter ? { adapter: folderFiles(adapter, keep, transfer) } : {}),
     exported: folderFiles(exported, keep, transfer),
     modelType: String(config.model_type),
     ...(pair ? { languages: { srcLang: pair.srcLang, tgtLang: pair.tgtLang } } : {}),
