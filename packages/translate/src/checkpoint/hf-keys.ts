@@ -68,12 +68,12 @@ export function withModelPrefix(input: ReadonlyMap<string, NamedTensor>): Map<st
 export function resolveMarianTensors(
   input: ReadonlyMap<string, NamedTensor>,
   config: MarianConfig,
-  expected: Iterable<string>,
+  expected: Iterable<string> | undefined,
   source: string,
 ): Map<string, NamedTensor> {
   const tensors = withModelPrefix(input);
   const out = new Map<string, NamedTensor>();
-  const wanted = new Set(expected);
+  const wanted = expected && new Set(expected);
 
   let shared: { name: string; data: Float32Array; shape: number[] } | undefined;
   for (const name of TIED_KEYS) {
@@ -119,7 +119,7 @@ export function resolveMarianTensors(
   }
 
   for (const [name, tensor] of tensors) {
-    if (!wanted.has(name)) {
+    if (wanted && !wanted.has(name)) {
       invalidData(`${source}: tensor ${name} is not a parameter of MarianMTModel with this config.`);
     }
     out.set(name, { dtype: 'F32', shape: tensor.shape, data: floatValues(tensor, name, source) });

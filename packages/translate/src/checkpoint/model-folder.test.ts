@@ -90,3 +90,35 @@ test('a config.json claiming more parameters than its weights hold is refused be
   const { model } = await loadModel(nodeFolder(fixture));
   model.dispose();
 });
+
+test('loadModel keeps one copy of the weights in tfjs memory, and the model releases all of it', async () => {
+  const tf = await import('@tensorflow/tfjs-core');
+  const { readWeights } = await import('./model-folder.js');
+  const fixtures = new URL('../../fixtures/', import.meta.url);
+  for (const [name, options] of [
+    ['opus-mt-tiny', {}],
+    ['nllb-200-tiny', { srcLang: 'eng_Latn', tgtLang: 'deu_Latn' }],
+  ] as const) {
+    const folder = nodeFolder(new URL(name, fixtures).pathname);
+    const before = tf.memory().numBytes;
+    const { model } = await loadModel(folder, options);
+    const variables = [...model.params.values(), ...((model as MarianModel).buffers?.values() ?? [])];
+    const weightBytes = variables.reduce((sum, v) => sum + 4 * v.size, 0);
+    // Created from the weights: one copy of them (before: the random first values leaked, then the loaded
+    // tensors too — three copies), plus the model's fixed tables (positions, a zero logits row), far smaller.
+    const held = tf.memory().numBytes - before;
+    expect(held, name).toBeGreaterThanOrEqual(weightBytes);
+    expect(held, name).toBeLessThan(1.5 * weightBytes);
+    // The values are the file's.
+    const q = 'model.encoder.layers.0.self_attn.q_proj.weight';
+    expect(model.params.get(q)?.dataSync(), name).toEqual(readWeights(folder).get(q)?.data);
+    // An optimizer-style assignment frees the first value; disposing the model frees everything.
+    const v = model.params.get(q) as import('@tensorflow/tfjs-core').Variable;
+    const next = tf.zerosLike(v);
+    v.assign(next);
+    next.dispose();
+    expect(tf.memory().numBytes - before, name).toBe(held);
+    model.dispose();
+    expect(tf.memory().numBytes, name).toBe(before);
+  }
+});

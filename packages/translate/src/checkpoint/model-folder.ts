@@ -1,3 +1,4 @@
+import { EncouragingLossError } from '@encouraging-loss/core';
 import { invalidData, invalidOption } from '../errors.js';
 import { checkConfigFitsWeights, type MarianConfig, parseConfig } from '../model/config.js';
 import type { MarianModel } from '../model/marian.js';
@@ -256,14 +257,38 @@ export async function loadModel(
   const { rngSeed, ...tokenizerOptions } = options;
   const tokenizer = await loadModelTokenizer(folder, tokenizerOptions, family);
   checkTokenizer(tokenizer, config, folder.name);
-  const model = family.create(config, new Rng(rngSeed ?? 0));
-  try {
-    loadWeights(model, folder);
-  } catch (error) {
-    model.dispose();
-    throw error;
-  }
+  const model = createFromWeights(folder, family, config, rngSeed);
   return { model, tokenizer, family };
+}
+
+/**
+ * A model of `family` created from the weights of `folder` (resolved as `from_pretrained` resolves them): one copy
+ * of them in tfjs's heap, no random values drawn (see `InitialValues`). A missing parameter, another shape or a
+ * tensor the model does not have is `INVALID_DATA` naming the file. `rngSeed` seeds what the model draws later.
+ */
+export function createFromWeights(
+  folder: Folder,
+  family: ModelFamily,
+  config: Seq2SeqConfig,
+  rngSeed = 0,
+): Seq2SeqModel {
+  const source = folder.name;
+  const resolved = family.resolveTensors(readWeights(folder), config, undefined, source);
+  let model: Seq2SeqModel;
+  try {
+    model = family.create(config, new Rng(rngSeed), { tensors: resolved, source });
+  } catch (error) {
+    // The constructor's own refusals (a missing parameter, another shape) are plain errors naming the file.
+    if (error instanceof EncouragingLossError) throw error;
+    return invalidData((error as Error).message);
+  }
+  const names = new Set(modelTensorNames(model));
+  const stray = [...resolved.keys()].find((name) => !names.has(name));
+  if (stray !== undefined) {
+    model.dispose();
+    invalidData(`${source}: tensor ${stray} is not a parameter of ${family.architecture} with this config.`);
+  }
+  return model;
 }
 
 /** Bytes of the weight files in a model folder (`*.safetensors`, `*.bin`, shards included). */

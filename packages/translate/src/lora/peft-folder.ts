@@ -1,4 +1,4 @@
-import { loadWeights, readModelConfig, saveModel } from '../checkpoint/model-folder.js';
+import { createFromWeights, readModelConfig, saveModel } from '../checkpoint/model-folder.js';
 import { readSafetensors, writeSafetensors } from '../checkpoint/safetensors.js';
 import { invalidData, withIo } from '../errors.js';
 import type { Seq2SeqModel } from '../models/registry.js';
@@ -153,9 +153,8 @@ export function loadAdapter(model: Seq2SeqModel, folder: Folder): LoraAdapters {
  */
 export function mergeAdapterFolder(options: { adapter: Folder; base: Folder; out: WritableFolder }): void {
   const { family, config } = readModelConfig(options.base);
-  const model = family.create(config, new Rng(0));
+  const model = createFromWeights(options.base, family, config);
   try {
-    loadWeights(model, options.base);
     loadAdapter(model, options.adapter);
     saveMergedModel(model, options.out);
     const from = family.hasTokenizer(options.adapter) ? options.adapter : options.base;

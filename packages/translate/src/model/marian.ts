@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensor } from '../checkpoint/safetensors.js';
 import { type LoraAdapters, loraLinear } from '../lora/lora.js';
+import { assignValues, firstValue, type InitialValues, variableFrom } from '../models/initial-values.js';
 import type { Rng } from '../rng.js';
 import type { MarianConfig } from './config.js';
 import { appendCache, gatherRows } from './kernels/decode-scan.js';
@@ -30,37 +31,46 @@ export class MarianModel {
   /** Fixed sinusoidal positions `[max_position_embeddings, d_model]` (Marian layout: sin half, cos half). */
   readonly positions: tf.Tensor2D;
 
-  constructor(config: MarianConfig, rng: Rng) {
+  /**
+   * A model with random parameters (HF's `_init_weights`: normal(0, init_std) weights, zero biases, unit layer
+   * norms, the padding row zero), or, with `initial`, with those loaded weights (see {@link InitialValues}).
+   */
+  constructor(config: MarianConfig, rng: Rng, initial?: InitialValues) {
     this.config = config;
     // tfjs variable names are global; prefix them so several models can live in one process.
     const scope = `marian${nextModelId++}/`;
     const { d_model: d, vocab_size: vocab } = config;
     const normal = (shape: number[]) => tf.randomNormal(shape, 0, config.init_std, 'float32', rng.seed());
-    const add = (name: string, value: tf.Tensor) =>
-      this.params.set(name, tf.variable(value, true, scope + name));
+    const add = (name: string, shape: number[], make: () => tf.Tensor) =>
+      this.params.set(name, variableFrom(firstValue(initial, name, shape, make), true, scope + name));
     const linear = (prefix: string, out: number, inDim: number) => {
-      add(`${prefix}.weight`, normal([out, inDim]));
-      add(`${prefix}.bias`, tf.zeros([out]));
+      add(`${prefix}.weight`, [out, inDim], () => normal([out, inDim]));
+      add(`${prefix}.bias`, [out], () => tf.zeros([out]));
     };
     const norm = (prefix: string) => {
-      add(`${prefix}.weight`, tf.ones([d]));
-      add(`${prefix}.bias`, tf.zeros([d]));
+      add(`${prefix}.weight`, [d], () => tf.ones([d]));
+      add(`${prefix}.bias`, [d], () => tf.zeros([d]));
     };
     const attention = (prefix: string) => {
       for (const p of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) linear(`${prefix}.${p}`, d, d);
     };
-    const shared = normal([vocab, d]);
-    // Zero the padding row, as nn.Embedding(padding_idx) does.
-    const keepRows = tf.reshape(tf.oneHot(tf.tensor1d([config.pad_token_id], 'int32'), vocab, 0, 1), [
-      vocab,
-      1,
-    ]);
-    add('model.shared.weight', tf.mul(shared, keepRows));
-    keepRows.dispose();
-    shared.dispose();
+    add('model.shared.weight', [vocab, d], () =>
+      tf.tidy(() => {
+        // Zero the padding row, as nn.Embedding(padding_idx) does.
+        const keepRows = tf.reshape(tf.oneHot(tf.tensor1d([config.pad_token_id], 'int32'), vocab, 0, 1), [
+          vocab,
+          1,
+        ]);
+        return tf.mul(normal([vocab, d]), keepRows);
+      }),
+    );
     this.buffers.set(
       'final_logits_bias',
-      tf.variable(tf.zeros([1, vocab]), false, `${scope}final_logits_bias`),
+      variableFrom(
+        firstValue(initial, 'final_logits_bias', [1, vocab], () => tf.zeros([1, vocab])),
+        false,
+        `${scope}final_logits_bias`,
+      ),
     );
     for (let i = 0; i < config.encoder_layers; i++) {
       const p = `model.encoder.layers.${i}`;
@@ -114,7 +124,7 @@ export class MarianModel {
           `${source}: parameter ${name} has shape [${t.shape}], the config needs [${v.shape}].`,
         );
       }
-      v.assign(tf.tensor(Float32Array.from(t.data as Float32Array), v.shape));
+      assignValues(v, t.data as Float32Array);
     }
   }
 

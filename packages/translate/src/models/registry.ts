@@ -10,6 +10,7 @@ import type { Rng } from '../rng.js';
 import type { Folder, WritableFolder } from '../store/folder.js';
 import { loadFolderTokenizer, tokenizerKind } from '../tokenizers/load.js';
 import type { SubwordTokenizer } from '../tokenizers/tokenizer.js';
+import type { InitialValues } from './initial-values.js';
 import { copyM2M100Tokenizer, resolveM2M100Tensors, saveM2M100Model } from './m2m100/checkpoint.js';
 import { type M2M100Config, parseM2M100Config } from './m2m100/configuration.js';
 import { M2M100Model } from './m2m100/modeling.js';
@@ -94,13 +95,16 @@ export interface ModelFamily<C extends Seq2SeqConfig = Seq2SeqConfig, M extends 
   architecture: string;
   /** Reads a parsed `config.json` (HF defaults, unsupported values refused). */
   parseConfig(raw: unknown, source: string): C;
-  /** A model with freshly initialised parameters. */
-  create(config: C, rng: Rng): M;
-  /** Maps a checkpoint's tensors to the model's parameter names, as `from_pretrained` resolves them. */
+  /** A model with freshly initialised parameters, or with the loaded weights `initial` ({@link InitialValues}). */
+  create(config: C, rng: Rng, initial?: InitialValues): M;
+  /**
+   * Maps a checkpoint's tensors to the model's parameter names, as `from_pretrained` resolves them; a tensor that is
+   * none of `expected` is `INVALID_DATA` (without `expected`, the caller checks that, once the model exists).
+   */
   resolveTensors(
     tensors: ReadonlyMap<string, NamedTensor>,
     config: C,
-    expected: Iterable<string>,
+    expected: Iterable<string> | undefined,
     source: string,
   ): Map<string, NamedTensor>;
   /** The tokenizer of a folder as published. */
@@ -117,7 +121,7 @@ const marian: ModelFamily<MarianConfig, MarianModel> = {
   modelType: 'marian',
   architecture: 'MarianMTModel',
   parseConfig,
-  create: (config, rng) => new MarianModel(config, rng),
+  create: (config, rng, initial) => new MarianModel(config, rng, initial),
   resolveTensors: resolveMarianTensors,
   loadTokenizer: (folder, options) => loadFolderTokenizer(folder, { targetToken: options.targetToken }),
   hasTokenizer: (folder) => tokenizerKind(folder) !== undefined,
@@ -129,7 +133,7 @@ const m2m100: ModelFamily<M2M100Config, M2M100Model> = {
   modelType: 'm2m_100',
   architecture: 'M2M100ForConditionalGeneration',
   parseConfig: parseM2M100Config,
-  create: (config, rng) => new M2M100Model(config, rng),
+  create: (config, rng, initial) => new M2M100Model(config, rng, initial),
   resolveTensors: resolveM2M100Tensors,
   loadTokenizer: async (folder, options) =>
     loadM2M100FamilyTokenizer(folder, { srcLang: options.srcLang, tgtLang: options.tgtLang }),

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, test, vi } from 'vitest';
 import { fileWriter, writeFileAtomic } from './atomic.js';
+import { fileReader, readWholeFile } from './read-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'el-atomic-'));
 afterEach(() => {
@@ -25,5 +26,19 @@ test('asks no write for more than maxChunk bytes (fs.writeSync refuses 2³¹ or 
   writeFileAtomic(path, data);
   expect(lengths).toEqual([7, 7, 6]);
   expect(new Uint8Array(readFileSync(path))).toEqual(data);
+  rmSync(path);
+});
+
+test('readWholeFile reads a file in pieces of at most maxChunk bytes (readFileSync refuses 2 GiB), whole', () => {
+  const data = Uint8Array.from({ length: 23 }, (_, i) => 5 * i + 2);
+  const path = join(dir, 'pieces.bin');
+  writeFileAtomic(path, data);
+  fileReader.maxChunk = 4;
+  try {
+    expect(new Uint8Array(readWholeFile(path))).toEqual(data);
+  } finally {
+    fileReader.maxChunk = 2 ** 30;
+  }
+  expect(() => readWholeFile(join(dir, 'missing.bin'))).toThrow(expect.objectContaining({ code: 'ENOENT' }));
   rmSync(path);
 });

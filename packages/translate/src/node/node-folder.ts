@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describeSystemError, invalidData, withIo } from '../errors.js';
 import { folderPath, type WritableFolder } from '../store/folder.js';
 import { pathSegments } from '../store/model-store.js';
 import { writeFileAtomic } from './atomic.js';
+import { readWholeFile } from './read-file.js';
 
 /** Every file below `dir`, as `/`-separated names relative to `root`. */
 function listFiles(root: string, prefix: string): string[] {
@@ -46,7 +47,7 @@ export function nodeFolder(dir: string): WritableFolder {
   const read = (file: string): Uint8Array => {
     const full = path(file);
     try {
-      return readFileSync(full);
+      return readWholeFile(full);
     } catch (error) {
       const code = (error as { code?: string }).code;
       const where = folderPath(name, file);

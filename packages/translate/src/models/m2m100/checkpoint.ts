@@ -34,7 +34,7 @@ export const M2M100_TIED_KEYS = [
 export function resolveM2M100Tensors(
   input: ReadonlyMap<string, NamedTensor>,
   config: M2M100Config,
-  expected: Iterable<string>,
+  expected: Iterable<string> | undefined,
   source: string,
 ): Map<string, NamedTensor> {
   const tensors = withModelPrefix(input);
@@ -79,9 +79,9 @@ export function resolveM2M100Tensors(
       );
     }
   }
-  const wanted = new Set(expected);
+  const wanted = expected && new Set(expected);
   for (const [name, tensor] of tensors) {
-    if (!wanted.has(name))
+    if (wanted && !wanted.has(name))
       invalidData(`${source}: tensor ${name} is not a parameter of M2M100 with this config.`);
     out.set(name, { dtype: 'F32', shape: tensor.shape, data: floatValues(tensor, name, source, 'M2M100') });
   }

@@ -7,6 +7,7 @@ import { layerNorm } from '../../model/kernels/layer-norm.js';
 import { activate, causalBias, type DecoderState, embeddingLookup, paddingBias } from '../../model/marian.js';
 import { matmul, matmulTransposed, withCachedWeightTransposes } from '../../model/matmul.js';
 import type { Rng } from '../../rng.js';
+import { assignValues, firstValue, type InitialValues, variableFrom } from '../initial-values.js';
 import type { M2M100Config } from './configuration.js';
 
 let nextModelId = 0;
@@ -79,32 +80,37 @@ export class M2M100Model {
   private table: Float32Array = new Float32Array(0);
   private tableRows = 0;
 
-  constructor(config: M2M100Config, rng: Rng) {
+  /**
+   * A model with random parameters (HF's `_init_weights`), or, with `initial`, with those loaded weights (see
+   * {@link InitialValues}).
+   */
+  constructor(config: M2M100Config, rng: Rng, initial?: InitialValues) {
     this.config = config;
     const scope = `m2m100_${nextModelId++}/`;
     const { d_model: d, vocab_size: vocab } = config;
     const normal = (shape: number[]) => tf.randomNormal(shape, 0, config.init_std, 'float32', rng.seed());
-    const add = (name: string, value: tf.Tensor) =>
-      this.params.set(name, tf.variable(value, true, scope + name));
+    const add = (name: string, shape: number[], make: () => tf.Tensor) =>
+      this.params.set(name, variableFrom(firstValue(initial, name, shape, make), true, scope + name));
     const linear = (prefix: string, out: number, inDim: number) => {
-      add(`${prefix}.weight`, normal([out, inDim]));
-      add(`${prefix}.bias`, tf.zeros([out]));
+      add(`${prefix}.weight`, [out, inDim], () => normal([out, inDim]));
+      add(`${prefix}.bias`, [out], () => tf.zeros([out]));
     };
     const norm = (prefix: string) => {
-      add(`${prefix}.weight`, tf.ones([d]));
-      add(`${prefix}.bias`, tf.zeros([d]));
+      add(`${prefix}.weight`, [d], () => tf.ones([d]));
+      add(`${prefix}.bias`, [d], () => tf.zeros([d]));
     };
     const attention = (prefix: string) => {
       for (const p of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) linear(`${prefix}.${p}`, d, d);
     };
-    const shared = tf.tidy(() => {
-      const keep = tf.sub(
-        1,
-        tf.reshape(tf.oneHot(tf.tensor1d([config.pad_token_id], 'int32'), vocab), [vocab, 1]),
-      );
-      return tf.mul(normal([vocab, d]), keep);
-    });
-    add('model.shared.weight', shared);
+    add('model.shared.weight', [vocab, d], () =>
+      tf.tidy(() => {
+        const keep = tf.sub(
+          1,
+          tf.reshape(tf.oneHot(tf.tensor1d([config.pad_token_id], 'int32'), vocab), [vocab, 1]),
+        );
+        return tf.mul(normal([vocab, d]), keep);
+      }),
+    );
     for (let i = 0; i < config.encoder_layers; i++) {
       const p = `model.encoder.layers.${i}`;
       attention(`${p}.self_attn`);
@@ -155,7 +161,7 @@ export class M2M100Model {
           `${source}: parameter ${name} has shape [${t.shape}], the config needs [${v.shape}].`,
         );
       }
-      v.assign(tf.tensor(Float32Array.from(t.data as Float32Array), v.shape));
+      assignValues(v, t.data as Float32Array);
     }
   }
 
