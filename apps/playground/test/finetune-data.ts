@@ -1,9 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fineTune, loadModel, parseParallelText, readFolder, scoreCorpus } from '@encouraging-loss/translate';
+import {
+  attachLora,
+  fineTune,
+  loadModel,
+  parseParallelText,
+  Rng,
+  readFolder,
+  resolveLoraSettings,
+  scoreCorpus,
+} from '@encouraging-loss/translate';
 import { initNodeBackend, NodeFileStore } from '@encouraging-loss/translate/node';
 import { modelFiles } from '../src/finetune/model-files.js';
-import { type FinetuneSettings, modelOptions, trainingOptions } from '../src/finetune/settings.js';
+import {
+  type FinetuneSettings,
+  loraOptions,
+  modelOptions,
+  trainingOptions,
+} from '../src/finetune/settings.js';
 
 /**
  * English→German pairs from the tiny OPUS-MT fixture's own test sentences (Debian's trans-de-en dictionary; the
@@ -51,8 +65,11 @@ export async function nodeRun(
   await initNodeBackend('wasm');
   const store = new NodeFileStore(modelDir);
   const folder = await readFolder(store, { only: await modelFiles(store) });
-  const { model, tokenizer } = await loadModel(folder, modelOptions(settings));
+  const { model, tokenizer, family } = await loadModel(folder, modelOptions(settings));
   try {
+    // LoRA as the worker attaches it (`lora=R`): the run's seed draws the adapters.
+    const lora = loraOptions(settings);
+    if (lora) attachLora(model, resolveLoraSettings(lora, family.modelType), new Rng(settings.seed));
     const train = parseParallelText(data.trainTsv, 'train.tsv', TSV).pairs;
     const valid = parseParallelText(data.validTsv, 'valid.tsv', TSV).pairs;
     const validNllBefore = scoreCorpus(model, tokenizer, valid).corpus.nll;

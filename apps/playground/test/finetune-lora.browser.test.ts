@@ -2,32 +2,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  attachLora,
-  fineTune,
-  loadModel,
-  parseParallelText,
-  Rng,
-  readFolder,
-  readSafetensors,
-  resolveLoraSettings,
-  scoreCorpus,
-} from '@encouraging-loss/translate';
-import { initNodeBackend, NodeFileStore } from '@encouraging-loss/translate/node';
+import { readSafetensors, resolveLoraSettings } from '@encouraging-loss/translate';
 import { unzipSync } from 'fflate';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumLaunchOptions } from '../../../vitest.chromium.js';
 import { CROSS_ORIGIN_ISOLATION, serveStatic } from '../scripts/serve.mjs';
-import { modelFiles } from '../src/finetune/model-files.js';
-import {
-  type FinetuneSettings,
-  loraOptions,
-  modelOptions,
-  parseFinetuneHash,
-  trainingOptions,
-} from '../src/finetune/settings.js';
-import { toTsv } from './finetune-data.js';
+import { parseFinetuneHash } from '../src/finetune/settings.js';
+import { nodeRun, toTsv } from './finetune-data.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const site = join(here, '..', 'dist');
@@ -85,31 +67,6 @@ async function download(
 /** A typed array's own bytes (a tensor read from a file is a view into the file's buffer). */
 const bytes = (data: ArrayBufferView) => Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 
-/** The LoRA run a link asks for, in Node: the library calls of `el-translate train --lora` (and of the worker). */
-async function nodeLoraRun(settings: FinetuneSettings) {
-  await initNodeBackend('wasm');
-  const store = new NodeFileStore(nllb);
-  const folder = await readFolder(store, { only: await modelFiles(store) });
-  const { model, tokenizer, family } = await loadModel(folder, modelOptions(settings));
-  try {
-    attachLora(model, resolveLoraSettings(loraOptions(settings)!, family.modelType), new Rng(settings.seed));
-    const TSV = { format: 'tsv', sourceLanguage: 'source', targetLanguage: 'target' } as const;
-    const train = parseParallelText(trainTsv, 'train.tsv', TSV).pairs;
-    const valid = parseParallelText(validTsv, 'valid.tsv', TSV).pairs;
-    const result = await fineTune({
-      model,
-      tokenizer,
-      train,
-      valid,
-      ...trainingOptions(settings),
-      validSentences: SAMPLES,
-    });
-    return { ...result, validNll: scoreCorpus(model, tokenizer, valid).corpus.nll };
-  } finally {
-    model.dispose();
-  }
-}
-
 beforeAll(async () => {
   writeFileSync(join(dataDir, 'train.tsv'), trainTsv);
   writeFileSync(join(dataDir, 'valid.tsv'), validTsv);
@@ -164,7 +121,7 @@ describe('Fine-tune: LoRA', () => {
     expect(browserRun.validNll).not.toBe(browserRun.validNllBefore);
     const { settings, problems: linkProblems } = parseFinetuneHash(LINK);
     expect(linkProblems).toEqual([]);
-    const nodeResult = await nodeLoraRun(settings);
+    const nodeResult = await nodeRun(nllb, settings, { trainTsv, validTsv, samples: SAMPLES });
     expect(nodeResult.steps).toBe(3);
     expect(
       Math.abs(browserRun.validNll - nodeResult.validNll),
