@@ -74,25 +74,119 @@ export function mlp(random: () => number): Model {
 }
 
 /**
- * A 3 × 3 "same" convolution written as im2col + matMul: the nine shifted copies of the padded input, side by
- * side along the channels, times a `[9·C, filters]` kernel (see {@link linear}). tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter
- * kernel, so `tf.conv2d` cannot be trained on wasm; this is the same function with gradients from slice, concat
- * and matMul, which it has.
+ * Walks the entries of the 3 × 3 "same" patches of a `[B, H, W, C]` image batch: row (b, y, x) of the patches
+ * holds pixel (b, y + dy − 1, x + dx − 1) at columns (3·dy + dx)·C … + C − 1; `visit(patch, pixel)` gets the offset
+ * of those C columns in the patches and of the pixel's C channels in the image, for pixels inside the image only
+ * (outside, the patches hold zeros).
  */
+function eachPatchPixel(
+  [batch, height, width, channels]: readonly number[],
+  visit: (patch: number, pixel: number) => void,
+): void {
+  let o = 0;
+  for (let b = 0; b < batch; b++)
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++)
+        for (let dy = 0; dy < 3; dy++)
+          for (let dx = 0; dx < 3; dx++, o += channels) {
+            const yy = y + dy - 1;
+            const xx = x + dx - 1;
+            if (yy >= 0 && yy < height && xx >= 0 && xx < width)
+              visit(o, ((b * height + yy) * width + xx) * channels);
+          }
+}
+
+/** The patches of a 3 × 3 "same" convolution (im2col): `[B, H, W, C]` → `[B·H·W, 9·C]` ({@link eachPatchPixel}). */
+export function patches3x3(x: ArrayLike<number>, shape: readonly number[]): Float32Array {
+  const channels = shape[3];
+  const out = new Float32Array(shape[0] * shape[1] * shape[2] * 9 * channels);
+  eachPatchPixel(shape, (patch, pixel) => {
+    for (let c = 0; c < channels; c++) out[patch + c] = x[pixel + c];
+  });
+  return out;
+}
+
+/** The adjoint of {@link patches3x3} (col2im): each image entry gets the sum of the patch entries it was copied to. */
+export function patches3x3Adjoint(d: ArrayLike<number>, shape: readonly number[]): Float32Array {
+  const channels = shape[3];
+  const out = new Float32Array(shape[0] * shape[1] * shape[2] * channels);
+  eachPatchPixel(shape, (patch, pixel) => {
+    for (let c = 0; c < channels; c++) out[pixel + c] += d[patch + c];
+  });
+  return out;
+}
+
+/**
+ * {@link patches3x3} as a differentiable op. Written on typed arrays because tfjs-backend-wasm 4.22 has no
+ * Conv2DBackpropFilter kernel (`tf.conv2d` cannot be trained on wasm), and the same patches built from nine slices
+ * and a concat spent three quarters of a CNN step in Slice, Concat and their gradients (tf.profile: 290 of 410 ms
+ * at batch 128) moving one or eight floats at a time.
+ */
+const patches = tf.customGrad((x) => {
+  const shape = (x as tf.Tensor4D).shape;
+  const [batch, height, width, channels] = shape;
+  return {
+    value: tf.tensor2d(patches3x3((x as tf.Tensor).dataSync(), shape), [
+      batch * height * width,
+      9 * channels,
+    ]),
+    gradFunc: (dy) => tf.tensor4d(patches3x3Adjoint((dy as tf.Tensor).dataSync(), shape), shape),
+  };
+}) as (x: tf.Tensor4D) => tf.Tensor2D;
+
+/**
+ * 2 × 2 max-pooling with stride 2 of `[B, H, W, C]` (H, W even) on typed arrays, and where each maximum came from
+ * (the first of equal entries, in row-major order of the window).
+ */
+export function maxPool2x2(x: ArrayLike<number>, [batch, height, width, channels]: readonly number[]) {
+  const [h, w] = [height / 2, width / 2];
+  const values = new Float32Array(batch * h * w * channels);
+  const from = new Int32Array(values.length);
+  let o = 0;
+  for (let b = 0; b < batch; b++)
+    for (let y = 0; y < h; y++)
+      for (let x0 = 0; x0 < w; x0++)
+        for (let c = 0; c < channels; c++, o++) {
+          const i = ((b * height + 2 * y) * width + 2 * x0) * channels + c;
+          const row = width * channels;
+          let at = i;
+          if (x[i + channels] > x[at]) at = i + channels;
+          if (x[i + row] > x[at]) at = i + row;
+          if (x[i + row + channels] > x[at]) at = i + row + channels;
+          values[o] = x[at];
+          from[o] = at;
+        }
+  return { values, from };
+}
+
+/**
+ * {@link maxPool2x2} as a differentiable op: the gradient goes to the entry each maximum came from. tfjs-backend-wasm
+ * 4.22's MaxPoolGrad took a quarter of the CNN step after the patches were fixed (28 of 113 ms at batch 128). Ties
+ * occur after ReLU (zeros), where ReLU's own gradient is zero whichever entry gets it.
+ */
+const maxPool = tf.customGrad((x) => {
+  const shape = (x as tf.Tensor4D).shape;
+  const [batch, height, width, channels] = shape;
+  const { values, from } = maxPool2x2((x as tf.Tensor).dataSync(), shape);
+  return {
+    value: tf.tensor4d(values, [batch, height / 2, width / 2, channels]),
+    gradFunc: (dy) => {
+      const d = (dy as tf.Tensor).dataSync();
+      const dx = new Float32Array(batch * height * width * channels);
+      for (let o = 0; o < from.length; o++) dx[from[o]] += d[o];
+      return tf.tensor4d(dx, shape);
+    },
+  };
+}) as (x: tf.Tensor4D) => tf.Tensor4D;
+
+/** A 3 × 3 "same" convolution: {@link patches} times a `[9·C, filters]` kernel (see {@link linear}). */
 function conv3x3(x: tf.Tensor4D, kernel: tf.Tensor2D, bias: tf.Tensor1D, first: boolean): tf.Tensor4D {
-  const [batch, height, width, channels] = x.shape;
-  const padded = tf.pad(x, [
-    [0, 0],
-    [1, 1],
-    [1, 1],
-    [0, 0],
-  ]);
-  const shifted: tf.Tensor4D[] = [];
-  for (let dy = 0; dy < 3; dy++)
-    for (let dx = 0; dx < 3; dx++)
-      shifted.push(tf.slice(padded, [0, dy, dx, 0], [batch, height, width, channels]));
-  const patches = tf.reshape(tf.concat(shifted, 3), [batch * height * width, 9 * channels]);
-  const out = tf.add((first ? inputLinear : linear)(patches as tf.Tensor2D, kernel), bias);
+  const [batch, height, width] = x.shape;
+  const columns = first
+    ? // No gradient flows to the images: their patches are plain data.
+      tf.tensor2d(patches3x3(x.dataSync(), x.shape), [batch * height * width, 9 * x.shape[3]])
+    : patches(x);
+  const out = tf.add((first ? inputLinear : linear)(columns, kernel), bias);
   return tf.reshape(out, [batch, height, width, kernel.shape[1]]);
 }
 
@@ -108,7 +202,7 @@ export function cnn(random: () => number): Model {
   const layers = [conv1, conv2, head];
   const variables = layers.flatMap((l) => [l.kernel, l.bias]);
   const block = (x: tf.Tensor4D, layer: typeof conv1) =>
-    tf.maxPool(tf.relu(conv3x3(x, layer.kernel, layer.bias as tf.Tensor1D, layer === conv1)), 2, 2, 'valid');
+    maxPool(tf.relu(conv3x3(x, layer.kernel, layer.bias as tf.Tensor1D, layer === conv1)));
   return {
     name: 'cnn',
     variables,

@@ -59,4 +59,23 @@ describe('resultsSection', () => {
     );
     expect(section).toContain('| +10.00 ± 0.00 [+10.0, +10.0] | 2↑ 0↓ of 2 | (2 seeds) |');
   });
+
+  it('shows the learning curve at half-way, three quarters and the end of runs that recorded it', () => {
+    // 8 epochs: marks 4, 6, 8 → epochs 2–4, 4–6, 6–8. Seed 1's curve ends at 0.86, seed 2's at 0.88.
+    const curve = (end: number) => [0.7, 0.8, 0.82, 0.84, 0.85, end - 0.01, end, end + 0.01];
+    const withCurve = (seed: number, end: number): RunRecord => ({
+      ...run('CE', seed, end + 0.01),
+      epochs: 8,
+      trainLoss: [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2],
+      testAccuracyByEpoch: curve(end),
+    });
+    const section = resultsSection(file([withCurve(1, 0.86), withCurve(2, 0.88), run('EL', 1, 0.8)]));
+    // half: mean(0.8, 0.82, 0.84) = 0.82; ¾: mean(0.84, 0.85, end − 0.01) = 0.84667 / 0.85333 → 0.85;
+    // end: mean(end − 0.01, end, end + 0.01) = 0.86 / 0.88 → 0.87; last quarter +2.00 pp.
+    expect(section).toContain(
+      '| balanced | CE | 2 | 4 / 6 / 8 | 82.00 → 85.00 → 87.00 | +2.00 | 0.600 → 0.200 |',
+    );
+    // EL's run has no curve: no row.
+    expect(section).not.toContain('| balanced | EL |');
+  });
 });

@@ -145,6 +145,46 @@ function calibrationTable(results: ResultsFile, model: ModelName): string[] {
   return lines;
 }
 
+/** Mean of `values[from..to)` (0-based), clipped to the array. */
+function meanOf(values: readonly number[], from: number, to: number): number {
+  const part = values.slice(Math.max(0, from), to);
+  return part.reduce((a, v) => a + v, 0) / part.length;
+}
+
+/**
+ * Whether the runs had converged: per arm, the mean over seeds of the test accuracy averaged over three epochs ending
+ * at the half-way epoch, at three quarters and at the last epoch, the change over the last quarter, and the training
+ * loss at half-way and at the end. A single epoch's test accuracy moves by a few tenths of a point from one epoch to
+ * the next, hence three-epoch averages. Only runs that recorded their learning curve (`testAccuracyByEpoch`) and ran
+ * at least 8 epochs are shown.
+ */
+export function convergenceTable(results: ResultsFile, model: ModelName): string[] {
+  const rows: string[] = [];
+  for (const set of SETS) {
+    for (const loss of LOSSES) {
+      const runs = runsOf(results, model, set, loss).filter(
+        (r) => (r.testAccuracyByEpoch?.length ?? 0) === r.epochs && r.epochs >= 8,
+      );
+      const epochs = [...new Set(runs.map((r) => r.epochs))];
+      if (runs.length === 0 || epochs.length !== 1) continue;
+      const e = epochs[0];
+      const marks = [Math.ceil(e / 2), Math.ceil((3 * e) / 4), e];
+      const mean = (f: (r: RunRecord) => number) => runs.reduce((a, r) => a + f(r), 0) / runs.length;
+      const accuracy = marks.map((m) => mean((r) => meanOf(r.testAccuracyByEpoch as number[], m - 3, m)));
+      const trainLoss = [marks[0], e].map((m) => mean((r) => r.trainLoss[m - 1]).toFixed(3));
+      rows.push(
+        `| ${set} | ${loss} | ${runs.length} | ${marks.map((m) => m).join(' / ')} | ${accuracy.map((a) => pct(a)).join(' → ')} | ${signed(accuracy[2] - accuracy[1])} | ${trainLoss.join(' → ')} |`,
+      );
+    }
+  }
+  if (rows.length === 0) return [];
+  return [
+    '| set | loss | seeds | epochs: half / ¾ / last | test accuracy %, 3-epoch means | Δ last quarter (pp) | training loss, half → last |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+  ];
+}
+
 /** The README's results section (markdown), made from results.json alone. */
 export function resultsSection(results: ResultsFile): string {
   const counts = results.settings.longTailedCounts;
@@ -183,6 +223,15 @@ export function resultsSection(results: ResultsFile): string {
       '',
       ...calibrationTable(results, model),
     );
+    const convergence = convergenceTable(results, model);
+    if (convergence.length > 0) {
+      out.push(
+        '',
+        'Convergence: test accuracy at half-way, three quarters and the end of the runs (mean over seeds of the means of the three epochs up to each):',
+        '',
+        ...convergence,
+      );
+    }
   }
   return out.join('\n');
 }

@@ -51,7 +51,8 @@ describe('the committed results', () => {
         train,
         test: data.test,
       });
-    });
+      // 40 epochs of 117 steps: about 2 minutes alone, more beside the rest of CI on two cores.
+    }, 900_000);
 
     it('reproduces the training loss of every epoch (relative 1e-3)', () => {
       expect(rerun.trainLoss).toHaveLength(recorded!.trainLoss.length);
@@ -59,6 +60,17 @@ describe('the committed results', () => {
         expect(Math.abs(loss - recorded!.trainLoss[i]), `epoch ${i + 1}: ${regenerate}`).toBeLessThanOrEqual(
           1e-3 * Math.abs(recorded!.trainLoss[i]),
         );
+      });
+    });
+
+    it('reproduces the test accuracy after every epoch (±0.3 percentage points)', () => {
+      expect(recorded!.testAccuracyByEpoch, `the run has no learning curve: ${regenerate}`).toBeDefined();
+      expect(rerun.testAccuracyByEpoch).toHaveLength(recorded!.epochs);
+      rerun.testAccuracyByEpoch.forEach((accuracy, i) => {
+        expect(
+          Math.abs(accuracy - recorded!.testAccuracyByEpoch![i]),
+          `epoch ${i + 1}: ${regenerate}`,
+        ).toBeLessThanOrEqual(0.003);
       });
     });
 

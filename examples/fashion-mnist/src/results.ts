@@ -23,6 +23,8 @@ export interface RunRecord {
   ece: number;
   nll: number;
   trainLoss: number[];
+  /** Test accuracy after each epoch (runs written before the curve was recorded have none). */
+  testAccuracyByEpoch?: number[];
   seconds: number;
 }
 

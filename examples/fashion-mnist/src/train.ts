@@ -30,14 +30,19 @@ export interface RunOptions {
   lossFunction?: (logits: tf.Tensor2D, labels: tf.Tensor1D) => tf.Scalar;
   /** Stops between steps; the run then throws the signal's reason. */
   signal?: AbortSignal;
-  /** Called after each epoch with its mean training loss. */
-  onEpoch?: (epoch: number, meanLoss: number) => void;
+  /** Called after each epoch with its mean training loss and the test accuracy after it. */
+  onEpoch?: (epoch: number, meanLoss: number, testAccuracy: number) => void;
 }
 
 /** What a run measured. */
 export interface RunResult extends Evaluation {
   /** Mean training loss of each epoch (per example, as the loss reports it). */
   trainLoss: number[];
+  /**
+   * Test accuracy after each epoch: the learning curve that says whether a run has converged (the last entry is
+   * `accuracy`). Measured only; nothing is selected by it.
+   */
+  testAccuracyByEpoch: number[];
 }
 
 function batchTensors(split: Split, order: Int32Array, start: number, size: number) {
@@ -88,6 +93,8 @@ export async function trainAndEvaluate({
   const optimizer = tf.train.adam(TRAINING.learningRate);
   const lossOf = customLoss ?? lossFunction(loss);
   const trainLoss: number[] = [];
+  const testAccuracyByEpoch: number[] = [];
+  let evaluation: Evaluation | undefined;
   try {
     for (let epoch = 1; epoch <= epochs; epoch++) {
       shuffle(order, random);
@@ -103,10 +110,12 @@ export async function trainAndEvaluate({
         tf.dispose([x, y, cost as tf.Scalar]);
       }
       trainLoss.push(sum / train.count);
-      onEpoch?.(epoch, sum / train.count);
+      evaluation = evaluate(predict(model.apply, test), test.labels, CLASSES, { bins: TRAINING.eceBins });
+      testAccuracyByEpoch.push(evaluation.accuracy);
+      onEpoch?.(epoch, sum / train.count, evaluation.accuracy);
     }
-    const probabilities = predict(model.apply, test);
-    return { ...evaluate(probabilities, test.labels, CLASSES, { bins: TRAINING.eceBins }), trainLoss };
+    if (evaluation === undefined) throw new RangeError(`epochs must be at least 1, got ${epochs}`);
+    return { ...evaluation, trainLoss, testAccuracyByEpoch };
   } finally {
     optimizer.dispose();
     model.dispose();
