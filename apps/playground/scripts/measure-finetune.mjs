@@ -17,17 +17,14 @@
 // taken at load 6 on 2 cores says little.
 import { spawn } from 'node:child_process';
 import {
-  closeSync,
   copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
-  openSync,
   readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
-  writeSync,
 } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -136,7 +133,7 @@ const linkSettings = (maxTokens) => ({
 
 /** `--child make-model --shape NAME --model DIR`: writes the folder, prints `{ params }`. */
 async function makeModel() {
-  const { createModel, initNodeBackend, memoryFolder, Rng, saveModel, trainableParams } = await import(
+  const { createModel, initNodeBackend, nodeFolder, Rng, saveModel, trainableParams } = await import(
     '@encouraging-loss/translate/node'
   );
   await initNodeBackend('wasm', { threads: 1 });
@@ -164,22 +161,9 @@ async function makeModel() {
   const model = createModel(config, new Rng(1));
   let params = 0;
   for (const variable of trainableParams(model).values()) params += variable.size;
-  // Saved in memory, then written in 1 GiB pieces: the library's writeFileAtomic hands fs.writeSync the whole rest of
-  // a file at once, which Node refuses past 2 GiB (ERR_OUT_OF_RANGE; nllb-600m's model.safetensors is 2.46 GB).
-  const saved = memoryFolder(options.shape);
-  saveModel(model, saved);
+  // nodeFolder writes files over 2 GiB (nllb-600m's model.safetensors is 2.46 GB) in 1 GiB pieces.
+  saveModel(model, nodeFolder(options.model));
   model.dispose();
-  mkdirSync(options.model, { recursive: true });
-  for (const path of saved.list()) {
-    const bytes = saved.read(path);
-    const fd = openSync(join(options.model, path), 'w');
-    try {
-      for (let offset = 0; offset < bytes.length; )
-        offset += writeSync(fd, bytes, offset, Math.min(bytes.length - offset, 2 ** 30));
-    } finally {
-      closeSync(fd);
-    }
-  }
   for (const file of m2m100 ? NLLB_TOKENIZER_FILES : TOKENIZER_FILES)
     copyFileSync(join(m2m100 ? nllbFixture : fixture, file), join(options.model, file));
   process.stdout.write(`${JSON.stringify({ params })}\n`);
