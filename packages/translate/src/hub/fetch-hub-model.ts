@@ -1,5 +1,6 @@
 import { invalidOption } from '../errors.js';
 import { type MemoryFolder, memoryFolder } from '../store/folder.js';
+import { readBody } from '../store/read-body.js';
 import { type HubTreeFile, hubRevisionInfo, hubTreeFiles } from './api.js';
 import { type HubBlobStore, memoryBlobStore } from './blob-store.js';
 import { HubError } from './errors.js';
@@ -85,23 +86,9 @@ async function download(
       file,
     });
   }
-  const chunks: Uint8Array[] = [];
-  let received = 0;
   report(0, entry.size, false);
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    received += value.length;
-    report(received, entry.size, false);
-  }
-  const bytes = new Uint8Array(received);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
+  const bytes = await readBody(response, (received) => report(received, entry.size, false));
+  const received = bytes.length;
   const actual = await etagHash(entry.etag, bytes);
   if (received !== entry.size || (actual !== undefined && actual !== entry.etag)) {
     throw new HubError(

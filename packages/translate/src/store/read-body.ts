@@ -3,9 +3,13 @@
  * `arrayBuffer()`: Chromium refuses it for bodies over 2 GiB ("Failed to fetch"), and NLLB-200-distilled-600M's
  * float32 weights are 2.46 GB. With a declared size (`Content-Length`, `Blob.size`) the bytes go straight into one
  * buffer of that size; a body longer than declared (a compressed transfer whose length is the compressed one) or
- * without a size is gathered in chunks instead.
+ * without a size is gathered in chunks instead. `onChunk` hears the bytes received so far after each chunk (a
+ * download's progress).
  */
-export async function readBody(source: Response | Blob): Promise<Uint8Array> {
+export async function readBody(
+  source: Response | Blob,
+  onChunk?: (received: number) => void,
+): Promise<Uint8Array> {
   const isBlob = typeof Blob !== 'undefined' && source instanceof Blob;
   const stream = isBlob ? (source as Blob).stream() : (source as Response).body;
   if (!stream) return new Uint8Array(0);
@@ -27,6 +31,7 @@ export async function readBody(source: Response | Blob): Promise<Uint8Array> {
       chunks.push(value);
     }
     received += value.length;
+    onChunk?.(received);
   }
   if (buffer) return received === buffer.length ? buffer : buffer.subarray(0, received);
   const bytes = new Uint8Array(received);
