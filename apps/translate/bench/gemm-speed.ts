@@ -1,11 +1,13 @@
 /**
  * The blocked 2-D product (src/model/kernels/gemm.ts) against tfjs-backend-wasm's matMul (XNNPACK) on the shapes of
  * a training step: XNNPACK with its right operand already packed (a cached weight) and with a fresh one (a weight
- * after an optimizer step: packed again). Interleaved per round, median ms and GFLOP/s per variant.
+ * after an optimizer step: packed again), and from 256 columns on the blocked product with its operands read in
+ * place (`experimental_setPackedProduct(false)`) against packed. Interleaved per round, median ms and GFLOP/s per
+ * variant.
  * Run through `node bench/run-speed.mjs gemm [--threads N]`, under `flock /tmp/bench.lock`.
  */
 
-import { blockedMatMul } from '@encouraging-loss/translate';
+import { blockedMatMul, experimental_setPackedProduct } from '@encouraging-loss/translate';
 import { initNodeBackend } from '@encouraging-loss/translate/node';
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -23,6 +25,11 @@ const SHAPES = [
   [58101, 512, 200],
   [58101, 200, 512],
   [200, 58101, 512],
+  // NLLB-200-distilled-600M (d 1024, FFN 4096) at 1,000 tokens: projections, FFN and their gradients.
+  [1000, 1024, 1024],
+  [1000, 1024, 4096],
+  [1000, 4096, 1024],
+  [1024, 1000, 1024],
   // Decoding's logits at OPUS-MT base, (W·hᵀ)ᵀ for 8 greedy rows and 40 beam rows.
   [58101, 512, 8],
   [58101, 512, 40],
@@ -42,10 +49,22 @@ for (const [m, k, n] of SHAPES) {
     'XNNPACK, fresh operand': () => tf.tidy(() => void tf.matMul(a, tf.add(b, 0) as tf.Tensor2D).dataSync()),
     blocked: () => tf.tidy(() => void blockedMatMul(a, b).dataSync()),
   };
+  if (n >= 256) {
+    variants['blocked, in place'] = () => {
+      experimental_setPackedProduct(false);
+      try {
+        tf.tidy(() => void blockedMatMul(a, b).dataSync());
+      } finally {
+        experimental_setPackedProduct(true);
+      }
+    };
+  }
   if (threads > 1) {
     // Without the pool the product goes to XNNPACK on tfjs's threads: the "XNNPACK" rows are that.
-    delete variants.blocked;
-    variants[`blocked, ${threads} threads`] = () => tf.tidy(() => void blockedMatMul(a, b).dataSync());
+    for (const name of ['blocked', 'blocked, in place'].filter((x) => x in variants)) {
+      variants[`${name}, ${threads} threads`] = variants[name];
+      delete variants[name];
+    }
   }
   const names = Object.keys(variants);
   const ms: Record<string, number[]> = Object.fromEntries(names.map((x) => [x, []]));

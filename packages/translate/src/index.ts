@@ -64,7 +64,7 @@ export {
 } from './lora/peft-folder.js';
 export { type MarianConfig, makeConfig, parseConfig } from './model/config.js';
 export { padBatch, translateIds } from './model/decode.js';
-export { blockedMatMul } from './model/kernels/gemm.js';
+export { blockedMatMul, experimental_setPackedProduct } from './model/kernels/gemm.js';
 export {
   experimental_setKernelPool,
   type KernelWorker,

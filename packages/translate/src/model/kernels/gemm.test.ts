@@ -42,7 +42,7 @@ function expectProduct(
 const shape = fc.record({
   m: fc.integer({ min: 1, max: 11 }), // 4-row tiles and the rows left over
   k: fc.integer({ min: 1, max: 300 }), // below, at and across the 128-long blocks
-  n: fc.integer({ min: 8, max: 12 }).map((x) => 8 * x), // the kernel takes n ≥ 64
+  n: fc.integer({ min: 8, max: 40 }).map((x) => 8 * x), // the kernel takes n ≥ 64; packed from 256
 
   seed: fc.integer({ min: 0, max: 10_000 }),
 });
@@ -61,6 +61,78 @@ test('blockedMatMul on the wasm heap equals the float64 product for any m, k and
       });
     }),
     { numRuns: 60 },
+  );
+});
+
+test('the packed product (n ≥ 256) is exact across row blocks of 256 and the rows left over', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 250, max: 400 }),
+      fc.integer({ min: 1, max: 260 }),
+      fc.integer({ min: 32, max: 40 }).map((x) => 8 * x),
+      fc.integer({ min: 0, max: 10_000 }),
+      (m, k, n, seed) => {
+        tf.tidy(() => {
+          const a = tf.randomNormal([m, k], 0, 1, 'float32', seed);
+          const b = tf.randomNormal([k, n], 0, 1, 'float32', seed + 1);
+          expectProduct(
+            blockedMatMul(a, b).dataSync(),
+            a.dataSync() as Float32Array,
+            b.dataSync() as Float32Array,
+            m,
+            k,
+            n,
+          );
+        });
+      },
+    ),
+    { numRuns: 4 },
+  );
+});
+
+type Kernels = {
+  gemm: (...args: number[]) => void;
+  gemmPacked: (...args: number[]) => void;
+};
+
+/** gemm.wat's two exports on a fresh memory of `pages` 64 KiB pages. */
+function standalone(pages: number) {
+  const memory = new WebAssembly.Memory({ initial: pages });
+  const bytes = Uint8Array.from(atob(GEMM_UNSHARED), (c) => c.charCodeAt(0));
+  const kernels = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } })
+    .exports as Kernels;
+  return { memory, ...kernels };
+}
+
+// What lets gemm.ts choose between the two by speed alone, and the pool split rows anywhere: the same bits.
+test('gemmPacked has the bits of gemm for any shape, row block and block length', () => {
+  const { memory, gemm, gemmPacked } = standalone(64);
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 70 }),
+      fc.integer({ min: 1, max: 300 }),
+      fc.integer({ min: 1, max: 12 }).map((x) => 8 * x),
+      fc.integer({ min: 1, max: 20 }).map((x) => 4 * x), // row block
+      fc.constantFrom(4, 8, 128, 132), // shared-dimension block
+      fc.integer({ min: 0, max: 10_000 }),
+      (m, k, n, mb, kb, seed) => {
+        const heap = new Float32Array(memory.buffer);
+        const [a, b, c1, c2] = [0, m * k, m * k + k * n, m * k + k * n + m * n];
+        const scratch = 4 * Math.ceil((c2 + m * n) / 4) * 4;
+        let x = seed;
+        for (let i = 0; i < c1; i++) {
+          x = (x * 1103515245 + 12345) % 2 ** 31;
+          heap[i] = x / 2 ** 30 - 1;
+        }
+        heap.fill(Number.NaN, c1, c2 + m * n); // each kernel clears C itself
+        gemm(4 * a, 4 * b, 4 * c1, m, k, n, kb);
+        gemmPacked(4 * a, 4 * b, 4 * c2, m, k, n, kb, mb, scratch);
+        const bits = new Uint32Array(memory.buffer);
+        const packed = bits.subarray(c2, c2 + m * n);
+        expect(packed.findIndex((v, i) => v !== bits[c1 + i])).toBe(-1);
+      },
+    ),
+    { numRuns: 200 },
   );
 });
 
@@ -118,9 +190,8 @@ test('the kernel runs from 64 columns on; a skinny product (decoding logits) goe
 test('the shared-memory variant computes the same product', () => {
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true });
   const bytes = Uint8Array.from(atob(GEMM_SHARED), (c) => c.charCodeAt(0));
-  const gemm = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.gemm as (
-    ...args: number[]
-  ) => void;
+  const { gemm, gemmPacked } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } })
+    .exports as Kernels;
   const unshared = Uint8Array.from(atob(GEMM_UNSHARED), (c) => c.charCodeAt(0));
   expect(WebAssembly.validate(unshared)).toBe(true);
   const [m, k, n] = [5, 200, 16];
@@ -130,6 +201,10 @@ test('the shared-memory variant computes the same product', () => {
   heap.set(a, 0);
   heap.set(b, m * k);
   heap.fill(Number.NaN, m * k + k * n, m * k + k * n + m * n); // the kernel clears C itself
-  gemm(0, 4 * m * k, 4 * (m * k + k * n), m, k, n, 128);
-  expectProduct(heap.subarray(m * k + k * n, m * k + k * n + m * n), a, b, m, k, n);
+  const c = m * k + k * n;
+  gemm(0, 4 * m * k, 4 * c, m, k, n, 128);
+  expectProduct(heap.subarray(c, c + m * n), a, b, m, k, n);
+  heap.fill(Number.NaN, c, c + m * n);
+  gemmPacked(0, 4 * m * k, 4 * c, m, k, n, 128, 4, 4 * (c + m * n));
+  expectProduct(heap.subarray(c, c + m * n), a, b, m, k, n);
 });

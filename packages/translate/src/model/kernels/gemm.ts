@@ -2,7 +2,7 @@ import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { GEMM_SHARED, GEMM_UNSHARED } from './gemm-bytes.js';
 import { heapMemory, heapModule, heapOffset, type WasmHeapBackend } from './heap-module.js';
-import { kernelPool, pooledGemm } from './kernel-pool.js';
+import { type GemmPacked, kernelPool, pooledGemm, pooledGemmPacked, productThreads } from './kernel-pool.js';
 import { appKernelReady } from './registration.js';
 
 /** Name of the kernel registered with tfjs for the wasm backend. */
@@ -14,7 +14,31 @@ const MIN_COLUMNS = 64;
 /** Shared-dimension block: kb × n floats of B (256 KiB at n = 512) stay in L2 while C is updated from them. */
 const BLOCK = 128;
 
+/**
+ * From this many output columns up the packed product runs (gemm.wat's `gemmPacked`: 1.5–1.6× at n = 1,024 and
+ * 2,048, 1.1–1.3× at 256–512); below, packing A costs about what it saves (0.9–1.0× at n = 64–128). Both give the
+ * same values.
+ */
+const PACKED_MIN_COLUMNS = 256;
+
+/** The packed product's row block: its packed A (mb × kb floats, 128 KiB) stays in L2 across the column panels. */
+const ROW_BLOCK = 256;
+
+/** Bytes of scratch per thread of the packed product: a row block of A and a panel of B, packed. */
+const SCRATCH_BYTES = 4 * (ROW_BLOCK + 8) * BLOCK;
+
 type Gemm = (a: number, b: number, c: number, m: number, k: number, n: number, kb: number) => void;
+
+let packed = true;
+
+/**
+ * Turns the packed product off (every product of {@link blockedMatMul} reads its operands in place, gemm.wat's
+ * `gemm`) or back on, process-wide. For measuring what packing buys (`node bench/run-speed.mjs gemm`); the values
+ * are bit-identical either way.
+ */
+export function experimental_setPackedProduct(on: boolean): void {
+  packed = on;
+}
 
 const MODULE = { unshared: GEMM_UNSHARED, shared: GEMM_SHARED };
 
@@ -26,9 +50,21 @@ const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend }) => {
   const out = backend.makeOutput([m, n], 'float32');
   const memory = heapMemory(backend);
   // The module instantiated on the backend's own memory: operands read and the product written in place.
-  const gemm = heapModule<{ gemm: Gemm }>(MODULE, memory).gemm;
+  const kernels = heapModule<{ gemm: Gemm; gemmPacked: GemmPacked }>(MODULE, memory);
   const [ao, bo, co] = [heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out)];
-  pooledGemm(memory, gemm, ao, bo, co, m, k, n, BLOCK);
+  if (n < PACKED_MIN_COLUMNS || !packed) {
+    pooledGemm(memory, kernels.gemm, ao, bo, co, m, k, n, BLOCK);
+    return out;
+  }
+  // Scratch from tfjs's own allocator (one region per thread, 16-byte aligned), freed as soon as the product is done.
+  const threads = productThreads(memory);
+  const scratch = backend.makeOutput([(threads * SCRATCH_BYTES + 16) / 4], 'float32');
+  try {
+    const base = (heapOffset(backend, scratch) + 15) & ~15;
+    pooledGemmPacked(memory, kernels.gemmPacked, ao, bo, co, m, k, n, BLOCK, ROW_BLOCK, base, SCRATCH_BYTES);
+  } finally {
+    backend.disposeData(scratch.dataId);
+  }
   return out;
 };
 

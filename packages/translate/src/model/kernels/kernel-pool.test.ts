@@ -92,6 +92,31 @@ test('the pooled product is the product (float64 reference, float32 rounding bou
   tf.dispose([a, b]);
 });
 
+test('the packed product (n ≥ 256, a scratch region per thread) split over a pool of three has the one-thread bits', () => {
+  const three = KernelPool.create(memory(), 3, (source) => {
+    const worker = spawnNodeKernelWorker(source);
+    worker.unref?.();
+    return worker;
+  });
+  setKernelPool(three);
+  onTestFinished(() => three?.close());
+  for (const [m, k, n, seed] of [
+    [300, 200, 1024, 1],
+    [261, 129, 256, 2],
+    [60, 600, 512, 3],
+  ]) {
+    const a = randomTensor([m, k], seed);
+    const b = randomTensor([k, n], seed + 1);
+    // Threads sharing one scratch would overwrite each other's packed panels: the bits would differ. (The first
+    // differing entry, not a diff of 300k numbers, is what a failure prints.)
+    for (let round = 0; round < 3; round++) {
+      const [pooled, alone] = bothWays(() => blockedMatMul(a, b));
+      expect(pooled.findIndex((bits, i) => bits !== alone[i])).toBe(-1);
+    }
+    tf.dispose([a, b]);
+  }
+});
+
 test('a batched product split by batch items has the bits of the one-thread product, transposed or not', () => {
   for (const [transposeA, transposeB] of [
     [false, false],

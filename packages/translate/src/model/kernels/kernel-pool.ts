@@ -19,6 +19,7 @@ export type SpawnKernelWorker = (source: string) => KernelWorker;
 /** The jobs a pool runs, each the app kernel of the same name split by output rows (or batch items). */
 const OP_GEMM = 1;
 const OP_BMM = 2;
+const OP_GEMM_PACKED = 3;
 
 // Layout of the control block (Int32 slots). A job is cut into fixed chunks of rows (or batch items); whoever is
 // free claims the next chunk by a compare-and-swap on CLAIM, which holds the job's tag (its generation) above the
@@ -47,12 +48,14 @@ const TAG_MASK = 0x7fff;
  */
 const WORKER_SOURCE = `'use strict';
 const onMessage = (data) => {
-  const { memory, control, gemm, bmm } = data;
+  // index: this worker's thread number (the caller is 0), which picks its own scratch for the packed product.
+  const { memory, control, gemm, bmm, index } = data;
   const c = new Int32Array(control);
   const instance = (bytes) => new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
   let kernels;
   try {
-    kernels = { gemm: instance(gemm).gemm, bmm: instance(bmm).bmm };
+    const products = instance(gemm);
+    kernels = { gemm: products.gemm, gemmPacked: products.gemmPacked, bmm: instance(bmm).bmm, index };
   } catch {
     // This worker claims nothing: the caller and the other workers compute every chunk.
   }
@@ -88,6 +91,10 @@ function run(kernels, op, c, start, end) {
   if (op === ${OP_GEMM}) {
     const [a, b, out, k, n, kb] = [u(0), u(1), u(2), u(3), u(4), u(5)];
     kernels.gemm(a + start * k * 4, b, out + start * n * 4, end - start, k, n, kb);
+  } else if (op === ${OP_GEMM_PACKED}) {
+    const [a, b, out, k, n, kb, mb, scratch, scratchBytes] = [u(0), u(1), u(2), u(3), u(4), u(5), u(6), u(7), u(8)];
+    kernels.gemmPacked(a + start * k * 4, b, out + start * n * 4, end - start, k, n, kb, mb,
+      scratch + kernels.index * scratchBytes);
   } else if (op === ${OP_BMM}) {
     const [a, b, out, m, k, n] = [u(0), u(1), u(2), u(3), u(4), u(5)];
     kernels.bmm(a + start * m * k * 4, b + start * k * n * 4, out + start * m * n * 4, end - start, m, k, n,
@@ -137,7 +144,7 @@ export class KernelPool {
     for (let worker = 1; worker < threads; worker++) {
       const started = spawn(WORKER_SOURCE);
       started.unref?.();
-      started.postMessage({ memory, control: this.control.buffer, gemm, bmm });
+      started.postMessage({ memory, control: this.control.buffer, gemm, bmm, index: worker });
       this.workers.push(started);
     }
   }
@@ -218,6 +225,19 @@ export class KernelPool {
     );
   }
 
+  /**
+   * `gemmPacked(a, b, c, m, k, n, kb, mb, scratch)` of gemm.wat split by rows in blocks of 4; thread t (the caller
+   * is 0) packs into `scratch + t · scratchBytes`, so `scratch` must hold {@link KernelPool.threads} of them.
+   */
+  gemmPacked(
+    kernel: GemmPacked,
+    ...[a, b, out, m, k, n, kb, mb, scratch, scratchBytes]: Parameters<PooledGemmPacked>
+  ): void {
+    this.run(OP_GEMM_PACKED, [a, b, out, k, n, kb, mb, scratch, scratchBytes], m, 4, (start, end) =>
+      kernel(a + start * k * 4, b, out + start * n * 4, end - start, k, n, kb, mb, scratch),
+    );
+  }
+
   /** `bmm(...)` of batch-matmul.wat split by batch items (contiguous operands). */
   bmm(
     bmm: (...args: number[]) => void,
@@ -269,6 +289,33 @@ export function pooledGemm(
   const pool = kernelPool();
   if (pool?.runsOn(memory) && m * k * n >= MIN_WORK) pool.gemm(gemm, a, b, c, m, k, n, kb);
   else gemm(a, b, c, m, k, n, kb);
+}
+
+/** gemm.wat's `gemmPacked`: `(a, b, c, m, k, n, kb, mb, scratch)`. */
+export type GemmPacked = (...args: [...Parameters<Gemm>, mb: number, scratch: number]) => void;
+
+/** {@link pooledGemmPacked}'s arguments after the memory and the kernel: gemmPacked's and each thread's scratch size. */
+type PooledGemmPacked = (...args: [...Parameters<GemmPacked>, scratchBytes: number]) => void;
+
+/** How many threads a product on `memory` runs on: scratch for {@link pooledGemmPacked} is per thread. */
+export function productThreads(memory: WebAssembly.Memory): number {
+  const pool = kernelPool();
+  return pool?.runsOn(memory) ? pool.threads : 1;
+}
+
+/**
+ * gemm.wat's `gemmPacked` on `memory`, over the pool as {@link pooledGemm} decides; `scratch` holds
+ * {@link productThreads} regions of `scratchBytes` (the calling thread uses the first).
+ */
+export function pooledGemmPacked(
+  memory: WebAssembly.Memory,
+  kernel: GemmPacked,
+  ...args: Parameters<PooledGemmPacked>
+): void {
+  const [a, b, c, m, k, n, kb, mb, scratch] = args;
+  const pool = kernelPool();
+  if (pool?.runsOn(memory) && m * k * n >= MIN_WORK) pool.gemmPacked(kernel, ...args);
+  else kernel(a, b, c, m, k, n, kb, mb, scratch);
 }
 
 /** batch-matmul.wat's `bmm` on `memory` (contiguous operands), over the pool as {@link pooledGemm} decides. */
