@@ -105,7 +105,7 @@ function standalone(pages: number) {
 }
 
 // What lets gemm.ts choose between the two by speed alone, and the pool split rows anywhere: the same bits.
-test('gemmPacked has the bits of gemm for any shape, row block and block length', () => {
+test('gemmPacked has the bits of gemm for any shape, row block, block length and column range', () => {
   const { memory, gemm, gemmPacked } = standalone(64);
   fc.assert(
     fc.property(
@@ -126,9 +126,15 @@ test('gemmPacked has the bits of gemm for any shape, row block and block length'
         }
         heap.fill(Number.NaN, c1, c2 + m * n); // each kernel clears C itself
         gemm(4 * a, 4 * b, 4 * c1, m, k, n, kb);
-        gemmPacked(4 * a, 4 * b, 4 * c2, m, k, n, kb, mb, scratch);
+        gemmPacked(4 * a, 4 * b, 4 * c2, m, k, n, n, kb, mb, scratch);
         const bits = new Uint32Array(memory.buffer);
         const packed = bits.subarray(c2, c2 + m * n);
+        expect(packed.findIndex((v, i) => v !== bits[c1 + i])).toBe(-1);
+        // The same product in two column ranges (rows n apart, ld = n), as a pool splits a wide C.
+        const left = 8 * (seed % (n / 8));
+        heap.fill(Number.NaN, c2, c2 + m * n);
+        gemmPacked(4 * a, 4 * b, 4 * c2, m, k, left, n, kb, mb, scratch);
+        gemmPacked(4 * a, 4 * (b + left), 4 * (c2 + left), m, k, n - left, n, kb, mb, scratch);
         expect(packed.findIndex((v, i) => v !== bits[c1 + i])).toBe(-1);
       },
     ),
@@ -205,6 +211,6 @@ test('the shared-memory variant computes the same product', () => {
   gemm(0, 4 * m * k, 4 * c, m, k, n, 128);
   expectProduct(heap.subarray(c, c + m * n), a, b, m, k, n);
   heap.fill(Number.NaN, c, c + m * n);
-  gemmPacked(0, 4 * m * k, 4 * c, m, k, n, 128, 4, 4 * (c + m * n));
+  gemmPacked(0, 4 * m * k, 4 * c, m, k, n, n, 128, 4, 4 * (c + m * n));
   expectProduct(heap.subarray(c, c + m * n), a, b, m, k, n);
 });

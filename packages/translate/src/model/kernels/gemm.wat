@@ -11,8 +11,9 @@
 ;; over run one row at a time. The faster of the two below n = 256 (the decoder's skinny products, 64-token chunks of
 ;; the logits), where packing costs more than it saves.
 ;;
-;; gemmPacked(a, b, c, m, k, n, kb, mb, scratch): the classic packed layout (GotoBLAS) in 128-bit SIMD; mb a multiple
-;; of 4, scratch 4·(mb + 8)·kb bytes, 16-byte aligned, used by nothing else during the call. The rows are cut into
+;; gemmPacked(a, b, c, m, k, n, ld, kb, mb, scratch): the classic packed layout (GotoBLAS) in 128-bit SIMD. B's and
+;; C's rows are ld floats apart (ld ≥ n: n columns of a wider product, how a pool splits it by columns); mb a multiple
+;; of 4; scratch 4·(mb + 8)·kb bytes, 16-byte aligned, used by nothing else during the call. The rows are cut into
 ;; blocks of mb too. For each (k, row) block, A's rows are packed four at a time with their entries interleaved
 ;; (packA[(q·kc + l)·4 + r] = A[i0 + 4q + r, k0 + l], transposed four by four in registers): the tile loop then reads
 ;; one sequential stream with constant offsets instead of four rows k floats apart, each with its own pointer. For
@@ -143,18 +144,27 @@
         (local.set $k0 (i32.add (local.get $k0) (local.get $kb)))
         (br $blocks))))
   (func (export "gemmPacked")
-    (param $a i32) (param $b i32) (param $c i32) (param $m i32) (param $k i32) (param $n i32) (param $kb i32)
-    (param $mb i32) (param $scratch i32)
+    (param $a i32) (param $b i32) (param $c i32) (param $m i32) (param $k i32) (param $n i32) (param $ld i32)
+    (param $kb i32) (param $mb i32) (param $scratch i32)
     (local $k0 i32) (local $kc i32) (local $i0 i32) (local $mc i32) (local $quads i32) (local $i i32) (local $j i32)
-    (local $l i32) (local $r i32) (local $ap i32) (local $bp i32) (local $cp i32) (local $end i32) (local $aEnd i32)
+    (local $l i32) (local $r i32) (local $ap i32) (local $bp i32) (local $cp i32) (local $end i32)
     (local $p0 i32) (local $packB i32) (local $rowBytes i32) (local $aRowBytes i32)
     (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
     (local $c4 v128) (local $c5 v128) (local $c6 v128) (local $c7 v128)
     (local $b0 v128) (local $b1 v128) (local $s v128)
-    (local.set $rowBytes (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $rowBytes (i32.shl (local.get $ld) (i32.const 2)))
     (local.set $aRowBytes (i32.shl (local.get $k) (i32.const 2)))
     (local.set $packB (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $mb) (local.get $kb)) (i32.const 2))))
-    (memory.fill (local.get $c) (i32.const 0) (i32.mul (local.get $m) (local.get $rowBytes)))
+    ;; C's n columns of each row to zero (the row may be wider: a column range of a larger product)
+    (local.set $cp (local.get $c))
+    (local.set $i (i32.const 0))
+    (block $clear_done
+      (loop $clear
+        (br_if $clear_done (i32.ge_u (local.get $i) (local.get $m)))
+        (memory.fill (local.get $cp) (i32.const 0) (i32.shl (local.get $n) (i32.const 2)))
+        (local.set $cp (i32.add (local.get $cp) (local.get $rowBytes)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $clear)))
     (local.set $k0 (i32.const 0))
     (block $blocks_done
       (loop $blocks
@@ -218,7 +228,7 @@
                 (br_if $panels_done (i32.ge_u (local.get $j) (local.get $n)))
                 ;; pack B[k0 .. k0 + kc, j .. j + 8], 32 bytes a row
                 (local.set $bp (i32.add (local.get $b)
-                  (i32.shl (i32.add (i32.mul (local.get $k0) (local.get $n)) (local.get $j)) (i32.const 2))))
+                  (i32.shl (i32.add (i32.mul (local.get $k0) (local.get $ld)) (local.get $j)) (i32.const 2))))
                 (local.set $cp (local.get $packB))
                 (block $copy_done
                   (loop $copy
@@ -235,7 +245,7 @@
                   (loop $tiles
                     (br_if $tiles_done (i32.ge_u (local.get $i) (local.get $quads)))
                     (local.set $cp (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (i32.add (local.get $i0)
-                      (i32.shl (local.get $i) (i32.const 2))) (local.get $n)) (local.get $j)) (i32.const 2))))
+                      (i32.shl (local.get $i) (i32.const 2))) (local.get $ld)) (local.get $j)) (i32.const 2))))
                 (local.set $c0 (v128.load (local.get $cp)))
                 (local.set $c1 (v128.load offset=16 (local.get $cp)))
                 (local.set $c2 (v128.load (i32.add (local.get $cp) (i32.mul (local.get $rowBytes) (i32.const 1)))))
@@ -281,7 +291,7 @@
                   (loop $rows
                     (br_if $rows_done (i32.ge_u (local.get $r) (i32.add (local.get $i0) (local.get $mc))))
                     (local.set $cp (i32.add (local.get $c)
-                      (i32.shl (i32.add (i32.mul (local.get $r) (local.get $n)) (local.get $j)) (i32.const 2))))
+                      (i32.shl (i32.add (i32.mul (local.get $r) (local.get $ld)) (local.get $j)) (i32.const 2))))
                     (local.set $c0 (v128.load (local.get $cp)))
                     (local.set $c1 (v128.load offset=16 (local.get $cp)))
                     (local.set $ap (i32.add (local.get $a)

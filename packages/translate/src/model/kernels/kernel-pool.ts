@@ -92,9 +92,10 @@ function run(kernels, op, c, start, end) {
     const [a, b, out, k, n, kb] = [u(0), u(1), u(2), u(3), u(4), u(5)];
     kernels.gemm(a + start * k * 4, b, out + start * n * 4, end - start, k, n, kb);
   } else if (op === ${OP_GEMM_PACKED}) {
-    const [a, b, out, k, n, kb, mb, scratch, scratchBytes] = [u(0), u(1), u(2), u(3), u(4), u(5), u(6), u(7), u(8)];
-    kernels.gemmPacked(a + start * k * 4, b, out + start * n * 4, end - start, k, n, kb, mb,
-      scratch + kernels.index * scratchBytes);
+    const [a, b, out, m, k, n, kb, mb] = [u(0), u(1), u(2), u(3), u(4), u(5), u(6), u(7)];
+    const scratch = u(8) + kernels.index * u(9);
+    if (u(10)) kernels.gemmPacked(a, b + start * 32, out + start * 32, m, k, (end - start) * 8, n, kb, mb, scratch);
+    else kernels.gemmPacked(a + start * k * 4, b, out + start * n * 4, end - start, k, n, n, kb, mb, scratch);
   } else if (op === ${OP_BMM}) {
     const [a, b, out, m, k, n] = [u(0), u(1), u(2), u(3), u(4), u(5)];
     kernels.bmm(a + start * m * k * 4, b + start * k * n * 4, out + start * m * n * 4, end - start, m, k, n,
@@ -226,16 +227,27 @@ export class KernelPool {
   }
 
   /**
-   * `gemmPacked(a, b, c, m, k, n, kb, mb, scratch)` of gemm.wat split by rows in blocks of 4; thread t (the caller
-   * is 0) packs into `scratch + t · scratchBytes`, so `scratch` must hold {@link KernelPool.threads} of them.
+   * `gemmPacked` of gemm.wat over all of C, split by rows in blocks of 4 or, when C is wider than tall, by panels
+   * of 8 columns: each chunk packs the whole of the other operand's share (B's panels for its rows, or A's rows for
+   * its panels), so the split that repeats less packing wins — by rows, a 200-token step's [200, 512] × [512, 2048]
+   * would pack all of B once per chunk, as much copying as half its arithmetic. Thread t (the caller is 0) packs into
+   * `scratch + t · scratchBytes`, so `scratch` must hold {@link KernelPool.threads} of them.
    */
   gemmPacked(
     kernel: GemmPacked,
     ...[a, b, out, m, k, n, kb, mb, scratch, scratchBytes]: Parameters<PooledGemmPacked>
   ): void {
-    this.run(OP_GEMM_PACKED, [a, b, out, k, n, kb, mb, scratch, scratchBytes], m, 4, (start, end) =>
-      kernel(a + start * k * 4, b, out + start * n * 4, end - start, k, n, kb, mb, scratch),
-    );
+    const byColumns = n > m;
+    const args = [a, b, out, m, k, n, kb, mb, scratch, scratchBytes, byColumns ? 1 : 0];
+    if (byColumns) {
+      this.run(OP_GEMM_PACKED, args, n / 8, 1, (start, end) =>
+        kernel(a, b + start * 32, out + start * 32, m, k, (end - start) * 8, n, kb, mb, scratch),
+      );
+    } else {
+      this.run(OP_GEMM_PACKED, args, m, 4, (start, end) =>
+        kernel(a + start * k * 4, b, out + start * n * 4, end - start, k, n, n, kb, mb, scratch),
+      );
+    }
   }
 
   /** `bmm(...)` of batch-matmul.wat split by batch items (contiguous operands). */
@@ -291,11 +303,29 @@ export function pooledGemm(
   else gemm(a, b, c, m, k, n, kb);
 }
 
-/** gemm.wat's `gemmPacked`: `(a, b, c, m, k, n, kb, mb, scratch)`. */
-export type GemmPacked = (...args: [...Parameters<Gemm>, mb: number, scratch: number]) => void;
+/** gemm.wat's `gemmPacked`: `(a, b, c, m, k, n, ld, kb, mb, scratch)`, B's and C's rows `ld` floats apart. */
+export type GemmPacked = (
+  ...args: [
+    a: number,
+    b: number,
+    c: number,
+    m: number,
+    k: number,
+    n: number,
+    ld: number,
+    kb: number,
+    mb: number,
+    scratch: number,
+  ]
+) => void;
 
-/** {@link pooledGemmPacked}'s arguments after the memory and the kernel: gemmPacked's and each thread's scratch size. */
-type PooledGemmPacked = (...args: [...Parameters<GemmPacked>, scratchBytes: number]) => void;
+/**
+ * {@link pooledGemmPacked}'s arguments after the memory and the kernel: `(a, b, c, m, k, n, kb, mb, scratch,
+ * scratchBytes)` for all of a contiguous C, and each thread's scratch size.
+ */
+type PooledGemmPacked = (
+  ...args: [...Parameters<Gemm>, mb: number, scratch: number, scratchBytes: number]
+) => void;
 
 /** How many threads a product on `memory` runs on: scratch for {@link pooledGemmPacked} is per thread. */
 export function productThreads(memory: WebAssembly.Memory): number {
@@ -315,7 +345,7 @@ export function pooledGemmPacked(
   const [a, b, c, m, k, n, kb, mb, scratch] = args;
   const pool = kernelPool();
   if (pool?.runsOn(memory) && m * k * n >= MIN_WORK) pool.gemmPacked(kernel, ...args);
-  else kernel(a, b, c, m, k, n, kb, mb, scratch);
+  else kernel(a, b, c, m, k, n, n, kb, mb, scratch);
 }
 
 /** batch-matmul.wat's `bmm` on `memory` (contiguous operands), over the pool as {@link pooledGemm} decides. */
