@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
   attachLora,
+  backendThreads,
   createModel,
   type Example,
   HostAdam,
@@ -16,7 +17,6 @@ import {
   trainingStep,
 } from '@encouraging-loss/translate';
 import { initNodeBackend } from '@encouraging-loss/translate/node';
-import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { findTorchPython, summary } from './train-bench.js';
 
@@ -193,15 +193,18 @@ export interface TorchEngine {
   close(): void;
 }
 
-/** Starts bench/torch_lora.py on one thread (torch, OpenMP and OpenBLAS all limited to 1). */
-export function startTorch(python: string, benchDir: string): TorchEngine {
+/** Starts bench/torch_lora.py on `threads` threads (torch, OpenMP and OpenBLAS all limited to it; default 1). */
+export function startTorch(python: string, benchDir: string, threads = 1): TorchEngine {
+  const n = String(threads);
   const child: ChildProcessWithoutNullStreams = spawn(python, [join(benchDir, 'torch_lora.py')], {
     env: {
       ...process.env,
-      TORCH_THREADS: '1',
-      OMP_NUM_THREADS: '1',
-      OPENBLAS_NUM_THREADS: '1',
-      MKL_NUM_THREADS: '1',
+      TORCH_THREADS: n,
+      OMP_NUM_THREADS: n,
+      OPENBLAS_NUM_THREADS: n,
+      MKL_NUM_THREADS: n,
+      // As bench/step_bench.py: idle OpenMP threads sleep instead of spinning on a core the other side needs.
+      OMP_WAIT_POLICY: 'PASSIVE',
     },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -240,6 +243,8 @@ export interface LoraBenchOptions {
   warmup?: number;
   /** Skip PyTorch (ours only). */
   noTorch?: boolean;
+  /** Threads of each side (ours: tfjs-backend-wasm's and the kernel pool's; PyTorch's). Default 1. */
+  threads?: number;
   /**
    * A lock file (`/tmp/bench.lock`) held with flock(1) for each round (one step of each side) and released between
    * rounds, so that a long run shares the machine's timing slot with other benches.
@@ -312,14 +317,15 @@ export async function runLoraBench(
   const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const steps = options.steps ?? 3;
   const warmup = options.warmup ?? 1;
-  await initNodeBackend('wasm', { threads: 1 });
+  const threads = options.threads ?? 1;
+  await initNodeBackend('wasm', { threads });
   const python = options.noTorch ? undefined : findTorchPython();
   const torchSkipped = options.noTorch
     ? 'PyTorch not asked for (--no-torch)'
     : python
       ? undefined
       : 'no python3 that imports torch (Debian: apt install python3-torch libopenblas0-pthread)';
-  const torch = python ? startTorch(python, benchDir) : undefined;
+  const torch = python ? startTorch(python, benchDir, threads) : undefined;
   const config = shapeConfig(options.shape);
   try {
     log(
@@ -399,7 +405,7 @@ export async function runLoraBench(
       wasmHeapBytes: wasmHeapBytes(),
       tfBytes: memory.numBytes,
       tfTensors: memory.numTensors,
-      threads: getThreadsCount(),
+      threads: backendThreads(),
     };
     const report: LoraBenchReport = {
       shape: options.shape,
@@ -455,14 +461,14 @@ export function reportRows(r: LoraBenchReport): Record<string, unknown>[] {
   if (!r.torch || !r.ratio) return [];
   return [
     {
-      backend: 'el-translate wasm 1T',
+      backend: `el-translate wasm ${r.ours.threads ?? 1}T`,
       shape: [r.shape.batch, r.shape.length, r.config.vocab_size],
       dtype: 'float32',
       variant: `${r.shape.name} LoRA r ${r.lora.r} training step`,
       median: r.ours.stepMs.median,
       min: r.ours.stepMs.min,
       max: r.ours.stepMs.max,
-      baseline: `PyTorch 1T ${r.shape.name} LoRA r ${r.lora.r} training step`,
+      baseline: `PyTorch ${r.torch.threads ?? 1}T ${r.shape.name} LoRA r ${r.lora.r} training step`,
       baselineMedian: r.torch.stepMs.median,
       ratio: r.ratio.median,
     },
@@ -474,7 +480,7 @@ export function reportRows(r: LoraBenchReport): Record<string, unknown>[] {
 
 /**
  * `node bench/lora-bench-run.mjs [--shape nllb-600m|tiny] [--layers N] [--batch N] [--length N] [--steps N]
- * [--warmup N] [--no-torch] [--lock FILE] [--out FILE]`.
+ * [--warmup N] [--threads N] [--no-torch] [--lock FILE] [--out FILE]`.
  */
 export async function main(args: string[], benchDir = benchDirectory()): Promise<void> {
   const value = (flag: string) => {
@@ -499,6 +505,7 @@ export async function main(args: string[], benchDir = benchDirectory()): Promise
       steps: Number(value('--steps') ?? 3),
       warmup: Number(value('--warmup') ?? 1),
       noTorch: args.includes('--no-torch'),
+      threads: Number(value('--threads') ?? 1),
       lock: value('--lock'),
     },
     benchDir,

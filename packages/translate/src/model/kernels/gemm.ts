@@ -73,13 +73,13 @@ export const gemmConfig: tf.KernelConfig = { kernelName: GEMM_KERNEL, backendNam
 
 /**
  * `a @ b` for 2-D float32 `a` `[m, k]` and `b` `[k, n]`: on the wasm backend with n ≥ 64 a multiple of 8, a WebAssembly
- * SIMD kernel blocked along k (`gemm.wat`), its rows split over the kernel pool's threads when `initBackend` started
- * one (`kernel-pool.ts`: the same values on any number of threads); anywhere else `tf.matMul` (XNNPACK on wasm). On the
- * training step's shapes (`node bench/run-speed.mjs gemm`) it runs at 24–30 GFLOP/s, XNNPACK at 13–27 with its right
- * operand already packed and 9–24 when it packs a new one — every weight after each optimizer step — and it is
- * 2–3× faster with a long shared dimension (the output projection's dh = G·W, k = 58101 at OPUS-MT), where XNNPACK
- * streams its operands from memory for every tile. The sums run over l in order, as XNNPACK's do. Not
- * differentiable by itself.
+ * SIMD kernel blocked along k (`gemm.wat`; from 256 columns with both operands packed), split over the kernel pool's
+ * threads when `initBackend` started one (`kernel-pool.ts`: the same values on any number of threads); anywhere else
+ * `tf.matMul` (XNNPACK on wasm). On one thread (`node bench/run-speed.mjs gemm`, docs/performance.md) it runs at
+ * 15–26 GFLOP/s on a training step's shapes, XNNPACK at 12–22 with its right operand already packed and 7–20 when it
+ * packs a new one — every weight after each optimizer step — and 2–3× XNNPACK's speed with a long shared dimension
+ * (the output projection's dh = G·W, k = 58101 at OPUS-MT), where XNNPACK streams its operands from memory for every
+ * tile. The sums run over l in order, as XNNPACK's do. Not differentiable by itself.
  */
 export function blockedMatMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
   if (
