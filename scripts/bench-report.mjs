@@ -9,9 +9,10 @@ const all = [];
 for (const folder of ['packages', 'apps', 'examples']) {
   if (!existsSync(join(root, folder))) continue;
   for (const name of readdirSync(join(root, folder)).sort()) {
-    // results.json from each package's `bench`; lora-results.json from el-translate's `bench:lora` (the 600M-shape
-    // LoRA step, ~20 minutes: refreshed by its own command, not by every `pnpm bench`).
-    for (const file of ['results.json', 'lora-results.json'].map((f) =>
+    // results.json from each package's `bench`; lora-results(-2t).json from el-translate's `bench:lora` and
+    // `bench:lora:2t` (the 600M-shape LoRA step on one and two threads, ~15 minutes each: refreshed by their own
+    // commands, not by every `pnpm bench`).
+    for (const file of ['results.json', 'lora-results.json', 'lora-results-2t.json'].map((f) =>
       join(root, folder, name, 'bench', f),
     )) {
       if (!existsSync(file)) continue;

@@ -447,8 +447,8 @@ function logReport(r: LoraBenchReport, log: (m: string) => void): void {
     log(
       `  ${name.padEnd(22)} ${(s.stepMs.median / 1000).toFixed(1)} s/step (${(s.stepMs.min / 1000).toFixed(1)}–${(s.stepMs.max / 1000).toFixed(1)})  ${s.tokensPerSecond.toFixed(1)} tok/s  peak RSS ${mib(s.peakRssBytes)}${s.wasmHeapBytes ? `  wasm heap ${mib(s.wasmHeapBytes)}` : ''}`,
     );
-  side('el-translate wasm 1T', r.ours);
-  if (r.torch) side('PyTorch 1T', r.torch);
+  side(`el-translate wasm ${r.ours.threads ?? 1}T`, r.ours);
+  if (r.torch) side(`PyTorch ${r.torch.threads ?? 1}T`, r.torch);
   if (r.ratio)
     log(
       `  ratio ours / PyTorch: ×${r.ratio.median.toFixed(2)} (${r.ratio.min.toFixed(2)}–${r.ratio.max.toFixed(2)})`,
@@ -456,7 +456,7 @@ function logReport(r: LoraBenchReport, log: (m: string) => void): void {
   if (r.torchSkipped) log(`  PyTorch skipped: ${r.torchSkipped}`);
 }
 
-/** Rows in the format the root `pnpm bench` gathers (scripts/bench-report.mjs): ours against PyTorch 1T. */
+/** Rows in the format the root `pnpm bench` gathers (scripts/bench-report.mjs): ours against PyTorch, same threads. */
 export function reportRows(r: LoraBenchReport): Record<string, unknown>[] {
   if (!r.torch || !r.ratio) return [];
   return [
