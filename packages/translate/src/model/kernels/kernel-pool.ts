@@ -16,7 +16,7 @@ export interface KernelWorker {
 /** Starts a worker running `source`, a classic worker script that uses only `self.onmessage` (set once, then cleared). */
 export type SpawnKernelWorker = (source: string) => KernelWorker;
 
-/** The jobs a pool runs, each the app kernel of the same name split by output rows (or batch items). */
+/** The jobs a pool runs: the app kernel of the same name split by output rows, 8-column panels or batch items. */
 const OP_GEMM = 1;
 const OP_BMM = 2;
 const OP_GEMM_PACKED = 3;
@@ -121,7 +121,8 @@ export function mayBlock(): boolean {
 /**
  * Threads for the app's own WebAssembly kernels (the blocked 2-D product and the batched product), over the shared
  * heap of tfjs-backend-wasm's threaded build. A job is cut into chunks of output rows (2-D, in multiples of the
- * kernel's 4-row tiles) or batch items, so each row is computed exactly as on one thread: results are bit-identical
+ * kernel's 4-row tiles), of 8-column panels (a packed product wider than tall) or of batch items, so each entry is
+ * computed exactly as on one thread: results are bit-identical
  * whatever the thread count. The calling thread claims chunks like the workers and then blocks (`Atomics.wait`)
  * until the chunks running elsewhere are done: tfjs kernels are synchronous. Workers wait on a futex between jobs
  * (no spinning: on a shared machine a spinning worker takes a core from whoever is working).
