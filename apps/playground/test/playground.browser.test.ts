@@ -364,12 +364,14 @@ describe('Translate out of the box and with a wrong URL', () => {
 
   it('opens on the demo model the build bundles: it loads, translates as transformers.js does, and scores', async () => {
     const page = await openPage('./#translate');
-    // models/index.json (written by the build) names the default folder and says what it is.
+    // models/index.json (written by the build) names the default folder and says what it is. The field holds the
+    // same folder before the index is read (the view's fallback): wait for the note, which only the index fills.
     await page.waitForFunction(
       () =>
         // The view mounts after the page loads: until then the field is not there.
         (document.getElementById('translate-model-url') as HTMLInputElement | null)?.value ===
-        'models/opus-mt-tiny/',
+          'models/opus-mt-tiny/' &&
+        (document.getElementById('translate-model-note')?.textContent ?? '') !== '',
     );
     expect(await page.textContent('#translate-model-note')).toContain('random weights');
     expect(await loadModel(page)).toMatch(/^Loaded opus-mt-tiny in .* The bundled demo/);
