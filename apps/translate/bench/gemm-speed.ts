@@ -4,7 +4,7 @@
  * after an optimizer step: packed again), and from 256 columns on the blocked product with its operands read in
  * place (`experimental_setPackedProduct(false)`) against packed. Interleaved per round, median ms and GFLOP/s per
  * variant.
- * Run through `node bench/run-speed.mjs gemm [--threads N]`, under `flock /tmp/bench.lock`.
+ * Run through `node bench/run-speed.mjs gemm [--threads N] [--transposed]`, under `flock /tmp/bench.lock`.
  */
 
 import { blockedMatMul, experimental_setPackedProduct } from '@encouraging-loss/translate';
@@ -38,18 +38,30 @@ const SHAPES = [
 // `--threads N` (default 1): with N > 1, XNNPACK on N threads against the blocked product on the kernel pool of N.
 const threadsFlag = process.argv.indexOf('--threads');
 const threads = threadsFlag > 0 ? Number(process.argv[threadsFlag + 1]) : 1;
+// `--transposed`: the products a training step takes of a stored transpose (x·Wᵀ with W [n, k]; dW = dyᵀ·x with dy
+// [k, m]), the packed kernel reading it in place against tf.transpose and then the product (what ran before).
+const transposed = process.argv.includes('--transposed');
 await initNodeBackend('wasm', { threads });
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 for (const [m, k, n] of SHAPES) {
+  if (transposed && n < 256) continue;
   const a = tf.randomNormal([m, k]) as tf.Tensor2D;
   const b = tf.randomNormal([k, n]) as tf.Tensor2D;
   const reps = Math.max(2, Math.round(2e9 / (2 * m * k * n)));
-  const variants: Record<string, () => void> = {
+  const [at, bt] = transposed ? [tf.transpose(a), tf.transpose(b)] : [a, b];
+  const variants: Record<string, () => void> = transposed
+    ? {
+        'Aᵀ: transpose, then product': () => tf.tidy(() => void blockedMatMul(tf.transpose(at), b).dataSync()),
+        'Aᵀ read in place': () => tf.tidy(() => void blockedMatMul(at, b, true, false).dataSync()),
+        'Bᵀ: transpose, then product': () => tf.tidy(() => void blockedMatMul(a, tf.transpose(bt)).dataSync()),
+        'Bᵀ read in place': () => tf.tidy(() => void blockedMatMul(a, bt, false, true).dataSync()),
+      }
+    : {
     'XNNPACK, packed': () => tf.tidy(() => void tf.matMul(a, b).dataSync()),
     'XNNPACK, fresh operand': () => tf.tidy(() => void tf.matMul(a, tf.add(b, 0) as tf.Tensor2D).dataSync()),
     blocked: () => tf.tidy(() => void blockedMatMul(a, b).dataSync()),
   };
-  if (n >= 256) {
+  if (n >= 256 && !transposed) {
     variants['blocked, in place'] = () => {
       experimental_setPackedProduct(false);
       try {
@@ -81,5 +93,5 @@ for (const [m, k, n] of SHAPES) {
     return `${name} ${t.toFixed(2)} ms (${((2 * m * k * n) / t / 1e6).toFixed(1)} GFLOP/s)`;
   });
   console.log(`${m}×${k}×${n}`.padEnd(16), cells.join('   '));
-  tf.dispose([a, b]);
+  tf.dispose([a, b, at, bt]);
 }

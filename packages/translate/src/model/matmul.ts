@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { batchMatMul } from './kernels/batch-matmul.js';
-import { blockedMatMul } from './kernels/gemm.js';
+import { blockedMatMul, readsTransposedInPlace } from './kernels/gemm.js';
 
 function swapLast(x: tf.Tensor): tf.Tensor {
   const perm = x.shape.map((_, i) => i);
@@ -84,21 +84,24 @@ function transposedWeight(b: tf.Tensor): tf.Tensor {
 }
 
 /**
- * A linear layer's product `x @ wᵀ`: `x` `[N, in]`, `w` `[out, in]` (HF's layout). The forward multiplies by the
- * weight's transpose (kept for the whole of {@link withCachedWeightTransposes}, so a training step that recomputes a
- * layer transposes each weight once); the backward takes dx = dy @ w with the weight itself as the right operand
- * and dw = dyᵀ @ x, already in `[out, in]`. Through {@link matmulTransposed} the same gradients cost three
- * weight-sized transposes instead of one, and a transposed copy of the activations. Products run on
- * {@link blockedMatMul}.
+ * A linear layer's product `x @ wᵀ`: `x` `[N, in]`, `w` `[out, in]` (HF's layout). The forward reads the weight as
+ * the transposed right operand where {@link blockedMatMul}'s packed product runs (out ≥ 256), and elsewhere
+ * multiplies by its transpose (kept for the whole of {@link withCachedWeightTransposes}, so a training step that
+ * recomputes a layer transposes each weight once, and decoding's XNNPACK keeps its packed copy); the backward takes
+ * dx = dy @ w with the weight itself as the right operand and dw = dyᵀ @ x, already in `[out, in]` (dy read in
+ * place where packed). Through {@link matmulTransposed} the same gradients cost three weight-sized transposes
+ * instead of one, and a transposed copy of the activations.
  */
 export const linearProduct = tf.customGrad((...inputs) => {
   const [x, w, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
   save([x, w]);
   return {
-    value: blockedMatMul(x, transposedWeight(w)),
+    value: readsTransposedInPlace(w.shape[0])
+      ? blockedMatMul(x, w, false, true)
+      : blockedMatMul(x, transposedWeight(w)),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
       blockedMatMul(dy, saved[1]),
-      blockedMatMul(swapLast(dy), saved[0]),
+      blockedMatMul(dy, saved[0], true, false),
     ],
   };
 }) as (x: tf.Tensor, w: tf.Tensor) => tf.Tensor;

@@ -266,8 +266,9 @@ function chunkedPass(
       const x = tf.tensor2d(hChunk, [count, d]);
       const y = tf.tensor1d(yChunk, 'int32');
       // (W·xᵀ)ᵀ rather than x·Wᵀ: no [V, d]-sized transpose of the weight per step, and only the chunk's [d, count]
-      // as the right operand (XNNPACK packs every new right operand; at V = 58101 x·Wᵀ took twice as long).
-      const logits = tf.add(tf.transpose(blockedMatMul(weight, tf.transpose(x))), bias);
+      // as the right operand (XNNPACK packs every new right operand; at V = 58101 x·Wᵀ took twice as long). From
+      // 256 tokens a chunk x is read in place as the transposed right operand.
+      const logits = tf.add(tf.transpose(blockedMatMul(weight, x, false, true)), bias);
       if (settings.parts) {
         const s = componentSums(logits, y, options);
         sums.loss += s.loss;
@@ -296,7 +297,8 @@ function chunkedPass(
         dh!.set(dx.subarray(i * d, (i + 1) * d), row * d);
       });
       if (!withWeight) return undefined;
-      const part = blockedMatMul(tf.transpose(grad), x);
+      // Gᵀ·x with G read in place ([count, V]: at 288 tokens and V = 58101 a 67 MB transposed copy per chunk).
+      const part = blockedMatMul(grad, x, true, false);
       return dW ? tf.add(dW, part) : part;
     });
     if (kept) {

@@ -104,8 +104,9 @@ function standalone(pages: number) {
   return { memory, ...kernels };
 }
 
-// What lets gemm.ts choose between the two by speed alone, and the pool split rows anywhere: the same bits.
-test('gemmPacked has the bits of gemm for any shape, row block, block length and column range', () => {
+// What lets gemm.ts choose between the two by speed alone, and the pool split rows or columns anywhere: the same
+// bits. Also with either operand stored transposed (dW = dyᵀ·x, x·Wᵀ): the packing reads it where it is.
+test('gemmPacked has the bits of gemm for any shape, layout, row block, block length and row or column range', () => {
   const { memory, gemm, gemmPacked } = standalone(64);
   fc.assert(
     fc.property(
@@ -114,32 +115,95 @@ test('gemmPacked has the bits of gemm for any shape, row block, block length and
       fc.integer({ min: 1, max: 12 }).map((x) => 8 * x),
       fc.integer({ min: 1, max: 20 }).map((x) => 4 * x), // row block
       fc.constantFrom(4, 8, 128, 132), // shared-dimension block
+      fc.constantFrom(0, 1, 2, 3), // which operands are stored transposed
       fc.integer({ min: 0, max: 10_000 }),
-      (m, k, n, mb, kb, seed) => {
+      (m, k, n, mb, kb, trans, seed) => {
         const heap = new Float32Array(memory.buffer);
-        const [a, b, c1, c2] = [0, m * k, m * k + k * n, m * k + k * n + m * n];
+        // A [m, k], B [k, n], then A's and B's transposes, then two Cs.
+        const [a, b, at, bt] = [0, m * k, m * k + k * n, 2 * m * k + k * n];
+        const [c1, c2] = [2 * (m * k + k * n), 2 * (m * k + k * n) + m * n];
         const scratch = 4 * Math.ceil((c2 + m * n) / 4) * 4;
         let x = seed;
-        for (let i = 0; i < c1; i++) {
+        for (let i = 0; i < at; i++) {
           x = (x * 1103515245 + 12345) % 2 ** 31;
           heap[i] = x / 2 ** 30 - 1;
         }
+        for (let i = 0; i < m; i++) for (let l = 0; l < k; l++) heap[at + l * m + i] = heap[a + i * k + l];
+        for (let l = 0; l < k; l++) for (let j = 0; j < n; j++) heap[bt + j * k + l] = heap[b + l * n + j];
         heap.fill(Number.NaN, c1, c2 + m * n); // each kernel clears C itself
         gemm(4 * a, 4 * b, 4 * c1, m, k, n, kb);
-        gemmPacked(4 * a, 4 * b, 4 * c2, m, k, n, n, kb, mb, scratch);
+        const [ap, lda] = trans & 1 ? [at, m] : [a, k];
+        const [bp, ldb] = trans & 2 ? [bt, k] : [b, n];
+        gemmPacked(4 * ap, 4 * bp, 4 * c2, m, k, n, lda, ldb, n, trans, kb, mb, scratch);
         const bits = new Uint32Array(memory.buffer);
         const packed = bits.subarray(c2, c2 + m * n);
         expect(packed.findIndex((v, i) => v !== bits[c1 + i])).toBe(-1);
-        // The same product in two column ranges (rows n apart, ld = n), as a pool splits a wide C.
+        // The same product in two column ranges (C's rows n apart), as a pool splits a wide C.
         const left = 8 * (seed % (n / 8));
+        const bRight = trans & 2 ? bp + left * k : bp + left;
         heap.fill(Number.NaN, c2, c2 + m * n);
-        gemmPacked(4 * a, 4 * b, 4 * c2, m, k, left, n, kb, mb, scratch);
-        gemmPacked(4 * a, 4 * (b + left), 4 * (c2 + left), m, k, n - left, n, kb, mb, scratch);
+        gemmPacked(4 * ap, 4 * bp, 4 * c2, m, k, left, lda, ldb, n, trans, kb, mb, scratch);
+        gemmPacked(4 * ap, 4 * bRight, 4 * (c2 + left), m, k, n - left, lda, ldb, n, trans, kb, mb, scratch);
+        expect(packed.findIndex((v, i) => v !== bits[c1 + i])).toBe(-1);
+        // And in two row ranges, as a pool splits a tall C.
+        const top = 4 * (seed % Math.ceil(m / 4));
+        const aLow = trans & 1 ? ap + top : ap + top * k;
+        heap.fill(Number.NaN, c2, c2 + m * n);
+        gemmPacked(4 * ap, 4 * bp, 4 * c2, top, k, n, lda, ldb, n, trans, kb, mb, scratch);
+        gemmPacked(4 * aLow, 4 * bp, 4 * (c2 + top * n), m - top, k, n, lda, ldb, n, trans, kb, mb, scratch);
         expect(packed.findIndex((v, i) => v !== bits[c1 + i])).toBe(-1);
       },
     ),
     { numRuns: 200 },
   );
+});
+
+test('a transposed operand gives the bits of the product of its transpose, packed (read in place) or not', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 300 }),
+      fc.integer({ min: 1, max: 200 }),
+      // below 64 columns (XNNPACK), 64–248 (the in-place kernel after a transpose), from 256 (packed), not × 8
+      fc.oneof(
+        fc.integer({ min: 1, max: 48 }).map((x) => 8 * x),
+        fc.integer({ min: 1, max: 300 }),
+      ),
+      fc.boolean(),
+      fc.boolean(),
+      fc.integer({ min: 0, max: 10_000 }),
+      (m, k, n, ta, tb, seed) => {
+        tf.tidy(() => {
+          const a = tf.randomNormal([m, k], 0, 1, 'float32', seed);
+          const b = tf.randomNormal([k, n], 0, 1, 'float32', seed + 1);
+          const plain = new Uint32Array(blockedMatMul(a, b).dataSync().buffer.slice(0));
+          const got = blockedMatMul(ta ? tf.transpose(a) : a, tb ? tf.transpose(b) : b, ta, tb);
+          expect(got.shape).toEqual([m, n]);
+          const bits = new Uint32Array(got.dataSync().buffer.slice(0));
+          expect(bits.findIndex((v, i) => v !== plain[i])).toBe(-1);
+        });
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
+test('a transposed operand is read in place from 256 columns (one kernel), transposed first below', async () => {
+  const x = tf.randomNormal([40, 64], 0, 1, 'float32', 1);
+  const dy = tf.randomNormal([40, 320], 0, 1, 'float32', 2);
+  const cases: [() => tf.Tensor, string[]][] = [
+    [() => blockedMatMul(x, tf.randomNormal([256, 64]), false, true), [GEMM_KERNEL]], // x·Wᵀ, W [256, 64]
+    [() => blockedMatMul(x, dy, true, false), [GEMM_KERNEL]], // dW = xᵀ·dy, 320 columns
+    [() => blockedMatMul(x, tf.randomNormal([128, 64]), false, true), ['Transpose', GEMM_KERNEL]],
+  ];
+  for (const [product, kernels] of cases) {
+    const w = tf.tidy(() => product()); // the operands' own kernels (RandomNormal) are not profiled below
+    w.dispose();
+    const info = await tf.profile(() => tf.tidy(product));
+    expect(
+      info.kernelNames.filter((name) => name !== 'RandomStandardNormal' && name !== 'RandomNormal'),
+    ).toEqual(kernels);
+  }
+  tf.dispose([x, dy]);
 });
 
 test('a long shared dimension (the output projection: k = 58101 classes, several blocks) stays exact', () => {
@@ -211,6 +275,6 @@ test('the shared-memory variant computes the same product', () => {
   gemm(0, 4 * m * k, 4 * c, m, k, n, 128);
   expectProduct(heap.subarray(c, c + m * n), a, b, m, k, n);
   heap.fill(Number.NaN, c, c + m * n);
-  gemmPacked(0, 4 * m * k, 4 * c, m, k, n, n, 128, 4, 4 * (c + m * n));
+  gemmPacked(0, 4 * m * k, 4 * c, m, k, n, k, n, n, 0, 128, 4, 4 * (c + m * n));
   expectProduct(heap.subarray(c, c + m * n), a, b, m, k, n);
 });

@@ -42,17 +42,42 @@ export function experimental_setPackedProduct(on: boolean): void {
 
 const MODULE = { unshared: GEMM_UNSHARED, shared: GEMM_SHARED };
 
-const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend }) => {
+/** Whether a product `n` columns wide runs packed (and so may read a transposed operand where it is). */
+function packs(n: number): boolean {
+  return packed && n >= PACKED_MIN_COLUMNS;
+}
+
+/** Whether the kernel runs here at all (else {@link blockedMatMul} is `tf.matMul`). */
+function kernelRuns(): boolean {
+  return (
+    appKernelReady(GEMM_KERNEL) &&
+    // With tfjs's threads and no pool of our own, XNNPACK splits a product between them; this kernel would use one.
+    (getThreadsCount() === 1 || kernelPool() !== undefined)
+  );
+}
+
+/**
+ * Whether {@link blockedMatMul} reads a transposed operand in place for a float32 product `n` columns wide (else it
+ * transposes it first: a caller that multiplies by the same transpose again may rather keep one).
+ */
+export function readsTransposedInPlace(n: number): boolean {
+  return n % 8 === 0 && packs(n) && kernelRuns();
+}
+
+const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) => {
   const backend = kernelBackend as unknown as WasmHeapBackend;
   const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-  const [m, k] = a.shape;
-  const n = b.shape[1];
+  const { transposeA, transposeB } = (attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
+  const [m, k] = transposeA ? [a.shape[1], a.shape[0]] : a.shape;
+  const n = transposeB ? b.shape[0] : b.shape[1];
   const out = backend.makeOutput([m, n], 'float32');
   const memory = heapMemory(backend);
   // The module instantiated on the backend's own memory: operands read and the product written in place.
   const kernels = heapModule<{ gemm: Gemm; gemmPacked: GemmPacked }>(MODULE, memory);
   const [ao, bo, co] = [heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out)];
-  if (n < PACKED_MIN_COLUMNS || !packed) {
+  if (!packs(n)) {
+    // blockedMatMul sends a transposed operand here only when the packed product runs.
+    if (transposeA || transposeB) throw new Error('gemm: a transposed operand needs the packed product');
     pooledGemm(memory, kernels.gemm, ao, bo, co, m, k, n, BLOCK);
     return out;
   }
@@ -61,7 +86,25 @@ const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend }) => {
   const scratch = backend.makeOutput([(threads * SCRATCH_BYTES + 16) / 4], 'float32');
   try {
     const base = (heapOffset(backend, scratch) + 15) & ~15;
-    pooledGemmPacked(memory, kernels.gemmPacked, ao, bo, co, m, k, n, BLOCK, ROW_BLOCK, base, SCRATCH_BYTES);
+    const trans = (transposeA ? 1 : 0) | (transposeB ? 2 : 0);
+    const [lda, ldb] = [a.shape[1], b.shape[1]];
+    pooledGemmPacked(
+      memory,
+      kernels.gemmPacked,
+      ao,
+      bo,
+      co,
+      m,
+      k,
+      n,
+      lda,
+      ldb,
+      trans,
+      BLOCK,
+      ROW_BLOCK,
+      base,
+      SCRATCH_BYTES,
+    );
   } finally {
     backend.disposeData(scratch.dataId);
   }
@@ -72,33 +115,42 @@ const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend }) => {
 export const gemmConfig: tf.KernelConfig = { kernelName: GEMM_KERNEL, backendName: 'wasm', kernelFunc };
 
 /**
- * `a @ b` for 2-D float32 `a` `[m, k]` and `b` `[k, n]`: on the wasm backend with n ≥ 64 a multiple of 8, a WebAssembly
- * SIMD kernel blocked along k (`gemm.wat`; from 256 columns with both operands packed), split over the kernel pool's
- * threads when `initBackend` started one (`kernel-pool.ts`: the same values on any number of threads); anywhere else
- * `tf.matMul` (XNNPACK on wasm). On one thread (`node bench/run-speed.mjs gemm`, docs/performance.md) it runs at
- * 15–26 GFLOP/s on a training step's shapes, XNNPACK at 12–22 with its right operand already packed and 7–20 when it
- * packs a new one — every weight after each optimizer step — and 2–3× XNNPACK's speed with a long shared dimension
- * (the output projection's dh = G·W, k = 58101 at OPUS-MT), where XNNPACK streams its operands from memory for every
- * tile. The sums run over l in order, as XNNPACK's do. Not differentiable by itself.
+ * `op(a) @ op(b)` for 2-D float32 `a` `[m, k]` (`[k, m]` with `transposeA`) and `b` `[k, n]` (`[n, k]` with
+ * `transposeB`): on the wasm backend with n ≥ 64 a multiple of 8, a WebAssembly SIMD kernel blocked along k
+ * (`gemm.wat`; from 256 columns with both operands packed, where a transposed operand is read in place — dW = dyᵀ·x
+ * and x·Wᵀ without a transposed copy — and below, after an explicit transpose), split over the kernel pool's threads
+ * when `initBackend` started one (`kernel-pool.ts`: the same values on any number of threads); anywhere else
+ * `tf.matMul` of explicit transposes (XNNPACK on wasm, which runs its own transpose flags ~15× slower). On one
+ * thread (`node bench/run-speed.mjs gemm`, docs/performance.md) it runs at 15–26 GFLOP/s on a training step's
+ * shapes, XNNPACK at 12–22 with its right operand already packed and 7–20 when it packs a new one — every weight
+ * after each optimizer step — and 2–3× XNNPACK's speed with a long shared dimension (the output projection's
+ * dh = G·W, k = 58101 at OPUS-MT), where XNNPACK streams its operands from memory for every tile. The sums run over
+ * l in order, as XNNPACK's do, so the values do not depend on the flags. Not differentiable by itself.
  */
-export function blockedMatMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
-  if (
+export function blockedMatMul(
+  a: tf.Tensor,
+  b: tf.Tensor,
+  transposeA = false,
+  transposeB = false,
+): tf.Tensor2D {
+  const k = a.shape[transposeA ? 0 : 1];
+  const n = b.shape[transposeB ? 0 : 1] ?? 0;
+  const runs =
     a.rank === 2 &&
     b.rank === 2 &&
-    a.shape[1] === b.shape[0] &&
-    (b.shape[1] ?? 0) % 8 === 0 &&
+    k === b.shape[transposeB ? 1 : 0] &&
+    n % 8 === 0 &&
     // A skinny product (decoding's logits (W·hᵀ)ᵀ: 8–40 columns against 58,101 rows at OPUS-MT base) runs faster
     // on XNNPACK: 29 against 54 ms at 8 columns, 111 against 118 at 40 (`node bench/run-speed.mjs gemm`).
-    (b.shape[1] ?? 0) >= MIN_COLUMNS &&
+    n >= MIN_COLUMNS &&
     a.size > 0 &&
     b.size > 0 &&
     a.dtype === 'float32' &&
     b.dtype === 'float32' &&
-    appKernelReady(GEMM_KERNEL) &&
-    // With tfjs's threads and no pool of our own, XNNPACK splits a product between them; this kernel would use one.
-    (getThreadsCount() === 1 || kernelPool() !== undefined)
-  ) {
-    return tf.engine().runKernel(GEMM_KERNEL, { a, b }) as tf.Tensor2D;
+    kernelRuns();
+  if (runs && (packs(n) || (!transposeA && !transposeB))) {
+    return tf.engine().runKernel(GEMM_KERNEL, { a, b }, { transposeA, transposeB }) as tf.Tensor2D;
   }
-  return tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
+  if (!transposeA && !transposeB) return tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
+  return tf.tidy(() => blockedMatMul(transposeA ? tf.transpose(a) : a, transposeB ? tf.transpose(b) : b));
 }

@@ -92,7 +92,7 @@ test('the pooled product is the product (float64 reference, float32 rounding bou
   tf.dispose([a, b]);
 });
 
-test('the packed product (n ≥ 256, a scratch region per thread) split over a pool of three has the one-thread bits', () => {
+test('the packed product (n ≥ 256, a scratch region per thread; operands transposed or not) split over a pool of three has the one-thread bits', () => {
   const three = KernelPool.create(memory(), 3, (source) => {
     const worker = spawnNodeKernelWorker(source);
     worker.unref?.();
@@ -109,11 +109,23 @@ test('the packed product (n ≥ 256, a scratch region per thread) split over a p
     const b = randomTensor([k, n], seed + 1);
     // Threads sharing one scratch would overwrite each other's packed panels: the bits would differ. (The first
     // differing entry, not a diff of 300k numbers, is what a failure prints.)
+    const [, alone] = bothWays(() => blockedMatMul(a, b));
     for (let round = 0; round < 3; round++) {
-      const [pooled, alone] = bothWays(() => blockedMatMul(a, b));
+      const [pooled] = bothWays(() => blockedMatMul(a, b));
       expect(pooled.findIndex((bits, i) => bits !== alone[i])).toBe(-1);
     }
-    tf.dispose([a, b]);
+    // Operands stored transposed (dW = dyᵀ·x, x·Wᵀ): each thread's chunk starts at its columns of Aᵀ or rows of Bᵀ.
+    const [at, bt] = [tf.transpose(a), tf.transpose(b)];
+    for (const [ta, tb] of [
+      [true, false],
+      [false, true],
+      [true, true],
+    ]) {
+      const [pooled, one] = bothWays(() => blockedMatMul(ta ? at : a, tb ? bt : b, ta, tb));
+      expect(pooled.findIndex((bits, i) => bits !== alone[i])).toBe(-1);
+      expect(one.findIndex((bits, i) => bits !== alone[i])).toBe(-1);
+    }
+    tf.dispose([a, b, at, bt]);
   }
 });
 

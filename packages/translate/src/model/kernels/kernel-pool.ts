@@ -33,7 +33,7 @@ const OP = 3;
 const CHUNKS = 4;
 const PER = 5; // items per chunk
 const ITEMS = 6;
-const ARGS = 8; // up to 12 i32 arguments
+const ARGS = 8; // up to 24 i32 arguments
 const MAX_THREADS = 64;
 const CHUNKS_PER_THREAD = 4;
 const MAX_CHUNKS = MAX_THREADS * CHUNKS_PER_THREAD;
@@ -92,10 +92,16 @@ function run(kernels, op, c, start, end) {
     const [a, b, out, k, n, kb] = [u(0), u(1), u(2), u(3), u(4), u(5)];
     kernels.gemm(a + start * k * 4, b, out + start * n * 4, end - start, k, n, kb);
   } else if (op === ${OP_GEMM_PACKED}) {
-    const [a, b, out, m, k, n, kb, mb] = [u(0), u(1), u(2), u(3), u(4), u(5), u(6), u(7)];
-    const scratch = u(8) + kernels.index * u(9);
-    if (u(10)) kernels.gemmPacked(a, b + start * 32, out + start * 32, m, k, (end - start) * 8, n, kb, mb, scratch);
-    else kernels.gemmPacked(a + start * k * 4, b, out + start * n * 4, end - start, k, n, n, kb, mb, scratch);
+    const [a, b, out, m, k, n, lda, ldb, trans, kb, mb] = [u(0), u(1), u(2), u(3), u(4), u(5), u(6), u(7), u(8),
+      u(9), u(10)];
+    const scratch = u(11) + kernels.index * u(12);
+    if (u(13)) {
+      const bs = trans & 2 ? b + start * 32 * ldb : b + start * 32;
+      kernels.gemmPacked(a, bs, out + start * 32, m, k, (end - start) * 8, lda, ldb, n, trans, kb, mb, scratch);
+    } else {
+      const as = trans & 1 ? a + start * 4 : a + start * lda * 4;
+      kernels.gemmPacked(as, b, out + start * n * 4, end - start, k, n, lda, ldb, n, trans, kb, mb, scratch);
+    }
   } else if (op === ${OP_BMM}) {
     const [a, b, out, m, k, n] = [u(0), u(1), u(2), u(3), u(4), u(5)];
     kernels.bmm(a + start * m * k * 4, b + start * k * n * 4, out + start * m * n * 4, end - start, m, k, n,
@@ -236,18 +242,20 @@ export class KernelPool {
    */
   gemmPacked(
     kernel: GemmPacked,
-    ...[a, b, out, m, k, n, kb, mb, scratch, scratchBytes]: Parameters<PooledGemmPacked>
+    ...[a, b, out, m, k, n, lda, ldb, trans, kb, mb, scratch, scratchBytes]: Parameters<PooledGemmPacked>
   ): void {
     const byColumns = n > m;
-    const args = [a, b, out, m, k, n, kb, mb, scratch, scratchBytes, byColumns ? 1 : 0];
+    const args = [a, b, out, m, k, n, lda, ldb, trans, kb, mb, scratch, scratchBytes, byColumns ? 1 : 0];
     if (byColumns) {
-      this.run(OP_GEMM_PACKED, args, n / 8, 1, (start, end) =>
-        kernel(a, b + start * 32, out + start * 32, m, k, (end - start) * 8, n, kb, mb, scratch),
-      );
+      this.run(OP_GEMM_PACKED, args, n / 8, 1, (start, end) => {
+        const bs = trans & 2 ? b + start * 32 * ldb : b + start * 32;
+        kernel(a, bs, out + start * 32, m, k, (end - start) * 8, lda, ldb, n, trans, kb, mb, scratch);
+      });
     } else {
-      this.run(OP_GEMM_PACKED, args, m, 4, (start, end) =>
-        kernel(a + start * k * 4, b, out + start * n * 4, end - start, k, n, n, kb, mb, scratch),
-      );
+      this.run(OP_GEMM_PACKED, args, m, 4, (start, end) => {
+        const as = trans & 1 ? a + start * 4 : a + start * lda * 4;
+        kernel(as, b, out + start * n * 4, end - start, k, n, lda, ldb, n, trans, kb, mb, scratch);
+      });
     }
   }
 
@@ -304,7 +312,10 @@ export function pooledGemm(
   else gemm(a, b, c, m, k, n, kb);
 }
 
-/** gemm.wat's `gemmPacked`: `(a, b, c, m, k, n, ld, kb, mb, scratch)`, B's and C's rows `ld` floats apart. */
+/**
+ * gemm.wat's `gemmPacked`: `(a, b, c, m, k, n, lda, ldb, ldc, trans, kb, mb, scratch)`, each operand's rows `ld`
+ * floats apart, A stored as `[k, m]` when `trans & 1`, B as `[n, k]` when `trans & 2`.
+ */
 export type GemmPacked = (
   ...args: [
     a: number,
@@ -313,7 +324,10 @@ export type GemmPacked = (
     m: number,
     k: number,
     n: number,
-    ld: number,
+    lda: number,
+    ldb: number,
+    ldc: number,
+    trans: number,
     kb: number,
     mb: number,
     scratch: number,
@@ -321,11 +335,25 @@ export type GemmPacked = (
 ) => void;
 
 /**
- * {@link pooledGemmPacked}'s arguments after the memory and the kernel: `(a, b, c, m, k, n, kb, mb, scratch,
- * scratchBytes)` for all of a contiguous C, and each thread's scratch size.
+ * {@link pooledGemmPacked}'s arguments after the memory and the kernel: `(a, b, c, m, k, n, lda, ldb, trans, kb, mb,
+ * scratch, scratchBytes)` for all of a contiguous C, and each thread's scratch size.
  */
 type PooledGemmPacked = (
-  ...args: [...Parameters<Gemm>, mb: number, scratch: number, scratchBytes: number]
+  ...args: [
+    a: number,
+    b: number,
+    c: number,
+    m: number,
+    k: number,
+    n: number,
+    lda: number,
+    ldb: number,
+    trans: number,
+    kb: number,
+    mb: number,
+    scratch: number,
+    scratchBytes: number,
+  ]
 ) => void;
 
 /** How many threads a product on `memory` runs on: scratch for {@link pooledGemmPacked} is per thread. */
@@ -343,10 +371,10 @@ export function pooledGemmPacked(
   kernel: GemmPacked,
   ...args: Parameters<PooledGemmPacked>
 ): void {
-  const [a, b, c, m, k, n, kb, mb, scratch] = args;
+  const [a, b, c, m, k, n, lda, ldb, trans, kb, mb, scratch] = args;
   const pool = kernelPool();
   if (pool?.runsOn(memory) && m * k * n >= MIN_WORK) pool.gemmPacked(kernel, ...args);
-  else kernel(a, b, c, m, k, n, n, kb, mb, scratch);
+  else kernel(a, b, c, m, k, n, lda, ldb, n, trans, kb, mb, scratch);
 }
 
 /** batch-matmul.wat's `bmm` on `memory` (contiguous operands), over the pool as {@link pooledGemm} decides. */
