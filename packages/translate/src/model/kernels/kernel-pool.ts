@@ -312,26 +312,24 @@ export function pooledGemm(
   else gemm(a, b, c, m, k, n, kb);
 }
 
+/** The operands of a packed product: where A, B and C are, its shape, and A's and B's row strides (in floats). */
+type PackedOperands = [
+  a: number,
+  b: number,
+  c: number,
+  m: number,
+  k: number,
+  n: number,
+  lda: number,
+  ldb: number,
+];
+
 /**
  * gemm.wat's `gemmPacked`: `(a, b, c, m, k, n, lda, ldb, ldc, trans, kb, mb, scratch)`, each operand's rows `ld`
  * floats apart, A stored as `[k, m]` when `trans & 1`, B as `[n, k]` when `trans & 2`.
  */
 export type GemmPacked = (
-  ...args: [
-    a: number,
-    b: number,
-    c: number,
-    m: number,
-    k: number,
-    n: number,
-    lda: number,
-    ldb: number,
-    ldc: number,
-    trans: number,
-    kb: number,
-    mb: number,
-    scratch: number,
-  ]
+  ...args: [...PackedOperands, ldc: number, trans: number, kb: number, mb: number, scratch: number]
 ) => void;
 
 /**
@@ -339,21 +337,7 @@ export type GemmPacked = (
  * scratch, scratchBytes)` for all of a contiguous C, and each thread's scratch size.
  */
 type PooledGemmPacked = (
-  ...args: [
-    a: number,
-    b: number,
-    c: number,
-    m: number,
-    k: number,
-    n: number,
-    lda: number,
-    ldb: number,
-    trans: number,
-    kb: number,
-    mb: number,
-    scratch: number,
-    scratchBytes: number,
-  ]
+  ...args: [...PackedOperands, trans: number, kb: number, mb: number, scratch: number, scratchBytes: number]
 ) => void;
 
 /** How many threads a product on `memory` runs on: scratch for {@link pooledGemmPacked} is per thread. */
