@@ -51,16 +51,19 @@ for (const [m, k, n] of SHAPES) {
   const [at, bt] = transposed ? [tf.transpose(a), tf.transpose(b)] : [a, b];
   const variants: Record<string, () => void> = transposed
     ? {
-        'Aᵀ: transpose, then product': () => tf.tidy(() => void blockedMatMul(tf.transpose(at), b).dataSync()),
+        'Aᵀ: transpose, then product': () =>
+          tf.tidy(() => void blockedMatMul(tf.transpose(at), b).dataSync()),
         'Aᵀ read in place': () => tf.tidy(() => void blockedMatMul(at, b, true, false).dataSync()),
-        'Bᵀ: transpose, then product': () => tf.tidy(() => void blockedMatMul(a, tf.transpose(bt)).dataSync()),
+        'Bᵀ: transpose, then product': () =>
+          tf.tidy(() => void blockedMatMul(a, tf.transpose(bt)).dataSync()),
         'Bᵀ read in place': () => tf.tidy(() => void blockedMatMul(a, bt, false, true).dataSync()),
       }
     : {
-    'XNNPACK, packed': () => tf.tidy(() => void tf.matMul(a, b).dataSync()),
-    'XNNPACK, fresh operand': () => tf.tidy(() => void tf.matMul(a, tf.add(b, 0) as tf.Tensor2D).dataSync()),
-    blocked: () => tf.tidy(() => void blockedMatMul(a, b).dataSync()),
-  };
+        'XNNPACK, packed': () => tf.tidy(() => void tf.matMul(a, b).dataSync()),
+        'XNNPACK, fresh operand': () =>
+          tf.tidy(() => void tf.matMul(a, tf.add(b, 0) as tf.Tensor2D).dataSync()),
+        blocked: () => tf.tidy(() => void blockedMatMul(a, b).dataSync()),
+      };
   if (n >= 256 && !transposed) {
     variants['blocked, in place'] = () => {
       experimental_setPackedProduct(false);
