@@ -206,6 +206,31 @@ test('a transposed operand is read in place from 256 columns (one kernel), trans
   tf.dispose([x, dy]);
 });
 
+test('the kernel itself reads a stored transpose at any width (64–248 columns: packed, not refused)', () => {
+  // blockedMatMul transposes first below 256 columns; a direct runKernel with the flags must still be right.
+  for (const [m, k, n, transposeA, transposeB] of [
+    [40, 64, 64, true, false],
+    [37, 129, 128, false, true],
+    [5, 300, 248, true, true],
+  ] as const) {
+    tf.tidy(() => {
+      const a = tf.randomNormal([m, k], 0, 1, 'float32', m);
+      const b = tf.randomNormal([k, n], 0, 1, 'float32', n);
+      const plain = new Uint32Array(blockedMatMul(a, b).dataSync().buffer.slice(0));
+      const got = tf
+        .engine()
+        .runKernel(
+          GEMM_KERNEL,
+          { a: transposeA ? tf.transpose(a) : a, b: transposeB ? tf.transpose(b) : b },
+          { transposeA, transposeB },
+        ) as tf.Tensor;
+      expect(got.shape).toEqual([m, n]);
+      const bits = new Uint32Array(got.dataSync().buffer.slice(0));
+      expect(bits.findIndex((v, i) => v !== plain[i])).toBe(-1);
+    });
+  }
+});
+
 test('a long shared dimension (the output projection: k = 58101 classes, several blocks) stays exact', () => {
   tf.tidy(() => {
     const [m, k, n] = [6, 58_101, 64];

@@ -75,9 +75,8 @@ const kernelFunc: tf.KernelFunc = ({ inputs, backend: kernelBackend, attrs }) =>
   // The module instantiated on the backend's own memory: operands read and the product written in place.
   const kernels = heapModule<{ gemm: Gemm; gemmPacked: GemmPacked }>(MODULE, memory);
   const [ao, bo, co] = [heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out)];
-  if (!packs(n)) {
-    // blockedMatMul sends a transposed operand here only when the packed product runs.
-    if (transposeA || transposeB) throw new Error('gemm: a transposed operand needs the packed product');
+  // A stored transpose always takes the packed product, at any width: only its packing reads one where it lies.
+  if (!packs(n) && !transposeA && !transposeB) {
     pooledGemm(memory, kernels.gemm, ao, bo, co, m, k, n, BLOCK);
     return out;
   }
@@ -148,7 +147,9 @@ export function blockedMatMul(
     a.dtype === 'float32' &&
     b.dtype === 'float32' &&
     kernelRuns();
-  if (runs && (packs(n) || (!transposeA && !transposeB))) {
+  // Only the packed product reads a stored transpose (its packing copies the operand anyway); below its width a
+  // transpose first is as fast (the kernel itself takes one at any width: see kernelFunc).
+  if (runs && ((!transposeA && !transposeB) || readsTransposedInPlace(n))) {
     return tf.engine().runKernel(GEMM_KERNEL, { a, b }, { transposeA, transposeB }) as tf.Tensor2D;
   }
   if (!transposeA && !transposeB) return tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
