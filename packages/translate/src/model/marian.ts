@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensor } from '../checkpoint/safetensors.js';
+import { invalidData } from '../errors.js';
 import { type LoraAdapters, loraLinear } from '../lora/lora.js';
 import { assignValues, firstValue, type InitialValues, variableFrom } from '../models/initial-values.js';
 import type { Rng } from '../rng.js';
@@ -516,10 +517,87 @@ export function activate(x: tf.Tensor, name: string): tf.Tensor {
   }
 }
 
+/** Rows that answer the embedding lookups of given ids tensors (see {@link withEmbeddingRows}). */
+let givenRows: ReadonlyMap<tf.Tensor, tf.Tensor> | undefined;
+
 /**
- * Embedding lookup as `nn.Embedding(V, d, padding_idx)`: rows of `table` for `ids` `[B, L]`; the gradient is
- * d table[v] = Σ_{i: ids_i = v} dy_i, summed on the host (the wasm backend lacks `UnsortedSegmentSum`, and a
- * one-hot matMul would build a `[B·L, V]` matrix), and the `paddingIdx` row gets none.
+ * Runs `fn` with every {@link embeddingLookup} of an ids tensor that is a key of `rows` answered by its value, the
+ * table's rows for those ids (`[B·L, d]`, e.g. a variable made from {@link gatherRows}) instead of a gather. A
+ * trainer differentiates with respect to those rows: the lookup's gradient then comes as one row per token, to be
+ * added to the table's gradient with {@link addEmbeddingGradient}, instead of a dense `[V, d]` tensor (58101 × 512
+ * floats at OPUS-MT base, made, added and read back twice a step). Lookups of other ids gather as usual.
+ */
+export function withEmbeddingRows<T>(rows: ReadonlyMap<tf.Tensor, tf.Tensor>, fn: () => T): T {
+  const previous = givenRows;
+  givenRows = rows;
+  try {
+    return fn();
+  } finally {
+    givenRows = previous;
+  }
+}
+
+/**
+ * Adds the embedding gradient `rows` `[N, d]` (d loss / d looked-up row, one per id of `ids`) to `target`, the
+ * table's `[V, d]` gradient: the rows of each id summed in token order from zero, then added to its row of `target`
+ * — the float32 operations of a dense lookup gradient added to `target` (ids equal to `paddingIdx` give none), for
+ * the rows that id touches only.
+ */
+export function addEmbeddingGradient(
+  target: Float32Array,
+  ids: ArrayLike<number>,
+  rows: Float32Array,
+  dim: number,
+  paddingIdx?: number,
+): void {
+  const slots = new Map<number, number>();
+  const sums = new Float32Array(rows.length);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (id === paddingIdx) continue;
+    let slot = slots.get(id);
+    if (slot === undefined) {
+      slot = slots.size;
+      slots.set(id, slot);
+    }
+    const to = slot * dim;
+    const from = i * dim;
+    for (let j = 0; j < dim; j++) sums[to + j] += rows[from + j];
+  }
+  for (const [id, slot] of slots) {
+    const to = id * dim;
+    const from = slot * dim;
+    for (let j = 0; j < dim; j++) target[to + j] += sums[from + j];
+  }
+}
+
+function checkIds(ids: tf.Tensor, vocab: number): void {
+  const values = ids.dataSync();
+  for (let i = 0; i < values.length; i++) {
+    const id = values[i];
+    if (!(id >= 0 && id < vocab)) {
+      invalidData(
+        `embedding lookup: token id ${id} (position ${i} of the batch) is outside the vocabulary [0, ${vocab}).`,
+      );
+    }
+  }
+}
+
+/**
+ * The rows of `table` `[V, d]` for `ids` `[B, L]`, as `[B·L, d]` (no gradient): what {@link embeddingLookup} looks
+ * up, for {@link withEmbeddingRows}. An id outside `[0, V)` throws `INVALID_DATA`.
+ */
+export function tableRows(table: tf.Tensor2D | tf.Variable, ids: tf.Tensor2D): tf.Tensor2D {
+  checkIds(ids, table.shape[0]);
+  return tf.tidy(() => gatherRows(table, tf.reshape(ids, [-1]) as tf.Tensor1D)) as tf.Tensor2D;
+}
+
+/**
+ * Embedding lookup as `nn.Embedding(V, d, padding_idx)`: rows of `table` for `ids` `[B, L]` (a block copy per token
+ * on the wasm heap: {@link gatherRows}); the gradient is d table[v] = Σ_{i: ids_i = v} dy_i, summed on the host (the
+ * wasm backend lacks `UnsortedSegmentSum`, and a one-hot matMul would build a `[B·L, V]` matrix), and the
+ * `paddingIdx` row gets none. Trainers avoid that dense gradient with {@link withEmbeddingRows}. An id outside
+ * `[0, V)` throws `INVALID_DATA`.
  */
 export function embeddingLookup(
   table: tf.Tensor2D | tf.Variable,
@@ -528,25 +606,22 @@ export function embeddingLookup(
 ): tf.Tensor3D {
   const [b, l] = ids.shape;
   const [vocab, dim] = table.shape as [number, number];
+  const given = givenRows?.get(ids);
+  if (given) return tf.reshape(given, [b, l, dim]) as tf.Tensor3D;
+  checkIds(ids, vocab);
   const lookup = tf.customGrad((...inputs) => {
     const [weights, flatIds, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     save([flatIds]);
     return {
-      value: tf.gather(weights, flatIds as tf.Tensor1D),
+      value: gatherRows(weights, flatIds as tf.Tensor1D),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const indices = saved[0].dataSync();
         const upstream = dy.dataSync() as Float32Array;
         const grad = new Float32Array(vocab * dim);
-        for (let i = 0; i < indices.length; i++) {
-          const row = indices[i];
-          if (row === paddingIdx) continue;
-          const to = row * dim;
-          const from = i * dim;
-          for (let j = 0; j < dim; j++) grad[to + j] += upstream[from + j];
-        }
+        addEmbeddingGradient(grad, indices, upstream, dim, paddingIdx);
         return [tf.tensor2d(grad, [vocab, dim]), tf.zerosLike(saved[0])];
       },
     };
   });
-  return tf.reshape(lookup(table, tf.reshape(ids, [-1])), [b, l, table.shape[1] as number]) as tf.Tensor3D;
+  return tf.reshape(lookup(table, tf.reshape(ids, [-1])), [b, l, dim]) as tf.Tensor3D;
 }

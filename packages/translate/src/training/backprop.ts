@@ -1,7 +1,13 @@
 import type { TfjsEncouragingLossOptions } from '@encouraging-loss/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import { ensureSharedIdentity } from '../model/kernels/shared-identity.js';
-import { causalBias, paddingBias } from '../model/marian.js';
+import {
+  addEmbeddingGradient,
+  causalBias,
+  paddingBias,
+  tableRows,
+  withEmbeddingRows,
+} from '../model/marian.js';
 import { releaseWeightTransposes, withCachedWeightTransposes } from '../model/matmul.js';
 import type { Seq2SeqModel } from '../models/registry.js';
 import { Rng } from '../rng.js';
@@ -100,7 +106,7 @@ function batchGradients(
   // In tidies: both build intermediates (a mask, its cast, a band) that would outlive the step.
   const sourceBias = tf.tidy(() => paddingBias(batch.source, config.pad_token_id));
   const causal = tf.tidy(() => causalBias(batch.decoderInput.shape[1]));
-  const shared = 'model.shared.weight';
+  const shared = SHARED;
   // With LoRA adapters attached the base is frozen: only A and B get gradients (none for the embedding).
   const trainShared = !settings.freezeEmbeddings && !model.lora;
   const take = (name: string, g: tf.Tensor) => {
@@ -134,7 +140,12 @@ function batchGradients(
     chunkTokens: settings.chunkTokens,
   });
   flat.dispose();
-  if (projected.dWeight) take(shared, projected.dWeight);
+  // The table's gradient stays on the host until both lookups' rows are added (as the tape path adds them).
+  let sharedGradient: Float32Array | undefined;
+  if (projected.dWeight) {
+    sharedGradient = projected.dWeight.dataSync() as Float32Array;
+    projected.dWeight.dispose();
+  }
   let upstream: tf.Tensor = tf.reshape(projected.dHidden, top.shape);
   projected.dHidden.dispose();
 
@@ -160,16 +171,26 @@ function batchGradients(
     return out;
   };
 
-  /** The embedding's share of the gradient: recompute embed + dropout, VJP with the upstream gradient. */
+  /**
+   * The embedding's share of the gradient: recompute embed + dropout on the looked-up rows, VJP with the upstream
+   * gradient, and those rows' gradients added to the table's (one row per token, not a dense `[V, d]` tensor).
+   */
   const backEmbedding = (ids: tf.Tensor2D, layerSeed: number | undefined) => {
     if (!trainShared) return;
     const dy = upstream;
+    const lookups = embeddingRows(model, [ids]);
     const { value, grads } = tf.variableGrads(
-      () => tf.sum(tf.mul(model.embedInputs(ids, rngOf(layerSeed)), dy)) as tf.Scalar,
-      [model.outputWeight],
+      () =>
+        withEmbeddingRows(
+          lookups,
+          () => tf.sum(tf.mul(model.embedInputs(ids, rngOf(layerSeed)), dy)) as tf.Scalar,
+        ),
+      [...lookups.values()],
     );
     value.dispose();
-    take(shared, grads[model.outputWeight.name]);
+    sharedGradient ??= new Float32Array(model.outputWeight.size);
+    addLookupGradients(model, lookups, grads, sharedGradient);
+    tf.dispose([...Object.values(grads), ...lookups.values()]);
   };
 
   let dEncoded: tf.Tensor = tf.zerosLike(encoded);
@@ -194,6 +215,7 @@ function batchGradients(
     upstream = dx;
   }
   backEmbedding(batch.source, encoderSeeds[0]);
+  if (sharedGradient) add(shared, sharedGradient);
   tf.dispose([upstream, ...encoderInputs, ...decoderInputs, sourceBias, causal]);
   return { loss: projected.loss, parts: projected.parts };
 }
@@ -211,37 +233,88 @@ function tapeGradients(
     ? [...model.lora.params]
     : [...model.params].filter(([name]) => !(settings.freezeEmbeddings && name === 'model.shared.weight'));
   const names = new Map(trained.map(([name, v]) => [v.name, name]));
+  const lookups = trained.some(([name]) => name === SHARED)
+    ? embeddingRows(model, [batch.decoderInput, batch.source])
+    : new Map<tf.Tensor, tf.Variable>();
   let parts: LossParts | undefined;
   const { value, grads } = tf.variableGrads(
-    () => {
-      const hidden = model.decodeHidden(
-        batch.decoderInput,
-        model.encode(batch.source, settings.rng),
-        settings.rng,
-      );
-      const result = projectedTokenLoss(
-        tf.reshape(hidden, [-1, model.config.d_model]) as tf.Tensor2D,
-        model.outputWeight,
-        model.outputBias,
-        batch.labels,
-        options,
-        {
-          grad: true,
-          trainWeight: !settings.freezeEmbeddings && !model.lora,
-          parts: settings.parts,
-          chunkTokens: settings.chunkTokens,
-        },
-      );
-      parts = result.parts;
-      return result.loss;
-    },
-    trained.map(([, v]) => v),
+    () =>
+      withEmbeddingRows(lookups, () => {
+        const hidden = model.decodeHidden(
+          batch.decoderInput,
+          model.encode(batch.source, settings.rng),
+          settings.rng,
+        );
+        const result = projectedTokenLoss(
+          tf.reshape(hidden, [-1, model.config.d_model]) as tf.Tensor2D,
+          model.outputWeight,
+          model.outputBias,
+          batch.labels,
+          options,
+          {
+            grad: true,
+            trainWeight: !settings.freezeEmbeddings && !model.lora,
+            parts: settings.parts,
+            chunkTokens: settings.chunkTokens,
+          },
+        );
+        parts = result.parts;
+        return result.loss;
+      }),
+    [...trained.map(([, v]) => v), ...lookups.values()],
   );
   const loss = value.dataSync()[0];
   value.dispose();
   for (const [variable, g] of Object.entries(grads)) {
-    add(names.get(variable)!, g.dataSync() as Float32Array);
-    g.dispose();
+    const name = names.get(variable);
+    if (name === undefined) continue; // a lookup's rows: added to the table's gradient below
+    const values = g.dataSync() as Float32Array;
+    if (name === SHARED) addLookupGradients(model, lookups, grads, values);
+    add(name, values);
   }
+  tf.dispose([...Object.values(grads), ...lookups.values()]);
   return { loss, parts };
+}
+
+/** The shared table: the embedding of both stacks and the output projection. */
+const SHARED = 'model.shared.weight';
+
+/**
+ * A variable of the table's rows for each ids tensor (`[B·L, d]`): under {@link withEmbeddingRows} the lookups of
+ * those ids read them, so the tape gives the lookups' gradients per token instead of as dense `[V, d]` tensors.
+ */
+function embeddingRows(model: Seq2SeqModel, ids: readonly tf.Tensor2D[]): Map<tf.Tensor, tf.Variable> {
+  return new Map(
+    ids.map((t) => {
+      const rows = tableRows(model.outputWeight, t);
+      const variable = tf.variable(rows, true);
+      rows.dispose();
+      return [t, variable];
+    }),
+  );
+}
+
+/**
+ * Adds the lookups' row gradients (`grads` by variable name) to the table's gradient `target`, in the order of
+ * `lookups`: the decoder's ids before the source's, the order in which the tape would have added their dense
+ * gradients to the output projection's. A lookup that did not read its rows (no gradient for them) has already
+ * added its share through the table.
+ */
+function addLookupGradients(
+  model: Seq2SeqModel,
+  lookups: ReadonlyMap<tf.Tensor, tf.Variable>,
+  grads: tf.NamedTensorMap,
+  target: Float32Array,
+): void {
+  for (const [ids, rows] of lookups) {
+    const g = grads[rows.name];
+    if (!g) continue;
+    addEmbeddingGradient(
+      target,
+      ids.dataSync(),
+      g.dataSync() as Float32Array,
+      model.outputWeight.shape[1] as number,
+      model.config.pad_token_id,
+    );
+  }
 }
