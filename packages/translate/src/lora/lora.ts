@@ -3,7 +3,7 @@ import type { NamedTensor } from '../checkpoint/safetensors.js';
 import { invalidData, invalidOption } from '../errors.js';
 import { dropout } from '../model/kernels/dropout.js';
 import { blockedMatMul } from '../model/kernels/gemm.js';
-import { linearProduct } from '../model/matmul.js';
+import { addBias, linearProduct } from '../model/matmul.js';
 import type { Rng } from '../rng.js';
 
 /**
@@ -216,7 +216,7 @@ export function loraLinear(
   bias: tf.Tensor,
   rng?: Rng,
 ): tf.Tensor {
-  if (!lora) return tf.add(linearProduct(x, weight), bias);
+  if (!lora) return addBias(linearProduct(x, weight), bias);
   const y = tf.add(frozenLinearProduct(x, weight), bias);
   return lora.has(prefix) ? tf.add(y, lora.delta(prefix, x, rng)) : y;
 }

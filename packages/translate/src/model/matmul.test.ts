@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { beforeAll, expect, test } from 'vitest';
 import { initBackend } from '../training/backend.js';
 import {
+  addBias,
   linearProduct,
   matmulTransposed,
   releaseWeightTransposes,
@@ -95,5 +96,47 @@ test('linearProduct: x·wᵀ and both gradients equal the definition, with and w
       },
     ),
     { numRuns: 40 },
+  );
+});
+
+test('addBias: the value and both gradients of tf.add, bit for bit (the bias gradient a column sum in row order)', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 300 }),
+      // below 64 columns and not × 8 (tf.sum), 64–248 (the blocked kernel), from 256 (packed, split by panels)
+      fc.oneof(
+        fc.integer({ min: 1, max: 70 }),
+        fc.integer({ min: 8, max: 48 }).map((x) => 8 * x),
+      ),
+      fc.integer({ min: 0, max: 10_000 }),
+      (rows, out, seed) => {
+        tf.tidy(() => {
+          const y = tf.randomNormal([rows, out], 0, 1, 'float32', seed);
+          const bias = tf.randomNormal([out], 0, 1, 'float32', seed + 1);
+          const dy = tf.randomNormal([rows, out], 0, 1, 'float32', seed + 2);
+          const bits = (t: tf.Tensor) => Array.from(new Uint32Array(t.dataSync().buffer.slice(0)));
+          const f = (g: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) => tf.grads((a, b) => g(a, b));
+          expect(bits(addBias(y, bias))).toEqual(bits(tf.add(y, bias)));
+          const [gy, gb] = f(addBias)([y, bias], dy);
+          const [ey, eb] = f(tf.add)([y, bias], dy);
+          expect(gb.shape).toEqual([out]);
+          expect(bits(gy)).toEqual(bits(ey));
+          expect(bits(gb)).toEqual(bits(eb));
+          // and the column sums are Σ dy over the rows (float64 reference, float32 rounding per step)
+          const d = dy.dataSync();
+          const g = gb.dataSync();
+          for (let j = 0; j < out; j++) {
+            let sum = 0;
+            let magnitude = 0;
+            for (let i = 0; i < rows; i++) {
+              sum += d[i * out + j];
+              magnitude += Math.abs(d[i * out + j]);
+            }
+            expect(Math.abs(g[j] - sum)).toBeLessThanOrEqual(rows * 2 ** -23 * magnitude);
+          }
+        });
+      },
+    ),
+    { numRuns: 60 },
   );
 });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { batchMatMul } from './kernels/batch-matmul.js';
-import { blockedMatMul, readsTransposedInPlace } from './kernels/gemm.js';
+import { blockedMatMul, columnSums, readsTransposedInPlace } from './kernels/gemm.js';
 
 function swapLast(x: tf.Tensor): tf.Tensor {
   const perm = x.shape.map((_, i) => i);
@@ -105,6 +105,21 @@ export const linearProduct = tf.customGrad((...inputs) => {
     ],
   };
 }) as (x: tf.Tensor, w: tf.Tensor) => tf.Tensor;
+
+/**
+ * `y + bias` for rows `y` `[N, out]` and `bias` `[out]`: `tf.add`'s value, with the bias gradient Σ over the rows of
+ * dy as {@link columnSums} (the same bits as `tf.add`'s own gradient, a transpose and a sum on the wasm backend).
+ */
+export const addBias = tf.customGrad((...inputs) => {
+  const [y, bias] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  return {
+    value: tf.add(y, bias),
+    gradFunc: (dy: tf.Tensor) => [
+      tf.reshape(dy, y.shape),
+      columnSums(tf.reshape(dy, [-1, bias.size]) as tf.Tensor2D),
+    ],
+  };
+}) as (y: tf.Tensor, bias: tf.Tensor) => tf.Tensor;
 
 /** `a @ bᵀ`: through {@link matmul} with an explicit transpose in 2-D, flags only when batched. */
 export function matmulTransposed(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
