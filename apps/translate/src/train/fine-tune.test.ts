@@ -11,6 +11,7 @@ import {
   HostAdam,
   IGNORE_INDEX,
   lossOptions,
+  projectedLossWithGrad,
   type SubwordTokenizer,
   trainingStep,
 } from '@encouraging-loss/translate';
@@ -104,35 +105,49 @@ test('pad from the config: a padded batch has the gradient of its sentences alon
 
 test('no gradient into the padding_idx row through the lookups; the tied projection still gives it one', () => {
   const t = batchTensors(examples, [0, 1, 2], { padId: 388, startId: 388 });
-  const shared: Float32Array[] = [];
-  const collect = (into: Float32Array[], checkpoint: boolean) =>
+  const options = lossOptions({ kind: 'ce' });
+  const collect = (checkpoint: boolean) => {
+    const shared: Float32Array[] = [];
     modelGradients(
       model,
       t,
-      lossOptions({ kind: 'ce' }),
+      options,
       (name, values) => {
-        if (name === 'model.shared.weight') into.push(Float32Array.from(values));
+        if (name === 'model.shared.weight') shared.push(Float32Array.from(values));
       },
       { checkpoint },
     );
-  // Checkpointed, the shared weight's three contributions arrive separately.
-  collect(shared, true);
+    expect(shared).toHaveLength(1); // the lookups' rows are added to the projection's gradient before it leaves
+    return shared[0];
+  };
+  // The output projection's share alone, from the same final states (no dropout: no rng).
+  const projection = tf.tidy(() => {
+    const hidden = model.decodeHidden(t.decoderInput, model.encode(t.source));
+    const flat = tf.reshape(hidden, [-1, model.config.d_model]) as tf.Tensor2D;
+    const { dWeight, dHidden } = projectedLossWithGrad(
+      flat,
+      model.outputWeight,
+      model.outputBias,
+      t.labels,
+      options,
+    );
+    dHidden.dispose();
+    return dWeight!.dataSync() as Float32Array;
+  });
   const d = model.config.d_model;
   const row = (g: Float32Array, r: number) => Array.from(g.subarray(r * d, (r + 1) * d));
-  // Order: output projection, decoder lookup, encoder lookup. Decoder inputs start with 388 in every row.
-  expect(shared).toHaveLength(3);
-  expect(row(shared[0], 388).some((v) => v !== 0)).toBe(true);
-  expect(row(shared[1], 388).every((v) => v === 0)).toBe(true);
-  expect(row(shared[2], 388).every((v) => v === 0)).toBe(true);
+  // Decoder inputs start with 388 in every row: the lookups add nothing to that row, the projection does.
+  expect(row(projection, 388).some((v) => v !== 0)).toBe(true);
   const firstSourceToken = examples[0].source[0];
-  expect(row(shared[2], firstSourceToken).some((v) => v !== 0)).toBe(true);
-  // On one tape (the default at this size) the pad row's gradient is the projection's alone.
-  const tape: Float32Array[] = [];
-  collect(tape, false);
-  expect(tape).toHaveLength(1);
-  row(tape[0], 388).forEach((v, j) => {
-    expect(v).toBeCloseTo(row(shared[0], 388)[j], 6);
-  });
+  for (const checkpoint of [true, false]) {
+    const shared = collect(checkpoint);
+    row(shared, 388).forEach((v, j) => {
+      expect(v).toBeCloseTo(row(projection, 388)[j], 6);
+    });
+    // A token the encoder looks up gains the lookup's share on top of the projection's.
+    const gained = row(shared, firstSourceToken).map((v, j) => v - row(projection, firstSourceToken)[j]);
+    expect(Math.max(...gained.map(Math.abs))).toBeGreaterThan(1e-4);
+  }
   tf.dispose([t.source, t.decoderInput]);
 });
 
