@@ -35,6 +35,11 @@ export interface BackpropSettings {
    * Default `'auto'`: when the estimated activations ({@link tapeBytes}) exceed {@link TAPE_BUDGET_BYTES}.
    */
   checkpoint?: boolean | 'auto';
+  /**
+   * How a gradient tensor becomes the host array passed to `add` (default: `dataSync`, a fresh array). The trainer
+   * reads the first micro-batch's into arrays it keeps from step to step (see `accumulateGradients`).
+   */
+  read?: (name: string, gradient: tf.Tensor) => Float32Array;
 }
 
 /** Activation bytes above which {@link modelGradients} checkpoints by default (1 GiB of the 4 GiB wasm heap). */
@@ -95,6 +100,7 @@ function batchGradients(
   settings: BackpropSettings,
 ): { loss: number; parts?: LossParts } {
   const checkpoint = settings.checkpoint ?? 'auto';
+  const read = settings.read ?? readFresh;
   if (checkpoint === false || (checkpoint === 'auto' && tapeBytes(model, batch) <= TAPE_BUDGET_BYTES)) {
     return tapeGradients(model, batch, options, add, settings);
   }
@@ -110,7 +116,7 @@ function batchGradients(
   // With LoRA adapters attached the base is frozen: only A and B get gradients (none for the embedding).
   const trainShared = !settings.freezeEmbeddings && !model.lora;
   const take = (name: string, g: tf.Tensor) => {
-    add(name, g.dataSync() as Float32Array);
+    add(name, read(name, g));
     g.dispose();
   };
 
@@ -143,7 +149,7 @@ function batchGradients(
   // The table's gradient stays on the host until both lookups' rows are added (as the tape path adds them).
   let sharedGradient: Float32Array | undefined;
   if (projected.dWeight) {
-    sharedGradient = projected.dWeight.dataSync() as Float32Array;
+    sharedGradient = read(shared, projected.dWeight);
     projected.dWeight.dispose();
   }
   let upstream: tf.Tensor = tf.reshape(projected.dHidden, top.shape);
@@ -228,6 +234,7 @@ function tapeGradients(
   add: (name: string, values: Float32Array) => void,
   settings: BackpropSettings,
 ): { loss: number; parts?: LossParts } {
+  const read = settings.read ?? readFresh;
   // With LoRA adapters attached, they alone are trained (the base gets no gradient at all).
   const trained = model.lora
     ? [...model.lora.params]
@@ -268,7 +275,7 @@ function tapeGradients(
   for (const [variable, g] of Object.entries(grads)) {
     const name = names.get(variable);
     if (name === undefined) continue; // a lookup's rows: added to the table's gradient below
-    const values = g.dataSync() as Float32Array;
+    const values = read(name, g);
     if (name === SHARED) addLookupGradients(model, lookups, grads, values);
     add(name, values);
   }
@@ -317,4 +324,9 @@ function addLookupGradients(
       model.config.pad_token_id,
     );
   }
+}
+
+/** A gradient's values as a new host array. */
+function readFresh(_name: string, gradient: tf.Tensor): Float32Array {
+  return gradient.dataSync() as Float32Array;
 }

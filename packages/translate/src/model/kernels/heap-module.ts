@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** A kernel module's two builds, base64 (a generated `*-bytes.ts`): importing an unshared or a shared memory. */
 export interface ModuleVariants {
@@ -51,4 +51,19 @@ export function heapModule<T>(variants: ModuleVariants, memory: WebAssembly.Memo
     byMemory.set(memory, exports);
   }
   return exports;
+}
+
+/**
+ * Copies the values of float32 `t` into `target` (`t.size` long): on the wasm backend straight from the heap, where
+ * `dataSync` would return a fresh array — whose first write page-faults every page (90 ms for the 119 MB of OPUS-MT
+ * base's embedding gradient, against 12 ms into an array written before); elsewhere through `dataSync`.
+ */
+export function readFloat32Into(t: tf.Tensor, target: Float32Array): void {
+  if (target.length !== t.size) throw new Error(`readFloat32Into: ${t.size} values into ${target.length}`);
+  if (t.dtype !== 'float32' || tf.getBackend() !== 'wasm') {
+    target.set(t.dataSync());
+    return;
+  }
+  const backend = tf.backend() as unknown as WasmHeapBackend;
+  target.set(new Float32Array(heapMemory(backend).buffer, heapOffset(backend, t), t.size));
 }
