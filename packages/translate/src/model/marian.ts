@@ -571,7 +571,8 @@ export function addEmbeddingGradient(
   }
 }
 
-function checkIds(ids: tf.Tensor, vocab: number): void {
+/** Throws `INVALID_DATA` naming the first id of `ids` outside `[0, vocab)` (a gather would read past the table). */
+export function checkTokenIds(ids: tf.Tensor, vocab: number): void {
   const values = ids.dataSync();
   for (let i = 0; i < values.length; i++) {
     const id = values[i];
@@ -588,7 +589,7 @@ function checkIds(ids: tf.Tensor, vocab: number): void {
  * up, for {@link withEmbeddingRows}. An id outside `[0, V)` throws `INVALID_DATA`.
  */
 export function tableRows(table: tf.Tensor2D | tf.Variable, ids: tf.Tensor2D): tf.Tensor2D {
-  checkIds(ids, table.shape[0]);
+  checkTokenIds(ids, table.shape[0]);
   return tf.tidy(() => gatherRows(table, tf.reshape(ids, [-1]) as tf.Tensor1D)) as tf.Tensor2D;
 }
 
@@ -608,7 +609,7 @@ export function embeddingLookup(
   const [vocab, dim] = table.shape as [number, number];
   const given = givenRows?.get(ids);
   if (given) return tf.reshape(given, [b, l, dim]) as tf.Tensor3D;
-  checkIds(ids, vocab);
+  checkTokenIds(ids, vocab);
   const lookup = tf.customGrad((...inputs) => {
     const [weights, flatIds, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     save([flatIds]);

@@ -141,3 +141,20 @@ test.each([true, false])('a step leaves no tensor behind (checkpointed: %s)', (c
   tf.dispose([t.source, t.decoderInput]);
   model.dispose();
 });
+
+test.each([true, false])(
+  'a token id outside the vocabulary is INVALID_DATA, and no tensor is left (checkpointed: %s)',
+  (checkpoint) => {
+    const config = { ...makeConfig(14, 'tiny'), encoder_layers: 1, decoder_layers: 1 };
+    const model = new MarianModel(config, new Rng(8));
+    const bad = [{ source: [3, 4, 14, 1], target: [5, 1] }];
+    const t = batchTensors(bad, [0], { padId: config.pad_token_id, startId: config.decoder_start_token_id });
+    const before = tf.memory().numTensors;
+    expect(() => modelGradients(model, t, lossOptions({ kind: 'ce' }), () => {}, { checkpoint })).toThrow(
+      expect.objectContaining({ code: 'INVALID_DATA', message: expect.stringContaining('token id 14') }),
+    );
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([t.source, t.decoderInput]);
+    model.dispose();
+  },
+);

@@ -4,6 +4,7 @@ import { ensureSharedIdentity } from '../model/kernels/shared-identity.js';
 import {
   addEmbeddingGradient,
   causalBias,
+  checkTokenIds,
   paddingBias,
   tableRows,
   withEmbeddingRows,
@@ -99,6 +100,8 @@ function batchGradients(
   add: (name: string, values: Float32Array) => void,
   settings: BackpropSettings,
 ): { loss: number; parts?: LossParts } {
+  // Before any tensor is made, so that bad input leaves nothing behind.
+  for (const ids of [batch.source, batch.decoderInput]) checkTokenIds(ids, model.outputWeight.shape[0]);
   const checkpoint = settings.checkpoint ?? 'auto';
   const read = settings.read ?? readFresh;
   if (checkpoint === false || (checkpoint === 'auto' && tapeBytes(model, batch) <= TAPE_BUDGET_BYTES)) {
@@ -291,14 +294,18 @@ const SHARED = 'model.shared.weight';
  * those ids read them, so the tape gives the lookups' gradients per token instead of as dense `[V, d]` tensors.
  */
 function embeddingRows(model: Seq2SeqModel, ids: readonly tf.Tensor2D[]): Map<tf.Tensor, tf.Variable> {
-  return new Map(
-    ids.map((t) => {
-      const rows = tableRows(model.outputWeight, t);
-      const variable = tf.variable(rows, true);
+  const lookups = new Map<tf.Tensor, tf.Variable>();
+  try {
+    for (const t of ids) {
+      const rows = tableRows(model.outputWeight, t); // INVALID_DATA for an id outside the table
+      lookups.set(t, tf.variable(rows, true));
       rows.dispose();
-      return [t, variable];
-    }),
-  );
+    }
+  } catch (error) {
+    tf.dispose([...lookups.values()]);
+    throw error;
+  }
+  return lookups;
 }
 
 /**
