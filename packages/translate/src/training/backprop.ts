@@ -67,8 +67,8 @@ export function tapeBytes(model: Seq2SeqModel, batch: ModelBatch): number {
  * layer's are drawn from its own seed) and takes the vector–Jacobian product with the upstream gradient. The
  * tfjs heap thus holds one layer's activations at a time instead of the whole network's (at OPUS-MT base size and
  * 2,000 tokens the full tape would not fit in the 4 GiB wasm heap). Gradients are handed to `add(name, values)` as
- * host arrays as soon as each layer's are known (for `model.shared.weight` up to three times: output projection,
- * decoder and encoder lookups). A layer skipped by LayerDrop (M2M100 in training) hands over no gradient for its
+ * host arrays as soon as each layer's are known (`model.shared.weight` once, at the end: the output projection's
+ * gradient with both lookups' rows added). A layer skipped by LayerDrop (M2M100 in training) hands over no gradient for its
  * parameters at all.
  *
  * @returns the summed loss (and its parts when asked).
@@ -115,7 +115,6 @@ function batchGradients(
   // In tidies: both build intermediates (a mask, its cast, a band) that would outlive the step.
   const sourceBias = tf.tidy(() => paddingBias(batch.source, config.pad_token_id));
   const causal = tf.tidy(() => causalBias(batch.decoderInput.shape[1]));
-  const shared = SHARED;
   // With LoRA adapters attached the base is frozen: only A and B get gradients (none for the embedding).
   const trainShared = !settings.freezeEmbeddings && !model.lora;
   const take = (name: string, g: tf.Tensor) => {
@@ -152,7 +151,7 @@ function batchGradients(
   // The table's gradient stays on the host until both lookups' rows are added (as the tape path adds them).
   let sharedGradient: Float32Array | undefined;
   if (projected.dWeight) {
-    sharedGradient = read(shared, projected.dWeight);
+    sharedGradient = read(SHARED, projected.dWeight);
     projected.dWeight.dispose();
   }
   let upstream: tf.Tensor = tf.reshape(projected.dHidden, top.shape);
@@ -224,7 +223,7 @@ function batchGradients(
     upstream = dx;
   }
   backEmbedding(batch.source, encoderSeeds[0]);
-  if (sharedGradient) add(shared, sharedGradient);
+  if (sharedGradient) add(SHARED, sharedGradient);
   tf.dispose([upstream, ...encoderInputs, ...decoderInputs, sourceBias, causal]);
   return { loss: projected.loss, parts: projected.parts };
 }
@@ -241,7 +240,7 @@ function tapeGradients(
   // With LoRA adapters attached, they alone are trained (the base gets no gradient at all).
   const trained = model.lora
     ? [...model.lora.params]
-    : [...model.params].filter(([name]) => !(settings.freezeEmbeddings && name === 'model.shared.weight'));
+    : [...model.params].filter(([name]) => !(settings.freezeEmbeddings && name === SHARED));
   const names = new Map(trained.map(([name, v]) => [v.name, name]));
   const lookups = trained.some(([name]) => name === SHARED)
     ? embeddingRows(model, [batch.decoderInput, batch.source])

@@ -1,3 +1,4 @@
+import { EncouragingLossError } from '@encouraging-loss/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 /** A kernel module's two builds, base64 (a generated `*-bytes.ts`): importing an unshared or a shared memory. */
@@ -59,7 +60,12 @@ export function heapModule<T>(variants: ModuleVariants, memory: WebAssembly.Memo
  * base's embedding gradient, against 12 ms into an array written before); elsewhere through `dataSync`.
  */
 export function readFloat32Into(t: tf.Tensor, target: Float32Array): void {
-  if (target.length !== t.size) throw new Error(`readFloat32Into: ${t.size} values into ${target.length}`);
+  if (target.length !== t.size) {
+    throw new EncouragingLossError(
+      'INVALID_SHAPE',
+      `readFloat32Into: ${t.size} values into an array of ${target.length}`,
+    );
+  }
   if (t.dtype !== 'float32' || tf.getBackend() !== 'wasm') {
     target.set(t.dataSync());
     return;
