@@ -57,6 +57,15 @@ export function positiveInteger(value: string | undefined, name: string, fallbac
   return n;
 }
 
+/** A seed flag: an integer in [0, 2³²) (the generators keep 32 bits; another value would name a seed not used). */
+export function seed32(value: string | undefined, name: string, fallback: number): number {
+  const n = number(value, name, fallback);
+  if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) {
+    invalidOption(`--${name} must be an integer from 0 to 4294967295, got ${value}.`);
+  }
+  return n;
+}
+
 /** A required flag; absent is `INVALID_OPTION` with the usage. */
 export function required(value: string | undefined, name: string, usage: string): string {
   if (!value) invalidOption(`--${name} is required.\n\n${usage}`);

@@ -206,6 +206,8 @@ describe('el-translate compare on the tiny OPUS-MT fixture', () => {
       ['--losses', 'ce,ce'],
       ['--seeds', '1,1'],
       ['--beam', '0'],
+      ['--bootstrap-seed', '0.5'],
+      ['--bootstrap-seed', '4294967296'],
     ]) {
       const bad = run([
         'compare',

@@ -12,6 +12,7 @@ import {
   parseCommand,
   positiveInteger,
   required,
+  seed32,
   THREADS_USAGE,
   threads,
 } from './args.js';
@@ -136,7 +137,7 @@ export const compareCommand: Command = {
       targetToken: values['target-token'],
       beam: positiveInteger(values.beam, 'beam', 5),
       resamples: positiveInteger(values.resamples, 'resamples', 1000),
-      bootstrapSeed: number(values['bootstrap-seed'], 'bootstrap-seed', 12345),
+      bootstrapSeed: seed32(values['bootstrap-seed'], 'bootstrap-seed', 12345),
       quiet: values.quiet,
       training: {
         maxSteps: positiveInteger(values['max-steps'], 'max-steps', 1000),

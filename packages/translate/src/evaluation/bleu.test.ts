@@ -31,7 +31,8 @@ describe('corpusBleu on sacreBLEU vectors', () => {
     effectiveOrder: true,
   };
   test.each([
-    [['this is a test', 'another test'], ['ref1', 'ref2'], 0.003799178428257963],
+    // No n-gram matches: 0 since sacreBLEU 2.0 (#141; 1.x's vector was 0.003799178428257963).
+    [['this is a test', 'another test'], ['ref1', 'ref2'], 0],
     [['this is a test'], ['this is a test'], 1.0],
     [['this is a fest'], ['this is a test'], 0.223606797749979],
     [['test'], ['a test'], 0.3678794411714425],
@@ -77,4 +78,27 @@ test('signature names the settings', () => {
   expect(corpusBleu(['a'], [['a']]).signature).toBe(
     'nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:el-translate',
   );
+});
+
+describe('no n-gram matches', () => {
+  // sacreBLEU's compute_bleu returns 0.0 when no n-gram of any order matches (its #141), before smoothing: exp
+  // smoothing alone would give these five tokens (precisions 100/10, 100/16, 100/24, 100/32) a score of about 5.4.
+  // Expected values from sacreBLEU's source: BLEU().corpus_score(['x y z w v'], [['a b c d e']]) → 0.0, bp 1.0;
+  // (['x y'], [['a b c d']]) → 0.0, bp exp(1 − 4/2) = 0.36787944117144233.
+  test('a non-empty hypothesis sharing no word with the reference scores exactly 0', () => {
+    const score = corpusBleu(['x y z w v'], [['a b c d e']]);
+    expect(score.score).toBe(0);
+    expect(score.brevityPenalty).toBe(1);
+  });
+
+  test('the brevity penalty is still reported, as sacreBLEU reports it', () => {
+    const stats = segmentStatistics(['x', 'y'], [['a', 'b', 'c', 'd']]);
+    expect(bleuFromStatistics(stats)).toEqual({
+      score: 0,
+      precisions: [0, 0, 0, 0],
+      brevityPenalty: Math.exp(1 - 4 / 2),
+    });
+    const empty = segmentStatistics([], [['a', 'b']]);
+    expect(bleuFromStatistics(empty).brevityPenalty).toBe(0);
+  });
 });

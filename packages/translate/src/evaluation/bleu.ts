@@ -109,7 +109,14 @@ export function bleuFromStatistics(
   const smoothValue = options.smoothValue ?? 0.1;
   const { correct, total, hypothesisLength, referenceLength } = stats;
   const precisions = new Array(MAX_ORDER).fill(0);
-  if (hypothesisLength === 0) return { score: 0, precisions, brevityPenalty: 0 };
+  const brevityPenalty =
+    hypothesisLength >= referenceLength
+      ? 1
+      : hypothesisLength > 0
+        ? Math.exp(1 - referenceLength / hypothesisLength)
+        : 0;
+  // sacreBLEU stops early when no n-gram of any order matches (its #141): BLEU 0, whatever the smoothing would give.
+  if (correct.every((c) => c === 0)) return { score: 0, precisions, brevityPenalty };
   let smoothMteval = 1;
   let effectiveOrder = MAX_ORDER;
   for (let n = 1; n <= MAX_ORDER; n++) {
@@ -126,8 +133,6 @@ export function bleuFromStatistics(
       precisions[n - 1] = (100 * correct[n - 1]) / total[n - 1];
     }
   }
-  const brevityPenalty =
-    hypothesisLength < referenceLength ? Math.exp(1 - referenceLength / hypothesisLength) : 1;
   // sacreBLEU's my_log: log(0) counts as a huge negative number, so any zero precision zeroes the score.
   const logSum = precisions
     .slice(0, effectiveOrder)

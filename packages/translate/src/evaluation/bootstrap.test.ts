@@ -114,6 +114,11 @@ test('mismatched systems and bad resamples are INVALID_OPTION', () => {
   expect(() => pairedBootstrap([[]], accuracy)).toThrow(code);
   expect(() => pairedBootstrap([vectors([1, 0])], accuracy, { resamples: 0 })).toThrow(code);
   expect(() => pairedBootstrap([vectors([1, 0])], accuracy, { indices: [[0, 2]] })).toThrow(code);
+  // A seed the 32-bit generator would silently fold onto another: 0.5 and 2³² would draw seed 0's resamples.
+  for (const seed of [0.5, -1, 2 ** 32, Number.NaN]) {
+    expect(() => pairedBootstrap([vectors([1, 0])], accuracy, { seed }), `seed ${seed}`).toThrow(code);
+  }
+  expect(pairedBootstrap([vectors([1, 0])], accuracy, { seed: 2 ** 32 - 1, resamples: 3 })).toHaveLength(1);
 });
 
 const sentence = fc

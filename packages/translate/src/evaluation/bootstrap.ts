@@ -11,7 +11,7 @@ import type { CorpusMetric } from './corpus-metrics.js';
 export interface PairedBootstrapOptions {
   /** Resamples. Default `1000` (sacreBLEU's for `bs`). */
   resamples?: number;
-  /** Seed of the resampling. Default `12345` (sacreBLEU's `SACREBLEU_SEED` default). */
+  /** Seed of the resampling: an integer in [0, 2³²). Default `12345` (sacreBLEU's `SACREBLEU_SEED` default). */
   seed?: number;
   /**
    * The resamples themselves (`[resample][segment]` → segment index), instead of drawing them from `seed`; every
@@ -39,6 +39,10 @@ export interface BootstrapResult {
 
 /** Resample indices: `resamples` rows of `segments` indices drawn uniformly with replacement. */
 export function resampleIndices(segments: number, resamples: number, seed: number): Int32Array[] {
+  // The generator keeps 32 bits of its seed: 0.5, 2³² and 0 would all draw seed 0's resamples under another name.
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
+    invalidOption(`Bootstrap seed must be an integer in [0, 2^32), got ${seed}.`);
+  }
   const rng = new Rng(seed);
   return Array.from({ length: resamples }, () => {
     const row = new Int32Array(segments);

@@ -86,3 +86,12 @@ test.each([
 ])('sentence level, default β=2, eps smoothing: %s', (h, r, expected) => {
   expect(Math.abs(sentenceChrf(h, r, { epsSmoothing: true }).score - expected)).toBeLessThan(EPSILON);
 });
+
+// sacreBLEU averages precision and recall over the orders both sides have n-grams of; the orders neither side reaches
+// (here 3–6) must not add their ε to the averages: with them, "ab" against "xy" scored 2e-14 instead of 0.
+test('orders that neither side reaches add nothing to the averages', () => {
+  expect(sentenceChrf('ab', 'xy').score).toBe(0);
+  // Orders 1–2 only: precision 1, recall (2/7 + 1/6) / 2 = 19/84 → F2 = 100 · 5 · (19/84) / (4 + 19/84) = 9500/355;
+  // sacreBLEU's CHRF().sentence_score('ab', ['abcdefg']) gives 26.76056338028169 (and 0.0 for 'ab' against 'xy').
+  expect(sentenceChrf('ab', 'abcdefg').score).toBeCloseTo(26.76056338028169, 12);
+});

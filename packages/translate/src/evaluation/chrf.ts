@@ -78,9 +78,12 @@ export function chrfFromStatistics(
     const recall = refCount > 0 ? match / refCount : EPS;
     const denominator = factor * precision + recall;
     score += denominator > 0 ? ((1 + factor) * precision * recall) / denominator : EPS;
-    if (hypCount > 0 && refCount > 0) effectiveOrder += 1;
-    precisionSum += precision;
-    recallSum += recall;
+    // Only orders both sides have count towards the averages (sacreBLEU's `_compute_f_score`).
+    if (hypCount > 0 && refCount > 0) {
+      effectiveOrder += 1;
+      precisionSum += precision;
+      recallSum += recall;
+    }
   }
   if (epsSmoothing) return (100 * score) / order;
   if (effectiveOrder === 0) return 0;
