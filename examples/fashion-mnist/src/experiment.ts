@@ -11,7 +11,15 @@ import { DEBIAN_DATA_DIR, IDX_SHA256, loadFashionMnist, longTailIndices, subset 
 import { describeLoss, LOSSES, type LossName } from './losses.js';
 import { createModel, MODELS, type ModelName } from './models.js';
 import { mulberry32 } from './random.js';
-import { isCurrent, type ResultsFile, readResults, SETS, type SetName, writeResults } from './results.js';
+import {
+  isCurrent,
+  type ResultsFile,
+  readResults,
+  SETS,
+  type SetName,
+  withResultsLock,
+  writeResults,
+} from './results.js';
 import { TRAINING, trainAndEvaluate } from './train.js';
 
 /**
@@ -111,7 +119,8 @@ const results: ResultsFile = {
 const controller = new AbortController();
 process.on('SIGINT', () => controller.abort(new Error('interrupted')));
 
-// Seed by seed: an interrupted experiment leaves every arm with the same seeds (paired comparisons stay whole).
+// Seed by seed: an interrupted experiment leaves at most one seed without all its arms (the report leaves such a
+// seed out until it is complete, so paired comparisons stay whole).
 const plan = seeds.flatMap((seed) =>
   models.flatMap((model) => sets.flatMap((set) => losses.map((loss) => ({ model, set, loss, seed })))),
 );
@@ -147,30 +156,32 @@ for (const [i, { model, set, loss, seed }] of todo.entries()) {
     process.exit(130);
   }
   const seconds = (Date.now() - t0) / 1000;
-  // Another experiment may be writing the same file (say, one per training set on a two-core machine): start from
-  // what the file holds now, so its runs are kept. The write itself is atomic (results.ts).
-  const current = readResults(out);
-  if (current && JSON.stringify(current.settings) === JSON.stringify(settings)) results.runs = current.runs;
-  results.runs = results.runs.filter(
-    (r) => !(r.model === model && r.set === set && r.loss === loss && r.seed === seed),
-  );
-  results.runs.push({
-    model,
-    set,
-    loss,
-    seed,
-    epochs: epochs[set],
-    lossSettings: describeLoss(loss),
-    testAccuracy: result.accuracy,
-    perClassAccuracy: result.perClassAccuracy,
-    ece: result.ece,
-    nll: result.nll,
-    trainLoss: result.trainLoss,
-    testAccuracyByEpoch: result.testAccuracyByEpoch,
-    seconds,
+  // Another experiment may be writing the same file (say, one per training set on a two-core machine): under the
+  // file's lock, start from what the file holds now, so its runs are kept. The write itself is atomic (results.ts).
+  withResultsLock(out, () => {
+    const current = readResults(out);
+    if (current && JSON.stringify(current.settings) === JSON.stringify(settings)) results.runs = current.runs;
+    results.runs = results.runs.filter(
+      (r) => !(r.model === model && r.set === set && r.loss === loss && r.seed === seed),
+    );
+    results.runs.push({
+      model,
+      set,
+      loss,
+      seed,
+      epochs: epochs[set],
+      lossSettings: describeLoss(loss),
+      testAccuracy: result.accuracy,
+      perClassAccuracy: result.perClassAccuracy,
+      ece: result.ece,
+      nll: result.nll,
+      trainLoss: result.trainLoss,
+      testAccuracyByEpoch: result.testAccuracyByEpoch,
+      seconds,
+    });
+    results.environment.updated = new Date().toISOString();
+    writeResults(results, out);
   });
-  results.environment.updated = new Date().toISOString();
-  writeResults(results, out);
   const elapsed = (Date.now() - started) / 1000;
   const eta = (elapsed / (i + 1)) * (todo.length - i - 1);
   console.error(

@@ -5,7 +5,7 @@ export interface Evaluation {
   perClassAccuracy: number[];
   /** Expected calibration error over equal-width confidence bins. */
   ece: number;
-  /** Mean negative log-likelihood of the true class. */
+  /** Mean negative log-likelihood of the true class, each p floored at 1e-30 (a term is at most 69.08). */
   nll: number;
 }
 
@@ -13,7 +13,9 @@ export interface Evaluation {
  * Accuracy, per-class accuracy, ECE and NLL of `probabilities` `[N, K]` (row-major) against `labels` `[N]`.
  *
  * ECE (Guo et al., 2017): confidences c_i = max_k p_ik fall in `bins` equal-width bins ((b−1)/B, b/B];
- * ECE = Σ_b |B_b| / N · |accuracy(B_b) − mean confidence(B_b)|.
+ * ECE = Σ_b |B_b| / N · |accuracy(B_b) − mean confidence(B_b)|. NLL = mean of −log max(p_iy, 1e-30): from
+ * probabilities, a true class far below the top (a float32 softmax gives p = 0 past a logit gap of about 104) has
+ * no finite log, so its term is capped at −log 1e-30 ≈ 69.08.
  */
 export function evaluate(
   probabilities: ArrayLike<number>,

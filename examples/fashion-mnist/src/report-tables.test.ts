@@ -60,6 +60,35 @@ describe('resultsSection', () => {
     expect(section).toContain('| +10.00 ± 0.00 [+10.0, +10.0] | 2↑ 0↓ of 2 | (2 seeds) |');
   });
 
+  it('shows only the seeds every arm has, so that means and paired differences are over the same seeds', () => {
+    // CE has seed 3, EL not yet (an experiment stopped between the two): CE's mean is over seeds 1–2, not 1–3.
+    const section = resultsSection(
+      file([
+        run('CE', 1, 0.8),
+        run('CE', 2, 0.82),
+        run('CE', 3, 0.5),
+        run('EL', 1, 0.81),
+        run('EL', 2, 0.83),
+      ]),
+    );
+    const row = (loss: string) => section.split('\n').find((l) => l.startsWith(`| ${loss} |`)) ?? '';
+    expect(row('CE')).toContain('| 81.00 ± 1.41 | (baseline) |');
+    expect(row('EL')).toContain('| 82.00 ± 1.41 | +1.00 ± 0.00 [+1.0, +1.0] | 2↑ 0↓ of 2 | (2 seeds) |');
+    expect(section).toContain(
+      'balanced: 2 losses × seeds 1,2, 1 epochs (4 runs; 1 more left out: at fewer epochs, or of a seed not every arm has run yet)',
+    );
+  });
+
+  it('shows only the runs at the longest training when the file holds runs of several lengths', () => {
+    const at = (r: RunRecord, epochs: number): RunRecord => ({ ...r, epochs });
+    const short = [at(run('CE', 1, 0.5), 1), at(run('EL', 1, 0.9), 1)];
+    const long = [at(run('CE', 1, 0.8), 4), at(run('EL', 1, 0.81), 4)];
+    const section = resultsSection(file([...short, ...long]));
+    const row = (loss: string) => section.split('\n').find((l) => l.startsWith(`| ${loss} |`)) ?? '';
+    expect(row('EL')).toContain('| 81.00 ± 0.00 | +1.00 ± 0.00 [+1.0, +1.0] | 1↑ 0↓ of 1 |');
+    expect(section).toContain('balanced: 2 losses × seeds 1, 4 epochs (2 runs; 2 more left out');
+  });
+
   it('shows the learning curve at half-way, three quarters and the end of runs that recorded it', () => {
     // 8 epochs: marks 4, 6, 8 → epochs 2–4, 4–6, 6–8. Seed 1's curve ends at 0.86, seed 2's at 0.88.
     const curve = (end: number) => [0.7, 0.8, 0.82, 0.84, 0.85, end - 0.01, end, end + 0.01];

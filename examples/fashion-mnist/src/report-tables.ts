@@ -29,10 +29,27 @@ const classList = (classes: number[]) =>
       ? `c${classes[0]}–${classes[classes.length - 1]}`
       : classes.map((c) => `c${c}`).join(', ');
 
-/** The runs of one arm, ordered by seed. */
+/**
+ * The runs of one (model, set) the tables show: those at its longest training (a run made with other `--epochs` is
+ * not averaged or paired with them), and of those only the seeds every arm has, so that an arm's mean ± std and its
+ * paired difference to CE are over the same seeds (an experiment stopped between two arms of a seed leaves the
+ * seed's later arms missing).
+ */
+function shownRuns(results: ResultsFile, model: ModelName, set: SetName): RunRecord[] {
+  const ofSet = results.runs.filter((r) => r.model === model && r.set === set);
+  if (ofSet.length === 0) return [];
+  const epochs = Math.max(...ofSet.map((r) => r.epochs));
+  const longest = ofSet.filter((r) => r.epochs === epochs);
+  const losses = [...new Set(longest.map((r) => r.loss))];
+  const complete = (seed: number) =>
+    losses.every((l) => longest.some((r) => r.loss === l && r.seed === seed));
+  return longest.filter((r) => complete(r.seed));
+}
+
+/** The shown runs ({@link shownRuns}) of one arm, ordered by seed. */
 function runsOf(results: ResultsFile, model: ModelName, set: SetName, loss: LossName): RunRecord[] {
-  return results.runs
-    .filter((r) => r.model === model && r.set === set && r.loss === loss)
+  return shownRuns(results, model, set)
+    .filter((r) => r.loss === loss)
     .sort((a, b) => a.seed - b.seed);
 }
 
@@ -76,12 +93,15 @@ function whatRan(results: ResultsFile, model: ModelName): string | undefined {
   const runs = results.runs.filter((r) => r.model === model);
   if (runs.length === 0) return undefined;
   const parts = SETS.map((set) => {
-    const ofSet = runs.filter((r) => r.set === set);
-    if (ofSet.length === 0) return `${set}: not run`;
+    const all = runs.filter((r) => r.set === set);
+    if (all.length === 0) return `${set}: not run`;
+    const ofSet = shownRuns(results, model, set);
     const seeds = [...new Set(ofSet.map((r) => r.seed))].sort((a, b) => a - b);
-    const epochs = [...new Set(ofSet.map((r) => r.epochs))].join('/');
     const losses = LOSSES.filter((l) => ofSet.some((r) => r.loss === l)).length;
-    return `${set}: ${losses} losses × seeds ${seeds.join(',')}, ${epochs} epochs (${ofSet.length} runs)`;
+    const left = all.length - ofSet.length;
+    const leftOut =
+      left === 0 ? '' : `; ${left} more left out: at fewer epochs, or of a seed not every arm has run yet`;
+    return `${set}: ${losses} losses × seeds ${seeds.join(',')}, ${ofSet[0].epochs} epochs (${ofSet.length} runs${leftOut})`;
   });
   return `**${model.toUpperCase()}** (${results.settings.models[model]}): ${parts.join('; ')}.`;
 }

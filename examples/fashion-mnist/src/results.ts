@@ -1,4 +1,13 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { EncouragingLossError } from '@encouraging-loss/core';
 import type { IDX_SHA256 } from './fashion-mnist.js';
 import { describeLoss, LOSSES, type LossName } from './losses.js';
@@ -70,6 +79,35 @@ export function writeResults(results: ResultsFile, path: URL | string = RESULTS_
   const temporary = `${path instanceof URL ? path.pathname : path}.partial`;
   writeFileSync(temporary, `${JSON.stringify({ ...results, runs: sorted }, null, 2)}\n`);
   renameSync(temporary, path);
+}
+
+/**
+ * Runs `update` (a read of the file, a merge, a write) while holding `<file>.lock`, so that two experiments writing
+ * one results file (one per training set, say) never interleave their read and write and drop each other's run. The
+ * lock is a file created exclusively; a lock older than `staleMs` (its holder died) is taken over.
+ */
+export function withResultsLock<T>(path: URL | string, update: () => T, staleMs = 60_000): T {
+  const lock = `${path instanceof URL ? path.pathname : path}.lock`;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx'));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > staleMs) unlinkSync(lock);
+      } catch {
+        // Released (or taken over) between the two calls: try again.
+      }
+      Atomics.wait(pause, 0, 0, 20);
+    }
+  }
+  try {
+    return update();
+  } finally {
+    unlinkSync(lock);
+  }
 }
 
 /** Whether `run` is the record of (model, set, loss, seed, epochs) with the loss as the code now defines it. */
