@@ -15,6 +15,9 @@ describe('classGroups', () => {
 });
 
 describe('resultsSection', () => {
+  /** The table row of `loss` in a section (the first table that has one). */
+  const rowOf = (section: string, loss: string) =>
+    section.split('\n').find((l) => l.startsWith(`| ${loss} |`)) ?? '';
   const run = (loss: RunRecord['loss'], seed: number, testAccuracy: number): RunRecord => ({
     model: 'mlp',
     set: 'balanced',
@@ -43,11 +46,10 @@ describe('resultsSection', () => {
     const el = [0.81, 0.83, 0.815, 0.81, 0.805].map((a, i) => run('EL', i + 1, a));
     const ls = [0.81, 0.81, 0.82, 0.81, 0.81].map((a, i) => run('LS-CE', i + 1, a));
     const section = resultsSection(file([...ce, ...el, ...ls]));
-    const row = (loss: string) => section.split('\n').find((l) => l.startsWith(`| ${loss} |`)) ?? '';
     // EL: 81, 83, 81.5, 81, 80.5 % → mean 81.40, sample std 0.96; EL − CE: +1, +1, +0.5, +1, +0.5 pp → +0.80 ± 0.27.
-    expect(row('EL')).toContain('| 81.40 ± 0.96 | +0.80 ± 0.27 [+0.5, +1.0] | 5↑ 0↓ of 5 | win |');
+    expect(rowOf(section, 'EL')).toContain('| 81.40 ± 0.96 | +0.80 ± 0.27 [+0.5, +1.0] | 5↑ 0↓ of 5 | win |');
     // LS-CE − CE: +1, −1, +1, +1, +1 pp → +0.60 ± 0.89.
-    expect(row('LS-CE')).toContain('| +0.60 ± 0.89 [−1.0, +1.0] | 4↑ 1↓ of 5 | tie |');
+    expect(rowOf(section, 'LS-CE')).toContain('| +0.60 ± 0.89 [−1.0, +1.0] | 4↑ 1↓ of 5 | tie |');
     expect(section).toContain(
       'balanced: 3 losses × seeds 1,2,3,4,5, 1 epochs (15 runs); long-tailed: not run',
     );
@@ -71,9 +73,10 @@ describe('resultsSection', () => {
         run('EL', 2, 0.83),
       ]),
     );
-    const row = (loss: string) => section.split('\n').find((l) => l.startsWith(`| ${loss} |`)) ?? '';
-    expect(row('CE')).toContain('| 81.00 ± 1.41 | (baseline) |');
-    expect(row('EL')).toContain('| 82.00 ± 1.41 | +1.00 ± 0.00 [+1.0, +1.0] | 2↑ 0↓ of 2 | (2 seeds) |');
+    expect(rowOf(section, 'CE')).toContain('| 81.00 ± 1.41 | (baseline) |');
+    expect(rowOf(section, 'EL')).toContain(
+      '| 82.00 ± 1.41 | +1.00 ± 0.00 [+1.0, +1.0] | 2↑ 0↓ of 2 | (2 seeds) |',
+    );
     expect(section).toContain(
       'balanced: 2 losses × seeds 1,2, 1 epochs (4 runs; 1 more left out: at fewer epochs, or of a seed not every arm has run yet)',
     );
@@ -84,8 +87,7 @@ describe('resultsSection', () => {
     const short = [at(run('CE', 1, 0.5), 1), at(run('EL', 1, 0.9), 1)];
     const long = [at(run('CE', 1, 0.8), 4), at(run('EL', 1, 0.81), 4)];
     const section = resultsSection(file([...short, ...long]));
-    const row = (loss: string) => section.split('\n').find((l) => l.startsWith(`| ${loss} |`)) ?? '';
-    expect(row('EL')).toContain('| 81.00 ± 0.00 | +1.00 ± 0.00 [+1.0, +1.0] | 1↑ 0↓ of 1 |');
+    expect(rowOf(section, 'EL')).toContain('| 81.00 ± 0.00 | +1.00 ± 0.00 [+1.0, +1.0] | 1↑ 0↓ of 1 |');
     expect(section).toContain('balanced: 2 losses × seeds 1, 4 epochs (2 runs; 2 more left out');
   });
 
