@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classGroups, resultsSection } from './report-tables.js';
+import { classGroups, longerTrainingSection, resultsSection } from './report-tables.js';
 import type { ResultsFile, RunRecord } from './results.js';
 
 describe('classGroups', () => {
@@ -108,5 +108,34 @@ describe('resultsSection', () => {
     );
     // EL's run has no curve: no row.
     expect(section).not.toContain('| balanced | EL |');
+  });
+
+  describe('longerTrainingSection', () => {
+    // The grid ran 4 epochs; the longer file has CE and EL of seed 1 at 8 epochs (marks 4, 6, 8).
+    const curveRun = (loss: RunRecord['loss'], curve: number[]): RunRecord => ({
+      ...run(loss, 1, curve[curve.length - 1]),
+      epochs: curve.length,
+      trainLoss: curve.map((_, i) => 1 - i / 10),
+      testAccuracyByEpoch: curve,
+    });
+    const grid = file([curveRun('CE', [0.7, 0.8, 0.8, 0.8]), curveRun('EL', [0.6, 0.7, 0.7, 0.7])]);
+    const ce = curveRun('CE', [0.7, 0.8, 0.8, 0.8, 0.81, 0.81, 0.81, 0.84]);
+    const el = curveRun('EL', [0.6, 0.7, 0.7, 0.7, 0.75, 0.8, 0.85, 0.87]);
+
+    it("reads each longer run at the grid's budget, half-way and the end, with the same seed's CE", () => {
+      const section = longerTrainingSection(file([ce, el]), grid);
+      // CE: epochs 2–4 → 80.00, 4–6 → 80.67, 6–8 → 82.00; training loss epoch 4 → 8: 0.700 → 0.300.
+      expect(section).toContain(
+        '| MLP, balanced | CE | 1 | 4 / 6 / 8 | 80.00 → 80.67 → 82.00 | (baseline) | 84.00 | 0.700 → 0.300 |',
+      );
+      // EL: 70.00 → 75.00 → 84.00; vs CE: 70 − 80 = −10.00 at 4, 84 − 82 = +2.00 at 8.
+      expect(section).toContain(
+        '| MLP, balanced | EL | 1 | 4 / 6 / 8 | 70.00 → 75.00 → 84.00 | −10.00 → +2.00 | 87.00 | 0.700 → 0.300 |',
+      );
+    });
+
+    it('is empty when nothing in the file ran past the grid', () => {
+      expect(longerTrainingSection(grid, grid)).toBe('');
+    });
   });
 });

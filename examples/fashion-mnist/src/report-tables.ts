@@ -256,11 +256,73 @@ export function resultsSection(results: ResultsFile): string {
   return out.join('\n');
 }
 
-/** Replaces the README's section between its `<!-- results -->` and `<!-- /results -->` markers. */
-export function withResultsSection(readme: string, results: ResultsFile): string {
-  const start = readme.indexOf('<!-- results -->');
-  const end = readme.indexOf('<!-- /results -->');
+/**
+ * The longer-training check (markdown), made from results-longer.json: runs of the grid's (model, set, loss, seed)
+ * trained past the grid's epochs. A run's first epochs are the grid run's (same weights, same batch order), so each
+ * row reads the same learning curve at the grid's budget, half-way to the longer end, and at the end, and the paired
+ * difference to CE of the same seed at the grid's budget and at the end. Returns '' when `longer` has no run of a
+ * (model, set) the grid has.
+ */
+export function longerTrainingSection(longer: ResultsFile, results: ResultsFile): string {
+  const rows: string[] = [];
+  for (const model of MODELS) {
+    for (const set of SETS) {
+      const grid = shownRuns(results, model, set);
+      const runs = longer.runs
+        .filter((r) => r.model === model && r.set === set && r.testAccuracyByEpoch?.length === r.epochs)
+        .sort((a, b) => LOSSES.indexOf(a.loss) - LOSSES.indexOf(b.loss) || a.seed - b.seed);
+      if (grid.length === 0 || runs.length === 0) continue;
+      const budget = grid[0].epochs;
+      for (const r of runs) {
+        if (r.epochs <= budget) continue;
+        const marks = [budget, Math.round((budget + r.epochs) / 2), r.epochs];
+        const at = (run: RunRecord, m: number) => meanOf(run.testAccuracyByEpoch as number[], m - 3, m);
+        const ce = runs.find((b) => b.loss === 'CE' && b.seed === r.seed && b.epochs === r.epochs);
+        const versusCe =
+          r.loss === 'CE'
+            ? '(baseline)'
+            : ce
+              ? [budget, r.epochs].map((m) => signed(at(r, m) - at(ce, m))).join(' → ')
+              : '–';
+        rows.push(
+          `| ${model.toUpperCase()}, ${set} | ${r.loss} | ${r.seed} | ${marks.join(' / ')} | ${marks.map((m) => pct(at(r, m))).join(' → ')} | ${versusCe} | ${pct(r.testAccuracy)} | ${[budget, r.epochs].map((m) => r.trainLoss[m - 1].toFixed(3)).join(' → ')} |`,
+        );
+      }
+    }
+  }
+  if (rows.length === 0) return '';
+  return [
+    `_Written by \`${COMMAND} report\` from results-longer.json (made by \`${COMMAND} experiment -- … --out results-longer.json\`, see Commands); do not edit by hand._`,
+    '',
+    "Runs of the grid trained past its epochs. A run's first epochs are the grid run of the same seed (the same initial weights and batch order; `src/results.test.ts` checks them against results.json), so each row is one learning curve read at the grid's budget, half-way to the longer end and at the end (means of the three epochs up to each), with the paired difference to CE of the same seed at the grid's budget and at the end.",
+    '',
+    '| model, set | loss | seed | epochs: grid / half-way / end | test accuracy %, 3-epoch means | Δ vs CE (pp), grid → end | final test accuracy % | training loss, grid → end |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
+}
+
+/** `readme` with the text between `<!-- name -->` and `<!-- /name -->` replaced by `section`. */
+function withSection(readme: string, name: string, section: string): string {
+  const start = readme.indexOf(`<!-- ${name} -->`);
+  const end = readme.indexOf(`<!-- /${name} -->`);
   if (start < 0 || end < start)
-    throw new Error('README.md has no <!-- results --> … <!-- /results --> block');
-  return `${readme.slice(0, start)}<!-- results -->\n${resultsSection(results)}\n${readme.slice(end)}`;
+    throw new Error(`README.md has no <!-- ${name} --> … <!-- /${name} --> block`);
+  return `${readme.slice(0, start)}<!-- ${name} -->\n${section}\n${readme.slice(end)}`;
+}
+
+/**
+ * The README with its `<!-- results -->` section written from results.json and, when it has a `<!-- longer -->`
+ * block, that one from results-longer.json.
+ */
+export function withResultsSection(readme: string, results: ResultsFile, longer?: ResultsFile): string {
+  const updated = withSection(readme, 'results', resultsSection(results));
+  if (!updated.includes('<!-- longer -->')) return updated;
+  return withSection(
+    updated,
+    'longer',
+    longer
+      ? longerTrainingSection(longer, results)
+      : '_No results-longer.json: nothing trained past the grid._',
+  );
 }

@@ -54,6 +54,9 @@ export interface ResultsFile {
 /** The file the experiment writes and the report reads: results.json beside package.json. */
 export const RESULTS_URL = new URL('../results.json', import.meta.url);
 
+/** Runs of the grid trained past its epochs (the longer-training check), read by the report beside results.json. */
+export const LONGER_RESULTS_URL = new URL('../results-longer.json', import.meta.url);
+
 /** Reads a results file, or returns undefined if there is none. */
 export function readResults(path: URL | string = RESULTS_URL): ResultsFile | undefined {
   if (!existsSync(path)) return undefined;
