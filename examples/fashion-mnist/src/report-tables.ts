@@ -165,9 +165,12 @@ function calibrationTable(results: ResultsFile, model: ModelName): string[] {
   return lines;
 }
 
-/** Mean of `values[from..to)` (0-based), clipped to the array. */
-function meanOf(values: readonly number[], from: number, to: number): number {
-  const part = values.slice(Math.max(0, from), to);
+/**
+ * A run's test accuracy averaged over the three epochs up to `epoch` (1-based; fewer at the start of the curve): a
+ * single epoch's accuracy moves by a few tenths of a point from one epoch to the next.
+ */
+function accuracyUpTo(run: RunRecord, epoch: number): number {
+  const part = (run.testAccuracyByEpoch as number[]).slice(Math.max(0, epoch - 3), epoch);
   return part.reduce((a, v) => a + v, 0) / part.length;
 }
 
@@ -190,7 +193,7 @@ export function convergenceTable(results: ResultsFile, model: ModelName): string
       const e = epochs[0];
       const marks = [Math.ceil(e / 2), Math.ceil((3 * e) / 4), e];
       const mean = (f: (r: RunRecord) => number) => runs.reduce((a, r) => a + f(r), 0) / runs.length;
-      const accuracy = marks.map((m) => mean((r) => meanOf(r.testAccuracyByEpoch as number[], m - 3, m)));
+      const accuracy = marks.map((m) => mean((r) => accuracyUpTo(r, m)));
       const trainLoss = [marks[0], e].map((m) => mean((r) => r.trainLoss[m - 1]).toFixed(3));
       rows.push(
         `| ${set} | ${loss} | ${runs.length} | ${marks.map((m) => m).join(' / ')} | ${accuracy.map((a) => pct(a)).join(' → ')} | ${signed(accuracy[2] - accuracy[1])} | ${trainLoss.join(' → ')} |`,
@@ -276,16 +279,15 @@ export function longerTrainingSection(longer: ResultsFile, results: ResultsFile)
       for (const r of runs) {
         if (r.epochs <= budget) continue;
         const marks = [budget, Math.round((budget + r.epochs) / 2), r.epochs];
-        const at = (run: RunRecord, m: number) => meanOf(run.testAccuracyByEpoch as number[], m - 3, m);
         const ce = runs.find((b) => b.loss === 'CE' && b.seed === r.seed && b.epochs === r.epochs);
         const versusCe =
           r.loss === 'CE'
             ? '(baseline)'
             : ce
-              ? [budget, r.epochs].map((m) => signed(at(r, m) - at(ce, m))).join(' → ')
+              ? [budget, r.epochs].map((m) => signed(accuracyUpTo(r, m) - accuracyUpTo(ce, m))).join(' → ')
               : '–';
         rows.push(
-          `| ${model.toUpperCase()}, ${set} | ${r.loss} | ${r.seed} | ${marks.join(' / ')} | ${marks.map((m) => pct(at(r, m))).join(' → ')} | ${versusCe} | ${pct(r.testAccuracy)} | ${[budget, r.epochs].map((m) => r.trainLoss[m - 1].toFixed(3)).join(' → ')} |`,
+          `| ${model.toUpperCase()}, ${set} | ${r.loss} | ${r.seed} | ${marks.join(' / ')} | ${marks.map((m) => pct(accuracyUpTo(r, m))).join(' → ')} | ${versusCe} | ${pct(r.testAccuracy)} | ${[budget, r.epochs].map((m) => r.trainLoss[m - 1].toFixed(3)).join(' → ')} |`,
         );
       }
     }

@@ -11,10 +11,19 @@ import { TRAINING, trainAndEvaluate } from './train.js';
 const COMMAND = 'pnpm --filter @encouraging-loss/example-fashion-mnist run';
 const regenerate = `the published figures are stale: re-run \`${COMMAND} experiment -- …\` (the arguments README.md names) and \`${COMMAND} report\`, and commit results.json and README.md`;
 
-describe('the committed results', () => {
-  const results = readResults() as ResultsFile;
-  const longer = readResults(LONGER_RESULTS_URL);
+const results = readResults() as ResultsFile;
+const longer = readResults(LONGER_RESULTS_URL);
 
+/** Each run's recorded loss options must be what the code computes now (a changed default makes figures stale). */
+function expectCurrentLossSettings(runs: readonly RunRecord[]) {
+  for (const run of runs) {
+    expect(run.lossSettings, `${run.model} ${run.set} ${run.loss} seed ${run.seed}: ${regenerate}`).toEqual(
+      describeLoss(run.loss),
+    );
+  }
+}
+
+describe('the committed results', () => {
   /** results.json's long-tailed run of `model`/`loss`, seed 1, and the same run trained again here for `epochs`. */
   function longTailedRerun(model: ModelName, loss: LossName, epochs: (recorded: RunRecord) => number) {
     const recorded = results.runs.find(
@@ -43,11 +52,7 @@ describe('the committed results', () => {
     expect(results, 'results.json is missing').toBeDefined();
     expect(results.settings.idxSha256).toEqual(IDX_SHA256);
     expect(results.settings.training, regenerate).toEqual(TRAINING);
-    for (const run of results.runs) {
-      expect(run.lossSettings, `${run.model} ${run.set} ${run.loss} seed ${run.seed}: ${regenerate}`).toEqual(
-        describeLoss(run.loss),
-      );
-    }
+    expectCurrentLossSettings(results.runs);
   });
 
   it('README.md shows the sections results.json and results-longer.json give', () => {
@@ -120,17 +125,10 @@ describe('the committed results', () => {
 
 // The longer-training check (README "Longer training"): grid runs trained on past the grid's epochs, in their own file.
 describe('the longer-training runs', () => {
-  const results = readResults() as ResultsFile;
-  const longer = readResults(LONGER_RESULTS_URL);
-
   it("were made with the grid's settings and this code's loss definitions", () => {
     expect(longer, 'results-longer.json is missing').toBeDefined();
     expect(longer!.settings, regenerate).toEqual(results.settings);
-    for (const run of longer!.runs) {
-      expect(run.lossSettings, `${run.model} ${run.set} ${run.loss} seed ${run.seed}: ${regenerate}`).toEqual(
-        describeLoss(run.loss),
-      );
-    }
+    expectCurrentLossSettings(longer!.runs);
   });
 
   // What lets the README read one learning curve at the grid's budget and past it: a longer run's first epochs are
